@@ -1,0 +1,73 @@
+#pragma once
+
+// One libpq connection (RAII) with lazily prepared named statements.
+//
+// Every connection is opened with the session settings the services rely on: statement_timeout
+// (no statement runs unbounded), search_path set to the service's own schema (queries name tables
+// without a schema, which lets tests run each case in a fresh schema), TimeZone UTC and ISO dates
+// (Result::Time parses exactly that form), and TCP keepalives so a dead peer is noticed.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/pg/params.h"
+#include "common/pg/query.h"
+#include "common/pg/result.h"
+
+struct pg_conn;
+
+namespace loyalty::pg {
+
+struct ConnectionOptions {
+  // libpq connection string or postgresql:// URI.
+  std::string conninfo;
+  // Schema for search_path; must be a plain lower-case identifier.
+  std::string schema;
+  int64_t statement_timeout_ms = 5000;
+  int connect_timeout_seconds = 5;
+  std::string application_name = "loyalty";
+};
+
+class Connection {
+ public:
+  // UNAVAILABLE (DATABASE_UNAVAILABLE) when the server cannot be reached or refuses us.
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(const ConnectionOptions& options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs a named query, preparing it on first use on this connection. Errors are mapped by
+  // SqlStateToStatus; a lost connection is UNAVAILABLE and marks the connection broken.
+  absl::StatusOr<Result> Execute(const Query& query, const Params& params = {});
+
+  // Runs literal SQL without parameters (possibly several statements): only for trusted text
+  // such as transaction control and migrations, never for anything built from input.
+  absl::StatusOr<Result> ExecuteScript(std::string_view name, std::string_view sql);
+
+  // The schema this connection's search_path points at.
+  const std::string& schema() const { return schema_; }
+
+  // True once the connection has failed; the pool discards it instead of reusing it.
+  bool broken() const;
+  // True while a transaction block is open or failed (PQtransactionStatus).
+  bool in_transaction() const;
+
+ private:
+  Connection(pg_conn* conn, std::string schema) : conn_(conn), schema_(std::move(schema)) {}
+  absl::Status Prepare(const Query& query);
+  absl::StatusOr<Result> CheckResult(pg_result* result, std::string_view query_name);
+
+  pg_conn* conn_;
+  const std::string schema_;
+  bool broken_ = false;
+  // Query name -> SQL text it was prepared with (pointer identity of the constant).
+  absl::flat_hash_map<std::string, const char*> prepared_;
+};
+
+}  // namespace loyalty::pg

@@ -1,0 +1,96 @@
+#pragma once
+
+// A bounded pool of PostgreSQL connections and the transaction helper every service uses.
+//
+// At most `size` connections exist. Acquire waits at most `acquire_timeout` for a free one and
+// then fails with UNAVAILABLE (POOL_EXHAUSTED), so a slow database turns into fast, retryable
+// errors instead of piling up threads. Connections are opened lazily; a broken one is dropped
+// when it is returned and its slot reopened on the next Acquire, so the pool heals after a
+// database restart without a service restart.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/pg/connection.h"
+
+namespace loyalty::pg {
+
+struct PoolOptions {
+  ConnectionOptions connection;
+  int size = 8;
+  absl::Duration acquire_timeout = absl::Seconds(2);
+};
+
+enum class Isolation { kReadCommitted, kRepeatableRead, kSerializable };
+
+struct TransactionOptions {
+  Isolation isolation = Isolation::kReadCommitted;
+  // Attempts in all, for serialization failures and deadlocks only (>= 1).
+  int max_attempts = 4;
+  bool read_only = false;
+};
+
+class Pool;
+
+// A connection on loan from the pool; returned when destroyed.
+class PooledConnection {
+ public:
+  PooledConnection(Pool* pool, std::unique_ptr<Connection> connection)
+      : pool_(pool), connection_(std::move(connection)) {}
+  PooledConnection(PooledConnection&& other) noexcept = default;
+  PooledConnection& operator=(PooledConnection&&) = delete;
+  ~PooledConnection();
+
+  Connection& operator*() { return *connection_; }
+  Connection* operator->() { return connection_.get(); }
+
+ private:
+  Pool* pool_;
+  std::unique_ptr<Connection> connection_;
+};
+
+class Pool {
+ public:
+  // Opens no connection yet; fails only on invalid options (INVALID_ARGUMENT).
+  static absl::StatusOr<std::unique_ptr<Pool>> Create(const PoolOptions& options);
+  ~Pool();
+
+  // UNAVAILABLE with reason POOL_EXHAUSTED after acquire_timeout, or DATABASE_UNAVAILABLE when a
+  // new connection cannot be opened.
+  absl::StatusOr<PooledConnection> Acquire();
+
+  // Runs `body` inside BEGIN ... COMMIT on one pooled connection. A non-OK status from `body`
+  // rolls back and is returned as is. Serialization failures and deadlocks (from any statement
+  // or the COMMIT) roll back and run `body` again, up to max_attempts, with a short jittered
+  // pause; `body` must therefore keep no state outside the transaction between attempts.
+  // If the connection is lost during COMMIT the outcome is unknown: UNAVAILABLE is returned and
+  // the caller's idempotency key makes the retry safe.
+  absl::Status InTransaction(const TransactionOptions& options,
+                             absl::FunctionRef<absl::Status(Connection&)> body);
+  absl::Status InTransaction(absl::FunctionRef<absl::Status(Connection&)> body) {
+    return InTransaction(TransactionOptions{}, body);
+  }
+
+  int size() const { return options_.size; }
+  // Connections currently open (idle plus lent out), for metrics and tests.
+  int open_connections() const;
+
+ private:
+  friend class PooledConnection;
+  explicit Pool(const PoolOptions& options) : options_(options) {}
+  void Release(std::unique_ptr<Connection> connection);
+
+  const PoolOptions options_;
+  mutable absl::Mutex mutex_;
+  std::deque<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mutex_);
+  int open_ ABSL_GUARDED_BY(mutex_) = 0;
+};
+
+}  // namespace loyalty::pg

@@ -1,0 +1,169 @@
+// Pool and transaction behaviour against the real PostgreSQL that scripts/test starts.
+#include <thread>
+
+#include "common/check.h"
+#include "common/pg/pool.h"
+#include "common/testkit/status_matchers.h"
+#include "common/testkit/test_schema.h"
+#include "gtest/gtest.h"
+
+namespace loyalty::pg {
+namespace {
+
+using ::loyalty::testkit::IsOk;
+using ::loyalty::testkit::StatusIs;
+using ::loyalty::testkit::TestSchema;
+
+constexpr Query kCreateTable{"t_create",
+                             "CREATE TABLE counters (id int PRIMARY KEY, value int NOT NULL "
+                             "CHECK (value >= 0))"};
+constexpr Query kInsert{"t_insert", "INSERT INTO counters (id, value) VALUES ($1, $2)"};
+constexpr Query kSelect{"t_select", "SELECT value FROM counters WHERE id = $1"};
+constexpr Query kIncrement{"t_increment", "UPDATE counters SET value = value + 1 WHERE id = $1"};
+constexpr Query kSleep{"t_sleep", "SELECT pg_sleep($1)"};
+constexpr Query kShowTimeout{"t_show_timeout", "SHOW statement_timeout"};
+constexpr Query kBadSql{"t_bad", "SELECT * FROM no_such_table"};
+
+std::unique_ptr<TestSchema> NewSchema() {
+  auto schema = TestSchema::Create("pool");
+  LOYALTY_CHECK(schema.ok());
+  return *std::move(schema);
+}
+
+TEST(Pool, ExecutesPreparedQueriesWithTypedResults) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(2);
+  auto connection = pool->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  ASSERT_THAT((*connection)->ExecuteScript("create_schema", "CREATE SCHEMA " + schema->schema()),
+              IsOk());
+  ASSERT_THAT((*connection)->Execute(kCreateTable), IsOk());
+  ASSERT_THAT((*connection)->Execute(kInsert, Params().Add(int64_t{1}).Add(int64_t{41})), IsOk());
+  auto result = (*connection)->Execute(kSelect, Params().Add(int64_t{1}));
+  ASSERT_THAT(result, IsOk());
+  ASSERT_EQ(result->rows(), 1);
+  EXPECT_EQ(result->Int64(0, "value"), 41);
+}
+
+TEST(Pool, UniqueViolationIsAlreadyExistsAndCheckIsFailedPrecondition) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(1);
+  auto connection = pool->Acquire();
+  ASSERT_THAT((*connection)->ExecuteScript("create_schema", "CREATE SCHEMA " + schema->schema()),
+              IsOk());
+  ASSERT_THAT((*connection)->Execute(kCreateTable), IsOk());
+  ASSERT_THAT((*connection)->Execute(kInsert, Params().Add(int64_t{1}).Add(int64_t{0})), IsOk());
+  EXPECT_THAT((*connection)->Execute(kInsert, Params().Add(int64_t{1}).Add(int64_t{0})),
+              StatusIs(absl::StatusCode::kAlreadyExists, "UNIQUE_VIOLATION"));
+  EXPECT_THAT((*connection)->Execute(kInsert, Params().Add(int64_t{2}).Add(int64_t{-1})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "CONSTRAINT_VIOLATION"));
+  EXPECT_THAT((*connection)->Execute(kBadSql),
+              StatusIs(absl::StatusCode::kInternal, "DATABASE_ERROR"));
+}
+
+TEST(Pool, EveryConnectionHasTheConfiguredStatementTimeout) {
+  auto schema = NewSchema();
+  ConnectionOptions options = schema->connection_options();
+  options.statement_timeout_ms = 200;
+  auto pool = Pool::Create({.connection = options, .size = 1});
+  ASSERT_THAT(pool, IsOk());
+  auto connection = (*pool)->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  auto shown = (*connection)->Execute(kShowTimeout);
+  ASSERT_THAT(shown, IsOk());
+  EXPECT_EQ(shown->String(0, 0), "200ms");
+  EXPECT_THAT((*connection)->Execute(kSleep, Params().Add("2")),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, "STATEMENT_TIMEOUT"));
+}
+
+TEST(Pool, AcquireBeyondSizeFailsWithPoolExhaustedAfterTimeout) {
+  auto schema = NewSchema();
+  auto pool = Pool::Create({.connection = schema->connection_options(),
+                            .size = 1,
+                            .acquire_timeout = absl::Milliseconds(50)});
+  ASSERT_THAT(pool, IsOk());
+  auto first = (*pool)->Acquire();
+  ASSERT_THAT(first, IsOk());
+  EXPECT_THAT((*pool)->Acquire(), StatusIs(absl::StatusCode::kUnavailable, "POOL_EXHAUSTED"));
+  EXPECT_EQ((*pool)->open_connections(), 1);
+}
+
+TEST(Pool, UnreachableDatabaseIsUnavailable) {
+  ConnectionOptions options{.conninfo = "host=127.0.0.1 port=1 dbname=x",
+                            .schema = "public",
+                            .connect_timeout_seconds = 2};
+  auto pool = Pool::Create({.connection = options, .size = 1});
+  ASSERT_THAT(pool, IsOk());
+  EXPECT_THAT((*pool)->Acquire(),
+              StatusIs(absl::StatusCode::kUnavailable, "DATABASE_UNAVAILABLE"));
+  EXPECT_EQ((*pool)->open_connections(), 0);
+}
+
+TEST(Pool, InvalidSizeIsRejected) {
+  EXPECT_THAT(Pool::Create({.size = 0}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(InTransaction, FailedBodyRollsBackEverything) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(2);
+  ASSERT_THAT(pool->InTransaction([&](Connection& c) {
+    if (auto s = c.ExecuteScript("create_schema", "CREATE SCHEMA " + schema->schema()); !s.ok()) {
+      return s.status();
+    }
+    if (auto s = c.Execute(kCreateTable); !s.ok()) return s.status();
+    return c.Execute(kInsert, Params().Add(int64_t{1}).Add(int64_t{0})).status();
+  }),
+              IsOk());
+  absl::Status status = pool->InTransaction([](Connection& c) {
+    if (auto s = c.Execute(kIncrement, Params().Add(int64_t{1})); !s.ok()) return s.status();
+    return absl::FailedPreconditionError("business rule says no");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
+  auto connection = pool->Acquire();
+  auto value = (*connection)->Execute(kSelect, Params().Add(int64_t{1}));
+  ASSERT_THAT(value, IsOk());
+  EXPECT_EQ(value->Int64(0, 0), 0);
+}
+
+// Concurrent increments under SERIALIZABLE conflict; the bounded retry makes every one land.
+TEST(InTransaction, RetriesSerializationFailuresUntilEveryIncrementCommits) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(4);
+  ASSERT_THAT(pool->InTransaction([&](Connection& c) {
+    if (auto s = c.ExecuteScript("create_schema", "CREATE SCHEMA " + schema->schema()); !s.ok()) {
+      return s.status();
+    }
+    if (auto s = c.Execute(kCreateTable); !s.ok()) return s.status();
+    return c.Execute(kInsert, Params().Add(int64_t{1}).Add(int64_t{0})).status();
+  }),
+              IsOk());
+  constexpr int kThreads = 4;
+  constexpr int kIncrementsPerThread = 25;
+  std::atomic<int> attempts{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrementsPerThread; ++i) {
+        absl::Status status = pool->InTransaction(
+            {.isolation = Isolation::kSerializable, .max_attempts = 10}, [&](Connection& c) {
+              ++attempts;
+              auto read = c.Execute(kSelect, Params().Add(int64_t{1}));
+              if (!read.ok()) return read.status();
+              return c.Execute(kIncrement, Params().Add(int64_t{1})).status();
+            });
+        if (!status.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  auto connection = pool->Acquire();
+  auto value = (*connection)->Execute(kSelect, Params().Add(int64_t{1}));
+  ASSERT_THAT(value, IsOk());
+  EXPECT_EQ(value->Int64(0, 0) + failures.load(), kThreads * kIncrementsPerThread);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GE(attempts.load(), kThreads * kIncrementsPerThread);
+}
+
+}  // namespace
+}  // namespace loyalty::pg

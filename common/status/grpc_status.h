@@ -1,0 +1,24 @@
+#pragma once
+
+// The one conversion between absl::Status and grpc::Status.
+//
+// absl::StatusCode and grpc::StatusCode both mirror google.rpc.Code, so codes cast exactly. The
+// error details (ErrorInfo, BadRequest payloads, see error.h) travel as a serialized
+// google.rpc.Status in grpc-status-details-bin, the form every gRPC client library and the
+// gateway understand. Every non-OK status leaves with an ErrorInfo: one without a reason gets a
+// generic reason derived from its code, so clients can always switch on (reason, domain).
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "grpcpp/support/status.h"
+
+namespace loyalty {
+
+// `domain` is the ErrorInfo domain of the calling service, e.g. "members.loyalty".
+grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain);
+
+// The inverse, for clients of our services: details become payloads again.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace loyalty
