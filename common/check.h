@@ -7,11 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define LOYALTY_CHECK(condition)                                                       \
-  do {                                                                                 \
-    if (!(condition)) [[unlikely]] {                                                   \
-      std::fprintf(stderr, "%s:%d: LOYALTY_CHECK failed: %s\n", __FILE__, __LINE__, \
-                   #condition);                                                        \
-      std::abort();                                                                    \
-    }                                                                                  \
+#define LOYALTY_CHECK(condition)                                                                 \
+  do {                                                                                           \
+    if (!(condition)) [[unlikely]] {                                                             \
+      std::fprintf(stderr, "%s:%d: LOYALTY_CHECK failed: %s\n", __FILE__, __LINE__, #condition); \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (false)

@@ -29,8 +29,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionOpt
   const std::string connect_timeout = std::to_string(options.connect_timeout_seconds);
   // dbname is expanded (expand_dbname=1), so a full URI or conninfo string works there; the
   // keywords after it override whatever the string says about the same settings.
-  const char* keywords[] = {"dbname",     "options",    "application_name", "connect_timeout",
-                            "keepalives", "keepalives_idle", "client_encoding", nullptr};
+  const char* keywords[] = {"dbname",     "options",         "application_name", "connect_timeout",
+                            "keepalives", "keepalives_idle", "client_encoding",  nullptr};
   const char* values[] = {options.conninfo.c_str(),
                           session_options.c_str(),
                           options.application_name.c_str(),

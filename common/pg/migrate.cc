@@ -49,8 +49,8 @@ absl::StatusOr<std::map<int, Applied>> ReadApplied(Connection& connection,
   if (!exists.Bool(0, 0)) return applied;
   LOYALTY_ASSIGN_OR_RETURN(Result rows, connection.Execute(kListApplied));
   for (int row = 0; row < rows.rows(); ++row) {
-    applied[static_cast<int>(rows.Int64(row, 0))] = Applied{rows.String(row, 1),
-                                                            rows.String(row, 2)};
+    applied[static_cast<int>(rows.Int64(row, 0))] =
+        Applied{rows.String(row, 1), rows.String(row, 2)};
   }
   return applied;
 }
@@ -155,20 +155,18 @@ absl::StatusOr<MigrationReport> ApplyMigrations(Connection& connection,
   return report;
 }
 
-absl::Status CheckMigrationsCurrent(Connection& connection,
-                                    std::span<const Migration> migrations) {
+absl::Status CheckMigrationsCurrent(Connection& connection, std::span<const Migration> migrations) {
   CheckEmbeddedList(migrations);
   const std::string_view schema = connection.schema();
   LOYALTY_ASSIGN_OR_RETURN(auto applied, ReadApplied(connection, schema));
   LOYALTY_RETURN_IF_ERROR(VerifyApplied(applied, migrations, schema));
   if (applied.size() != migrations.size()) {
-    return ErrorWithReason(
-        absl::StatusCode::kFailedPrecondition, "SCHEMA_NOT_CURRENT",
-        absl::StrCat("schema ", absl::string_view(schema.data(), schema.size()), " is at version ",
-                     applied.size(), ", this binary needs ", migrations.size(),
-                     "; run the service with --migrate"),
-        {{"current_version", std::to_string(applied.size())},
-         {"required_version", std::to_string(migrations.size())}});
+    return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "SCHEMA_NOT_CURRENT",
+                           absl::StrCat("schema ", absl::string_view(schema.data(), schema.size()),
+                                        " is at version ", applied.size(), ", this binary needs ",
+                                        migrations.size(), "; run the service with --migrate"),
+                           {{"current_version", std::to_string(applied.size())},
+                            {"required_version", std::to_string(migrations.size())}});
   }
   return absl::OkStatus();
 }

@@ -26,8 +26,8 @@ struct Migration {
 };
 
 struct MigrationReport {
-  std::vector<int> applied;      // Versions applied by this call.
-  int current_version = 0;       // Highest version recorded afterwards.
+  std::vector<int> applied;  // Versions applied by this call.
+  int current_version = 0;   // Highest version recorded afterwards.
 };
 
 // Hex SHA-256 of the file's text.
@@ -42,7 +42,6 @@ absl::StatusOr<MigrationReport> ApplyMigrations(Connection& connection,
 
 // For service start-up: OK when every embedded migration is applied with a matching checksum;
 // FAILED_PRECONDITION with reason SCHEMA_NOT_CURRENT (run `<service> --migrate`) otherwise.
-absl::Status CheckMigrationsCurrent(Connection& connection,
-                                    std::span<const Migration> migrations);
+absl::Status CheckMigrationsCurrent(Connection& connection, std::span<const Migration> migrations);
 
 }  // namespace loyalty::pg

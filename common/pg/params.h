@@ -31,6 +31,8 @@ class Params {
   }
   // Timestamps travel as RFC 3339 in UTC with microseconds, PostgreSQL's precision.
   Params& Add(absl::Time value);
+  // A bytea value (any bytes), sent in PostgreSQL's hex text form.
+  Params& AddBytes(std::string_view bytes);
   Params& AddNull() {
     values_.emplace_back(std::nullopt);
     return *this;

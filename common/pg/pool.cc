@@ -73,11 +73,10 @@ absl::StatusOr<PooledConnection> Pool::Acquire() {
       return !idle_.empty() || open_ < options_.size;
     };
     if (!mutex_.AwaitWithTimeout(absl::Condition(&can_proceed), options_.acquire_timeout)) {
-      return ErrorWithReason(
-          absl::StatusCode::kUnavailable, "POOL_EXHAUSTED",
-          absl::StrCat("no database connection free within ",
-                       absl::FormatDuration(options_.acquire_timeout)),
-          {{"pool_size", std::to_string(options_.size)}});
+      return ErrorWithReason(absl::StatusCode::kUnavailable, "POOL_EXHAUSTED",
+                             absl::StrCat("no database connection free within ",
+                                          absl::FormatDuration(options_.acquire_timeout)),
+                             {{"pool_size", std::to_string(options_.size)}});
     }
     if (!idle_.empty()) {
       std::unique_ptr<Connection> connection = std::move(idle_.front());

@@ -94,8 +94,7 @@ TEST(Pool, UnreachableDatabaseIsUnavailable) {
                             .connect_timeout_seconds = 2};
   auto pool = Pool::Create({.connection = options, .size = 1});
   ASSERT_THAT(pool, IsOk());
-  EXPECT_THAT((*pool)->Acquire(),
-              StatusIs(absl::StatusCode::kUnavailable, "DATABASE_UNAVAILABLE"));
+  EXPECT_THAT((*pool)->Acquire(), StatusIs(absl::StatusCode::kUnavailable, "DATABASE_UNAVAILABLE"));
   EXPECT_EQ((*pool)->open_connections(), 0);
 }
 

@@ -63,6 +63,25 @@ bool Result::Bool(int row, int column) const {
   return text == "t";
 }
 
+std::string Result::Bytes(int row, int column) const {
+  LOYALTY_CHECK(!IsNull(row, column));
+  std::string_view text = Raw(row, column);
+  // bytea_output is 'hex' (the default since PostgreSQL 9.0): "\x" then two hex digits a byte.
+  LOYALTY_CHECK(text.size() >= 2 && text[0] == '\\' && text[1] == 'x' && text.size() % 2 == 0);
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    LOYALTY_CHECK(false);
+    return 0;
+  };
+  std::string bytes;
+  bytes.reserve((text.size() - 2) / 2);
+  for (size_t i = 2; i < text.size(); i += 2) {
+    bytes.push_back(static_cast<char>((nibble(text[i]) << 4) | nibble(text[i + 1])));
+  }
+  return bytes;
+}
+
 absl::Time Result::Time(int row, int column) const {
   LOYALTY_CHECK(!IsNull(row, column));
   std::optional<absl::Time> time = ParseTimestamp(Raw(row, column));
@@ -107,5 +126,17 @@ std::string FormatTimestamp(absl::Time time) {
 }
 
 Params& Params::Add(absl::Time value) { return Add(FormatTimestamp(value)); }
+
+Params& Params::AddBytes(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text = "\\x";
+  text.reserve(2 + bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    text.push_back(kHex[byte >> 4]);
+    text.push_back(kHex[byte & 0xf]);
+  }
+  values_.emplace_back(std::move(text));
+  return *this;
+}
 
 }  // namespace loyalty::pg

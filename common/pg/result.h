@@ -35,6 +35,8 @@ class Result {
   std::string String(int row, int column) const;
   int64_t Int64(int row, int column) const;
   bool Bool(int row, int column) const;
+  // A bytea column (hex text form decoded).
+  std::string Bytes(int row, int column) const;
   // timestamptz in the session's UTC time zone.
   absl::Time Time(int row, int column) const;
   std::optional<std::string> OptionalString(int row, int column) const;
@@ -45,6 +47,7 @@ class Result {
   std::string String(int row, std::string_view column) const { return String(row, Column(column)); }
   int64_t Int64(int row, std::string_view column) const { return Int64(row, Column(column)); }
   bool Bool(int row, std::string_view column) const { return Bool(row, Column(column)); }
+  std::string Bytes(int row, std::string_view column) const { return Bytes(row, Column(column)); }
   absl::Time Time(int row, std::string_view column) const { return Time(row, Column(column)); }
   bool IsNull(int row, std::string_view column) const { return IsNull(row, Column(column)); }
   std::optional<std::string> OptionalString(int row, std::string_view column) const {

@@ -9,8 +9,9 @@ namespace {
 TEST(ParseTimestamp, ReadsPostgresIsoOutputInUtc) {
   std::optional<absl::Time> time = ParseTimestamp("2026-11-22 07:39:45.123456+00");
   ASSERT_TRUE(time.has_value());
-  EXPECT_EQ(*time, absl::FromCivil(absl::CivilSecond(2026, 11, 22, 7, 39, 45), absl::UTCTimeZone()) +
-                       absl::Microseconds(123456));
+  EXPECT_EQ(*time,
+            absl::FromCivil(absl::CivilSecond(2026, 11, 22, 7, 39, 45), absl::UTCTimeZone()) +
+                absl::Microseconds(123456));
   EXPECT_EQ(ParseTimestamp("2026-11-22 07:39:45+00"),
             absl::FromCivil(absl::CivilSecond(2026, 11, 22, 7, 39, 45), absl::UTCTimeZone()));
 }

@@ -45,11 +45,10 @@ absl::Status SqlStateToStatus(std::string_view sqlstate, std::string_view query_
 }
 
 absl::Status ConnectionLostStatus(std::string_view query_name) {
-  return ErrorWithReason(
-      absl::StatusCode::kUnavailable, "DATABASE_UNAVAILABLE",
-      absl::StrCat("database connection lost during ",
-                   absl::string_view(query_name.data(), query_name.size())),
-      {{"query", std::string(query_name)}});
+  return ErrorWithReason(absl::StatusCode::kUnavailable, "DATABASE_UNAVAILABLE",
+                         absl::StrCat("database connection lost during ",
+                                      absl::string_view(query_name.data(), query_name.size())),
+                         {{"query", std::string(query_name)}});
 }
 
 bool IsRetryableTransactionError(const absl::Status& status) {

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "absl/strings/cord.h"
-#include "absl/types/optional.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "common/check.h"
 #include "google/rpc/error_details.pb.h"
 
@@ -23,8 +23,7 @@ bool IsValidReason(std::string_view reason) {
   return true;
 }
 
-void AttachErrorInfo(absl::Status& status, std::string_view reason,
-                     const ErrorMetadata& metadata) {
+void AttachErrorInfo(absl::Status& status, std::string_view reason, const ErrorMetadata& metadata) {
   LOYALTY_CHECK(IsValidReason(reason));
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(reason));

@@ -12,9 +12,8 @@ using ::testing::Optional;
 using ::testing::Pair;
 
 TEST(ErrorWithReason, CarriesCodeMessageReasonAndMetadata) {
-  absl::Status status = ErrorWithReason(absl::StatusCode::kFailedPrecondition,
-                                        "MEMBER_SUSPENDED", "member m1 is suspended",
-                                        {{"member", "m1"}});
+  absl::Status status = ErrorWithReason(absl::StatusCode::kFailedPrecondition, "MEMBER_SUSPENDED",
+                                        "member m1 is suspended", {{"member", "m1"}});
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(status.message(), "member m1 is suspended");
   EXPECT_THAT(ErrorReason(status), Optional(std::string("MEMBER_SUSPENDED")));
@@ -27,13 +26,12 @@ TEST(InvalidField, NamesTheFieldInBadRequestAndMessage) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(), "profile.email: must contain one '@'");
   EXPECT_THAT(ErrorReason(status), Optional(std::string("INVALID_EMAIL")));
-  EXPECT_THAT(FieldViolations(status),
-              ElementsAre(Field(&FieldViolation::field, "profile.email")));
+  EXPECT_THAT(FieldViolations(status), ElementsAre(Field(&FieldViolation::field, "profile.email")));
 }
 
 TEST(InvalidFields, ListsEveryViolation) {
-  absl::Status status = InvalidFields(
-      "INVALID_TIER_LADDER", {{"program.tiers[0].code", "empty"}, {"program.tiers[1].code", "dup"}});
+  absl::Status status = InvalidFields("INVALID_TIER_LADDER", {{"program.tiers[0].code", "empty"},
+                                                              {"program.tiers[1].code", "dup"}});
   EXPECT_EQ(FieldViolations(status).size(), 2u);
   EXPECT_EQ(status.message(), "program.tiers[0].code: empty; program.tiers[1].code: dup");
 }

@@ -3,9 +3,9 @@
 #include <string>
 
 #include "absl/strings/cord.h"
-#include "absl/types/optional.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "common/status/error.h"
 #include "google/protobuf/any.pb.h"
 #include "google/rpc/error_details.pb.h"
@@ -38,8 +38,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain) {
   rpc_status.set_message(std::string(status.message()));
 
   google::rpc::ErrorInfo info;
-  if (absl::optional<absl::Cord> payload = status.GetPayload(
-          absl::string_view(kErrorInfoTypeUrl.data(), kErrorInfoTypeUrl.size()));
+  if (absl::optional<absl::Cord> payload =
+          status.GetPayload(absl::string_view(kErrorInfoTypeUrl.data(), kErrorInfoTypeUrl.size()));
       payload.has_value()) {
     info.ParseFromString(std::string(*payload));
   }
@@ -70,8 +70,8 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   google::rpc::Status rpc_status;
   if (!status.error_details().empty() && rpc_status.ParseFromString(status.error_details())) {
     for (const google::protobuf::Any& detail : rpc_status.details()) {
-      if (!absl::StartsWith(detail.type_url(), absl::string_view(kTypeUrlPrefix.data(),
-                                                                 kTypeUrlPrefix.size()))) {
+      if (!absl::StartsWith(detail.type_url(),
+                            absl::string_view(kTypeUrlPrefix.data(), kTypeUrlPrefix.size()))) {
         continue;
       }
       result.SetPayload(detail.type_url(), absl::Cord(detail.value()));

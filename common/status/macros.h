@@ -12,11 +12,11 @@
 #define LOYALTY_STATUS_CONCAT_(a, b) LOYALTY_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define LOYALTY_RETURN_IF_ERROR(expr)                                                 \
-  do {                                                                                \
+#define LOYALTY_RETURN_IF_ERROR(expr)                                                \
+  do {                                                                               \
     if (absl::Status loyalty_status_ = (expr); !loyalty_status_.ok()) [[unlikely]] { \
-      return loyalty_status_;                                                         \
-    }                                                                                 \
+      return loyalty_status_;                                                        \
+    }                                                                                \
   } while (false)
 
 // `LOYALTY_ASSIGN_OR_RETURN(T value, MakeT());` declares (or assigns) `value` from a StatusOr,

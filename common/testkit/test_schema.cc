@@ -16,9 +16,9 @@ absl::StatusOr<std::unique_ptr<TestSchema>> TestSchema::Create(std::string_view 
         "LOYALTY_TEST_DATABASE_URL is not set: run database tests through scripts/test");
   }
   absl::BitGen random;
-  std::string schema = absl::StrCat(absl::AsciiStrToLower(absl::string_view(
-                                        prefix.data(), prefix.size())),
-                                    "_t", absl::Uniform<uint64_t>(random));
+  std::string schema =
+      absl::StrCat(absl::AsciiStrToLower(absl::string_view(prefix.data(), prefix.size())), "_t",
+                   absl::Uniform<uint64_t>(random));
   auto test_schema = std::unique_ptr<TestSchema>(new TestSchema(url, schema));
   // Opening a connection proves the database is reachable before the test starts.
   absl::StatusOr<std::unique_ptr<pg::Connection>> connection =
@@ -31,8 +31,9 @@ TestSchema::~TestSchema() {
   absl::StatusOr<std::unique_ptr<pg::Connection>> connection =
       pg::Connection::Open(connection_options());
   if (connection.ok()) {
-    (void)(*connection)->ExecuteScript("drop_test_schema",
-                                       absl::StrCat("DROP SCHEMA IF EXISTS ", schema_, " CASCADE"));
+    (void)(*connection)
+        ->ExecuteScript("drop_test_schema",
+                        absl::StrCat("DROP SCHEMA IF EXISTS ", schema_, " CASCADE"));
   }
 }
 

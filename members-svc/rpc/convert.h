@@ -1,0 +1,47 @@
+#pragma once
+
+// proto <-> domain conversion for members-svc. Parse* functions validate input and return
+// INVALID_ARGUMENT with a BadRequest naming the field; To* functions cannot fail.
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "loyalty/members/v1/members_service.pb.h"
+#include "members-svc/domain/member.h"
+
+namespace loyalty::members {
+
+namespace v1 = ::loyalty::members::v1;
+
+inline constexpr size_t kDisplayNameCharsMax = 100;
+inline constexpr size_t kProgramNameCharsMax = 200;
+inline constexpr size_t kSuspendReasonCharsMax = 500;
+inline constexpr size_t kEventIdLengthMax = 128;
+inline constexpr int64_t kPointValueMinorPerThousandMax = 1'000'000'000;
+inline constexpr int32_t kTierWindowMonthsDefault = 12;
+
+// Resource names.
+std::string ProgramName(std::string_view program_id);
+std::string MemberName(std::string_view program_id, std::string_view member_id);
+
+// Validates the program in a CreateProgramRequest; `id` may be empty (the caller picks one).
+absl::StatusOr<Program> ParseProgram(const v1::Program& proto);
+
+// Validates and normalises a profile (field paths under `field_prefix`, e.g. "profile").
+// Does not require an identifier: callers decide (enrolment does, a masked update checks after
+// merging).
+absl::StatusOr<Profile> ParseProfile(const v1::MemberProfile& proto, std::string_view field_prefix,
+                                     absl::Time now);
+
+v1::Program ToProto(const Program& program);
+v1::Tier ToProto(const TierDefinition& tier);
+v1::Member ToProto(const Member& member, const Program& program);
+v1::MemberProfile ToProto(const Profile& profile);
+google::protobuf::Timestamp ToTimestamp(absl::Time time);
+// INVALID_ARGUMENT when the timestamp is out of the proto range or its nanos are invalid.
+absl::StatusOr<absl::Time> ParseTimestamp(const google::protobuf::Timestamp& timestamp,
+                                          std::string_view field);
+
+}  // namespace loyalty::members

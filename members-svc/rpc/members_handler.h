@@ -1,0 +1,79 @@
+#pragma once
+
+// members-svc's RPCs as transport-agnostic handlers: proto in, absl::StatusOr<proto> out.
+// grpc_service.cc adapts them to gRPC; tests may call them directly.
+//
+// Each mutation validates its input first (INVALID_ARGUMENT with a BadRequest, nothing written),
+// then runs in one database transaction together with its idempotency record
+// (common/idempotency), so it is written whole or not at all.
+
+#include <memory>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/paging/page_token.h"
+#include "common/pg/pool.h"
+#include "common/random.h"
+#include "google/protobuf/message.h"
+#include "loyalty/members/v1/members_service.pb.h"
+#include "members-svc/domain/member.h"
+
+namespace loyalty::members {
+
+namespace v1 = ::loyalty::members::v1;
+
+struct MembersHandlerOptions {
+  // HMAC key for page tokens (>= 16 bytes).
+  std::string page_token_key;
+  RandomSource random = SecureRandomUint64;
+};
+
+class MembersHandler {
+ public:
+  // `pool` and `clock` must outlive the handler.
+  MembersHandler(pg::Pool& pool, const Clock& clock, MembersHandlerOptions options);
+
+  absl::StatusOr<v1::CreateProgramResponse> CreateProgram(const v1::CreateProgramRequest& request);
+  absl::StatusOr<v1::GetProgramResponse> GetProgram(const v1::GetProgramRequest& request);
+  absl::StatusOr<v1::EnrollMemberResponse> EnrollMember(const v1::EnrollMemberRequest& request);
+  absl::StatusOr<v1::GetMemberResponse> GetMember(const v1::GetMemberRequest& request);
+  absl::StatusOr<v1::UpdateMemberResponse> UpdateMember(const v1::UpdateMemberRequest& request);
+  absl::StatusOr<v1::ListMembersResponse> ListMembers(const v1::ListMembersRequest& request);
+  absl::StatusOr<v1::SuspendMemberResponse> SuspendMember(const v1::SuspendMemberRequest& request);
+  absl::StatusOr<v1::ReactivateMemberResponse> ReactivateMember(
+      const v1::ReactivateMemberRequest& request);
+  absl::StatusOr<v1::EraseMemberResponse> EraseMember(const v1::EraseMemberRequest& request);
+  absl::StatusOr<v1::GetTierStatusResponse> GetTierStatus(const v1::GetTierStatusRequest& request);
+  absl::StatusOr<v1::RecordQualifyingActivityResponse> RecordQualifyingActivity(
+      const v1::RecordQualifyingActivityRequest& request);
+
+  // Applies due tier renewals and downgrades for up to `limit` members whose qualification
+  // period and grace have ended, longest overdue first; returns how many members it reviewed. The
+  // background loop in main.cc calls it so downgrades happen even for members nobody looks at.
+  absl::StatusOr<int> ApplyDueTierChanges(int limit);
+
+ private:
+  // Brings the member's tier up to date at `now` within the caller's transaction (member row
+  // locked), writing history for upgrades and downgrades.
+  absl::Status RefreshTier(pg::Connection& connection, const Program& program, Member& member,
+                           absl::Time now);
+  // Loads the member and, if its tier is stale, refreshes it in a short write transaction.
+  absl::StatusOr<std::pair<Program, Member>> LoadCurrentMember(const std::string& program_id,
+                                                               const std::string& member_id);
+  // The shared shape of UpdateMember, Suspend, Reactivate and Erase: validate-free body run in
+  // one idempotent transaction with the member row locked and its tier brought up to date.
+  template <typename Response>
+  absl::StatusOr<Response> MutateMember(
+      const google::protobuf::Message& request, std::string_view rpc, const std::string& request_id,
+      const std::string& program_id, const std::string& member_id,
+      absl::FunctionRef<absl::Status(pg::Connection&, const Program&, Member&, absl::Time)> mutate);
+  std::string NewId(char prefix);
+
+  pg::Pool& pool_;
+  const Clock& clock_;
+  MembersHandlerOptions options_;
+  paging::PageTokenCodec page_tokens_;
+};
+
+}  // namespace loyalty::members

@@ -1,0 +1,129 @@
+#pragma once
+
+// Every SQL statement of members-svc, named and parameterized, in one place to review.
+// Tables are unqualified: connections run with search_path set to the service's schema.
+
+#include "common/pg/query.h"
+
+namespace loyalty::members::queries {
+
+inline constexpr pg::Query kInsertProgram{
+    "members_insert_program",
+    "INSERT INTO programs (program_id, display_name, currency_code, "
+    "point_value_minor_per_thousand, tier_window_months, downgrade_grace_days, create_time) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7)"};
+
+inline constexpr pg::Query kInsertTier{
+    "members_insert_tier",
+    "INSERT INTO tiers (program_id, position, code, display_name, threshold_points, "
+    "earn_multiplier_percent) VALUES ($1, $2, $3, $4, $5, $6)"};
+
+inline constexpr pg::Query kInsertTierBenefit{
+    "members_insert_tier_benefit",
+    "INSERT INTO tier_benefits (program_id, tier_position, position, code, description) "
+    "VALUES ($1, $2, $3, $4, $5)"};
+
+inline constexpr pg::Query kSelectProgram{
+    "members_select_program",
+    "SELECT program_id, display_name, currency_code, point_value_minor_per_thousand, "
+    "tier_window_months, downgrade_grace_days, create_time FROM programs WHERE program_id = $1"};
+
+inline constexpr pg::Query kSelectTiers{
+    "members_select_tiers",
+    "SELECT position, code, display_name, threshold_points, earn_multiplier_percent "
+    "FROM tiers WHERE program_id = $1 ORDER BY position"};
+
+inline constexpr pg::Query kSelectTierBenefits{
+    "members_select_tier_benefits",
+    "SELECT tier_position, code, description FROM tier_benefits WHERE program_id = $1 "
+    "ORDER BY tier_position, position"};
+
+#define LOYALTY_MEMBER_COLUMNS                                                        \
+  "program_id, member_id, seq, status, email, phone, display_name, birthday_year, "   \
+  "birthday_month, birthday_day, marketing_consent, card_number, referral_code, "     \
+  "referred_by_code, suspend_reason, tier_position, tier_period_start, enroll_time, " \
+  "update_time, erase_time "
+
+inline constexpr pg::Query kInsertMember{
+    "members_insert_member",
+    "INSERT INTO members (program_id, member_id, status, email, phone, display_name, "
+    "birthday_year, birthday_month, birthday_day, marketing_consent, card_number, referral_code, "
+    "referred_by_code, tier_position, tier_period_start, enroll_time, update_time) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"};
+
+inline constexpr pg::Query kSelectMember{"members_select_member",
+                                         "SELECT " LOYALTY_MEMBER_COLUMNS
+                                         "FROM members WHERE program_id = $1 AND member_id = $2"};
+
+inline constexpr pg::Query kSelectMemberForUpdate{
+    "members_select_member_for_update",
+    "SELECT " LOYALTY_MEMBER_COLUMNS
+    "FROM members WHERE program_id = $1 AND member_id = $2 FOR UPDATE"};
+
+inline constexpr pg::Query kSelectMemberByIdentifier{
+    "members_select_member_by_identifier",
+    "SELECT member_id FROM members WHERE program_id = $1 AND "
+    "((email IS NOT NULL AND email = $2) OR (phone IS NOT NULL AND phone = $3)) "
+    "AND member_id <> $4 ORDER BY seq LIMIT 1"};
+
+// Writes every mutable column; the caller has the row locked (kSelectMemberForUpdate).
+inline constexpr pg::Query kUpdateMember{
+    "members_update_member",
+    "UPDATE members SET status = $3, email = $4, phone = $5, display_name = $6, "
+    "birthday_year = $7, birthday_month = $8, birthday_day = $9, marketing_consent = $10, "
+    "suspend_reason = $11, tier_position = $12, tier_period_start = $13, update_time = $14, "
+    "erase_time = $15 WHERE program_id = $1 AND member_id = $2"};
+
+// Keyset page: members after `seq` $2, optionally filtered by status $3 and tier $4 (NULL = any).
+inline constexpr pg::Query kListMembers{
+    "members_list_members",
+    "SELECT " LOYALTY_MEMBER_COLUMNS
+    "FROM members WHERE program_id = $1 AND seq > $2 "
+    "AND ($3::smallint IS NULL OR status = $3) AND ($4::integer IS NULL OR tier_position = $4) "
+    "ORDER BY seq LIMIT $5"};
+
+#undef LOYALTY_MEMBER_COLUMNS
+
+inline constexpr pg::Query kSelectMemberByReferralCode{
+    "members_select_member_by_referral_code",
+    "SELECT member_id FROM members WHERE program_id = $1 AND referral_code = $2 AND status <> 3"};
+
+inline constexpr pg::Query kCardNumberTaken{
+    "members_card_number_taken",
+    "SELECT EXISTS (SELECT 1 FROM members WHERE program_id = $1 AND card_number = $2)"};
+
+inline constexpr pg::Query kReferralCodeTaken{
+    "members_referral_code_taken",
+    "SELECT EXISTS (SELECT 1 FROM members WHERE program_id = $1 AND referral_code = $2)"};
+
+// Members whose qualification period plus grace has ended, so a renewal or downgrade is due.
+// The lowest tier never downgrades, so its members are left to lazy evaluation.
+inline constexpr pg::Query kSelectMembersDueForTierReview{
+    "members_select_due_for_tier_review",
+    "SELECT m.program_id, m.member_id FROM members m JOIN programs p USING (program_id) "
+    "WHERE m.status <> 3 AND m.tier_position > 0 AND m.tier_period_start + "
+    "make_interval(months => p.tier_window_months, days => p.downgrade_grace_days) <= $1 "
+    "ORDER BY m.tier_period_start LIMIT $2"};
+
+inline constexpr pg::Query kInsertQualifyingActivity{
+    "members_insert_qualifying_activity",
+    "INSERT INTO qualifying_activity (program_id, member_id, event_id, points, occur_time, "
+    "record_time) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"};
+
+// Points in the window (start, end]: an activity at exactly the window end counts.
+inline constexpr pg::Query kSumQualifyingPoints{
+    "members_sum_qualifying_points",
+    "SELECT COALESCE(sum(points), 0)::bigint FROM qualifying_activity "
+    "WHERE program_id = $1 AND member_id = $2 AND occur_time > $3 AND occur_time <= $4"};
+
+inline constexpr pg::Query kInsertTierHistory{
+    "members_insert_tier_history",
+    "INSERT INTO tier_history (program_id, member_id, from_tier, to_tier, kind, change_time) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"};
+
+inline constexpr pg::Query kListTierHistory{
+    "members_list_tier_history",
+    "SELECT from_tier, to_tier, kind, change_time FROM tier_history "
+    "WHERE program_id = $1 AND member_id = $2 ORDER BY seq DESC LIMIT $3"};
+
+}  // namespace loyalty::members::queries
