@@ -20,6 +20,7 @@
 #include "common/pg/pool.h"
 #include "common/server/server.h"
 #include "common/server/signals.h"
+#include "common/status/error.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
@@ -72,12 +73,12 @@ int Migrate(const Config& config) {
   absl::StatusOr<std::unique_ptr<pg::Connection>> connection =
       pg::Connection::Open(ConnectionOptionsFor(config.service));
   if (!connection.ok()) {
-    log::Error("migration failed: no database", {{"error", connection.status().ToString()}});
+    log::Error("migration failed: no database", {{"error", StatusSummary(connection.status())}});
     return 1;
   }
   absl::StatusOr<pg::MigrationReport> report = pg::ApplyMigrations(**connection, Migrations());
   if (!report.ok()) {
-    log::Error("migration failed", {{"error", report.status().ToString()}});
+    log::Error("migration failed", {{"error", StatusSummary(report.status())}});
     return 1;
   }
   log::Info("migrations applied", {{"schema", config.service.database_schema},
@@ -107,7 +108,7 @@ int Serve(const Config& config) {
        .size = config.service.db_pool_size,
        .acquire_timeout = absl::Milliseconds(config.service.db_acquire_timeout_ms)});
   if (!pool.ok()) {
-    log::Error("bad pool settings", {{"error", pool.status().ToString()}});
+    log::Error("bad pool settings", {{"error", StatusSummary(pool.status())}});
     return 2;
   }
   {
@@ -116,7 +117,7 @@ int Serve(const Config& config) {
     absl::Status current = connection.ok() ? pg::CheckMigrationsCurrent(**connection, Migrations())
                                            : connection.status();
     if (!current.ok()) {
-      log::Error("cannot start", {{"error", current.ToString()}});
+      log::Error("cannot start", {{"error", StatusSummary(current)}});
       return 1;
     }
   }
@@ -132,7 +133,7 @@ int Serve(const Config& config) {
        .shutdown_grace = absl::Milliseconds(config.service.shutdown_grace_ms)},
       {&service});
   if (!server.ok()) {
-    log::Error("cannot start the server", {{"error", server.status().ToString()}});
+    log::Error("cannot start the server", {{"error", StatusSummary(server.status())}});
     return 1;
   }
   log::Info("serving", {{"grpc_port", static_cast<int64_t>((*server)->grpc_port())},
@@ -147,7 +148,7 @@ int Serve(const Config& config) {
     while (!stopping.WaitForNotificationWithTimeout(interval)) {
       absl::StatusOr<int> reviewed = handler.ApplyDueTierChanges(kTierReviewBatchMax);
       if (!reviewed.ok()) {
-        log::Warning("tier review failed", {{"error", reviewed.status().ToString()}});
+        log::Warning("tier review failed", {{"error", StatusSummary(reviewed.status())}});
       } else if (*reviewed > 0) {
         log::Info("tier review", {{"members", static_cast<int64_t>(*reviewed)}});
       }

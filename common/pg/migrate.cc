@@ -18,6 +18,8 @@ constexpr Query kAdvisoryUnlock{"migrate_advisory_unlock",
 constexpr Query kSchemaTableExists{
     "migrate_table_exists",
     "SELECT to_regclass(quote_ident($1) || '.schema_migrations') IS NOT NULL"};
+constexpr Query kSchemaExists{"migrate_schema_exists",
+                              "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)"};
 constexpr Query kListApplied{"migrate_list_applied",
                              "SELECT version, file_name, checksum FROM schema_migrations "
                              "ORDER BY version"};
@@ -125,12 +127,22 @@ absl::StatusOr<MigrationReport> ApplyMigrations(Connection& connection,
   LOYALTY_RETURN_IF_ERROR(connection.Execute(kAdvisoryLock, Params().Add(lock_key)).status());
   auto apply = [&]() -> absl::StatusOr<MigrationReport> {
     // The schema name was validated as a plain identifier when the connection was opened.
+    // CREATE SCHEMA IF NOT EXISTS would still demand CREATE on the database, which a service
+    // role whose schema a DBA created beforehand (docs/operations.md) does not have.
+    LOYALTY_ASSIGN_OR_RETURN(Result schema_exists,
+                             connection.Execute(kSchemaExists, Params().Add(schema)));
+    if (!schema_exists.Bool(0, 0)) {
+      LOYALTY_RETURN_IF_ERROR(
+          connection
+              .ExecuteScript(
+                  "migrate_create_schema",
+                  absl::StrCat("CREATE SCHEMA ", absl::string_view(schema.data(), schema.size())))
+              .status());
+    }
     LOYALTY_RETURN_IF_ERROR(
         connection
             .ExecuteScript("migrate_bootstrap",
-                           absl::StrCat("CREATE SCHEMA IF NOT EXISTS ",
-                                        absl::string_view(schema.data(), schema.size()), ";",
-                                        "CREATE TABLE IF NOT EXISTS ",
+                           absl::StrCat("CREATE TABLE IF NOT EXISTS ",
                                         absl::string_view(schema.data(), schema.size()),
                                         ".schema_migrations (version integer PRIMARY KEY, "
                                         "file_name text NOT NULL, checksum text NOT NULL, "

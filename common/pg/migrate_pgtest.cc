@@ -116,6 +116,30 @@ TEST(ApplyMigrations, FailingFileLeavesNothingOfItselfAndStopsThere) {
   EXPECT_THAT(ApplyMigrations(*other, std::span(kMigrations).first(2)), IsOk());
 }
 
+// Production layout (docs/operations.md): a DBA creates the service role and its schema; the
+// role has no CREATE on the database. Migrations must still run, and the role must be unable to
+// write outside its schema.
+TEST(ApplyMigrations, WorksForARoleThatOwnsOnlyItsPreCreatedSchema) {
+  auto schema = NewSchema();
+  auto admin = Connect(*schema);
+  const std::string role = schema->schema() + "_role";
+  ASSERT_THAT(admin->ExecuteScript("create_role", "CREATE ROLE " + role + " LOGIN; CREATE SCHEMA " +
+                                                      schema->schema() + " AUTHORIZATION " + role),
+              IsOk());
+  ConnectionOptions options = schema->connection_options();
+  options.conninfo += " user=" + role;
+  auto connection = Connection::Open(options);
+  ASSERT_THAT(connection, IsOk());
+  EXPECT_THAT(ApplyMigrations(**connection, kMigrations), IsOk());
+  EXPECT_THAT((*connection)->ExecuteScript("escape", "CREATE TABLE public.escaped (id int)"),
+              StatusIs(absl::StatusCode::kInternal, "DATABASE_ERROR"));
+  connection->reset();
+  // The schema is dropped (by TestSchema) before the role can go; drop what the role owns now.
+  ASSERT_THAT(admin->ExecuteScript(
+                  "drop_role", "DROP SCHEMA " + schema->schema() + " CASCADE; DROP ROLE " + role),
+              IsOk());
+}
+
 TEST(CheckMigrationsCurrent, PendingMigrationMeansSchemaNotCurrent) {
   auto schema = NewSchema();
   auto connection = Connect(*schema);

@@ -29,10 +29,7 @@ void LogFailure(std::string_view method, const absl::Status& status) {
       return;
   }
   // The message names queries and ids, never personal data (common/status/error.h).
-  log::Error("call failed", {{"method", method},
-                             {"code", absl::StatusCodeToString(status.code())},
-                             {"reason", ErrorReason(status).value_or("")},
-                             {"error", std::string(status.message())}});
+  log::Error("call failed", {{"method", method}, {"error", StatusSummary(status)}});
 }
 
 }  // namespace loyalty::rpc

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
@@ -29,8 +30,7 @@ constexpr std::array<std::string_view, 17> kCodeNames = {
 };
 static_assert(static_cast<int>(grpc::StatusCode::UNAUTHENTICATED) == kCodeNames.size() - 1);
 
-// go-grpc-prometheus users set these buckets; they resolve sub-millisecond cache hits as well as
-// the slow tail up to the usual 10 s client deadline.
+// The buckets the dashboards expect: from sub-millisecond reads to a 10 s tail.
 const prometheus::Histogram::BucketBoundaries& HandlingSecondsBuckets() {
   static const auto* const kBuckets = new prometheus::Histogram::BucketBoundaries{
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};

@@ -28,10 +28,6 @@
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 
-#ifndef LOYALTY_PROJECT_VERSION
-#define LOYALTY_PROJECT_VERSION "unknown"
-#endif
-
 namespace loyalty::server {
 namespace {
 

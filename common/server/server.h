@@ -44,8 +44,9 @@ struct ServerOptions {
   int grpc_port = 0;
   // 0 picks a free port (tests); -1 serves no metrics endpoint.
   int metrics_port = 0;
-  // Bounds the sync server's threads (pollers included), hence the handlers running at once.
-  // When none is free, gRPC answers RESOURCE_EXHAUSTED instead of queueing. At least 2.
+  // Bounds the sync server's threads. One always waits for new calls, so max_threads - 1 handlers
+  // run at once; a call arriving when none is free is answered RESOURCE_EXHAUSTED at once rather
+  // than queued. Size it as the handlers' own limit (the PG pool) + 1. At least 2.
   int max_threads = 16;
   int max_receive_message_bytes = 4 * 1024 * 1024;
   // How long Shutdown lets in-flight calls finish before cancelling them.

@@ -96,4 +96,11 @@ std::vector<FieldViolation> FieldViolations(const absl::Status& status) {
   return violations;
 }
 
+std::string StatusSummary(const absl::Status& status) {
+  if (status.ok()) return "OK";
+  std::optional<std::string> reason = ErrorReason(status);
+  return absl::StrCat(absl::StatusCodeToString(status.code()), reason ? " " : "",
+                      reason.value_or(""), ": ", status.message());
+}
+
 }  // namespace loyalty

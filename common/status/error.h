@@ -53,4 +53,8 @@ ErrorMetadata ErrorMetadataOf(const absl::Status& status);
 // The BadRequest field violations carried by `status` (empty if none).
 std::vector<FieldViolation> FieldViolations(const absl::Status& status);
 
+// "CODE REASON: message" for logs: the parts an operator reads, without the binary payloads
+// that absl::Status::ToString prints.
+std::string StatusSummary(const absl::Status& status);
+
 }  // namespace loyalty

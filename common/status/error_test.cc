@@ -36,6 +36,13 @@ TEST(InvalidFields, ListsEveryViolation) {
   EXPECT_EQ(status.message(), "program.tiers[0].code: empty; program.tiers[1].code: dup");
 }
 
+TEST(StatusSummary, ShowsCodeReasonAndMessageWithoutPayloadBytes) {
+  EXPECT_EQ(StatusSummary(ErrorWithReason(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND", "m1")),
+            "NOT_FOUND MEMBER_NOT_FOUND: m1");
+  EXPECT_EQ(StatusSummary(absl::UnavailableError("down")), "UNAVAILABLE: down");
+  EXPECT_EQ(StatusSummary(absl::OkStatus()), "OK");
+}
+
 TEST(ErrorReason, AbsentOnPlainStatus) {
   EXPECT_EQ(ErrorReason(absl::NotFoundError("x")), std::nullopt);
   EXPECT_TRUE(ErrorMetadataOf(absl::OkStatus()).empty());

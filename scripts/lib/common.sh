@@ -58,6 +58,7 @@ psql_super() {
 ensure_service_role() {
   local data_dir="$1" port="$2" db="$3" schema="$4" role="$5"
   psql_super "$data_dir" "$port" "$db" <<SQL
+SET client_min_messages = warning;
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$role') THEN
     CREATE ROLE $role LOGIN;
