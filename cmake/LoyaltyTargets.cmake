@@ -6,7 +6,7 @@ add_library(loyalty_warnings INTERFACE)
 # -Wno-restrict: GCC 12 at -O3 reports impossible overlaps inside std::string concatenation
 # (GCC bug 105329), a false positive that would fail Release builds of correct code.
 target_compile_options(loyalty_warnings INTERFACE -Wall -Wextra -Wpedantic -Werror
-                       -Wno-missing-field-initializers -Wno-restrict)
+                       -Wno-missing-field-initializers $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 add_library(loyalty::warnings ALIAS loyalty_warnings)
 
 # loyalty_cc_library(NAME name SRCS ... DEPS ... [PRIVATE_DEPS ...])
