@@ -195,6 +195,18 @@ class MembersServiceTest : public ::testing::Test {
   std::unique_ptr<v1::MembersService::Stub> stub_;
 };
 
+// --- Migrations ----------------------------------------------------------------------------
+
+TEST_F(MembersServiceTest, MembersMigrationsAppliedAgainAreANoOpAndTheSchemaIsCurrent) {
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  auto again = pg::ApplyMigrations(**connection, Migrations());
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->applied.empty());
+  EXPECT_EQ(again->current_version, static_cast<int>(Migrations().size()));
+  EXPECT_THAT(pg::CheckMigrationsCurrent(**connection, Migrations()), IsOk());
+}
+
 // --- Programs ------------------------------------------------------------------------------
 
 TEST_F(MembersServiceTest, CreateProgramWithoutTiersGetsTheDefaultLadder) {

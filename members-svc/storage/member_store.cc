@@ -35,11 +35,25 @@ Member MemberFromRow(const pg::Result& rows, int row) {
   return member;
 }
 
-pg::Params& AddBirthday(pg::Params& params, const std::optional<Date>& birthday) {
-  if (!birthday.has_value()) return params.AddNull().AddNull().AddNull();
-  return params.Add(static_cast<int64_t>(birthday->year))
-      .Add(static_cast<int64_t>(birthday->month))
-      .Add(static_cast<int64_t>(birthday->day));
+// $1..$10 of both kInsertMember and kUpdateMember: the key, the status and the profile.
+pg::Params KeyStatusAndProfile(const Member& member) {
+  pg::Params params;
+  const Profile& profile = member.profile;
+  params.Add(member.program_id)
+      .Add(member.member_id)
+      .Add(static_cast<int64_t>(member.status))
+      .AddOptional(profile.email)
+      .AddOptional(profile.phone)
+      .AddOptional(profile.display_name);
+  if (profile.birthday.has_value()) {
+    params.Add(static_cast<int64_t>(profile.birthday->year))
+        .Add(static_cast<int64_t>(profile.birthday->month))
+        .Add(static_cast<int64_t>(profile.birthday->day));
+  } else {
+    params.AddNull().AddNull().AddNull();
+  }
+  params.Add(profile.marketing_consent);
+  return params;
 }
 
 }  // namespace
@@ -123,16 +137,8 @@ absl::StatusOr<std::optional<Program>> LoadProgram(pg::Connection& connection,
 }
 
 absl::Status InsertMember(pg::Connection& connection, const Member& member) {
-  pg::Params params;
-  params.Add(member.program_id)
-      .Add(member.member_id)
-      .Add(static_cast<int64_t>(member.status))
-      .AddOptional(member.profile.email)
-      .AddOptional(member.profile.phone)
-      .AddOptional(member.profile.display_name);
-  AddBirthday(params, member.profile.birthday)
-      .Add(member.profile.marketing_consent)
-      .Add(member.card_number)
+  pg::Params params = KeyStatusAndProfile(member);
+  params.Add(member.card_number)
       .Add(member.referral_code)
       .AddOptional(member.referred_by_code)
       .Add(static_cast<int64_t>(member.tier.tier_index))
@@ -206,16 +212,8 @@ absl::StatusOr<std::vector<MemberKey>> MembersDueForTierReview(pg::Connection& c
 }
 
 absl::Status UpdateMember(pg::Connection& connection, const Member& member) {
-  pg::Params params;
-  params.Add(member.program_id)
-      .Add(member.member_id)
-      .Add(static_cast<int64_t>(member.status))
-      .AddOptional(member.profile.email)
-      .AddOptional(member.profile.phone)
-      .AddOptional(member.profile.display_name);
-  AddBirthday(params, member.profile.birthday)
-      .Add(member.profile.marketing_consent)
-      .AddOptional(member.suspend_reason)
+  pg::Params params = KeyStatusAndProfile(member);
+  params.AddOptional(member.suspend_reason)
       .Add(static_cast<int64_t>(member.tier.tier_index))
       .Add(member.tier.period_start)
       .Add(member.update_time)

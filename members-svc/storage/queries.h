@@ -101,7 +101,10 @@ inline constexpr pg::Query kReferralCodeTaken{
 inline constexpr pg::Query kSelectMembersDueForTierReview{
     "members_select_due_for_tier_review",
     "SELECT m.program_id, m.member_id FROM members m JOIN programs p USING (program_id) "
-    "WHERE m.status <> 3 AND m.tier_position > 0 AND m.tier_period_start + "
+    "WHERE m.status <> 3 AND m.tier_position > 0 "
+    // Implied by the window test below (windows are >= 1 month); lets the partial index
+    // members_tier_review_idx bound its range scan.
+    "AND m.tier_period_start <= $1::timestamptz - interval '1 month' AND m.tier_period_start + "
     "make_interval(months => p.tier_window_months, days => p.downgrade_grace_days) <= $1 "
     "ORDER BY m.tier_period_start LIMIT $2"};
 

@@ -22,6 +22,8 @@ pg_init() {
   if [ -f "$data_dir/pgdata/PG_VERSION" ]; then return 0; fi
   mkdir -p "$data_dir/pgdata" "$data_dir/socket"
   chown -R "$(pg_owner)" "$data_dir"
+  as_pg_owner test -x "$data_dir" || die "the cluster owner '$(pg_owner)' cannot reach $data_dir \
+(a parent directory is private); make the parents traversable or set LOYALTY_DATA_DIR"
   chmod 700 "$data_dir/pgdata"
   say "initdb in $data_dir/pgdata"
   as_pg_owner "$PG_BIN/initdb" -D "$data_dir/pgdata" -U postgres --auth=trust \
