@@ -651,10 +651,14 @@ absl::StatusOr<int> MembersHandler::ApplyDueTierChanges(int limit) {
     LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
     LOYALTY_ASSIGN_OR_RETURN(due, MembersDueForTierReview(*connection, now, limit));
   }
+  // One short transaction per member, so a long sweep never holds many row locks, and a member
+  // that fails does not stop the others; its error is returned after the batch.
+  absl::Status first_error;
   for (const MemberKey& key : due) {
-    // One short transaction per member, so a long sweep never holds many row locks.
-    LOYALTY_RETURN_IF_ERROR(LoadCurrentMember(key.program_id, key.member_id).status());
+    absl::Status status = LoadCurrentMember(key.program_id, key.member_id).status();
+    if (!status.ok() && first_error.ok()) first_error = status;
   }
+  if (!first_error.ok()) return first_error;
   return static_cast<int>(due.size());
 }
 
