@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/validation/ids.h"
 
 namespace loyalty::members {
 
@@ -21,8 +22,6 @@ inline constexpr size_t kDomainLabelLengthMax = 63;
 inline constexpr size_t kPhoneInputLengthMax = 32;
 inline constexpr size_t kPhoneDigitsMin = 8;
 inline constexpr size_t kPhoneDigitsMax = 15;
-inline constexpr size_t kProgramIdLengthMax = 63;
-inline constexpr size_t kRequestIdLengthMax = 128;
 inline constexpr int kBirthYearMin = 1900;
 
 // The e-mail address trimmed of surrounding ASCII whitespace and lowercased entirely: we treat
@@ -47,17 +46,6 @@ std::optional<size_t> DisplayTextChars(std::string_view text);
 // at most `max_chars` code points. Fails with reason FIELD_TOO_LONG when too long, else
 // INVALID_DISPLAY_NAME.
 absl::Status ValidateDisplayName(std::string_view name, std::string_view field, size_t max_chars);
-
-// ^[a-z][a-z0-9-]{0,62}$. Fails with reason INVALID_PROGRAM_ID.
-absl::Status ValidateProgramId(std::string_view id, std::string_view field);
-
-// 1..128 printable ASCII characters (0x20..0x7E). Fails with reason REQUEST_ID_REQUIRED when
-// empty, else INVALID_REQUEST_ID.
-absl::Status ValidateRequestId(std::string_view request_id, std::string_view field);
-
-// Three uppercase ASCII letters (ISO 4217 form; whether the code is assigned is not checked).
-// Fails with reason INVALID_CURRENCY.
-absl::Status ValidateCurrencyCode(std::string_view code, std::string_view field);
 
 // A calendar date as google.type.Date; year 0 means "unknown year".
 struct Date {

@@ -31,7 +31,6 @@ constexpr int64_t kQualifyingPointsAbsMax = 1'000'000'000;
 // Qualifying activity may be reported late, but not from the future beyond clock skew.
 constexpr absl::Duration kOccurTimeSkewMax = absl::Hours(1);
 constexpr std::string_view kMemberIdAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
-constexpr size_t kMemberIdLengthMax = 64;
 
 std::string Method(std::string_view rpc) {
   return absl::StrCat(absl::string_view(kServiceName.data(), kServiceName.size()),
@@ -68,17 +67,6 @@ absl::Status AlreadyEnrolled(std::string_view program_id, std::string_view membe
   return ErrorWithReason(absl::StatusCode::kAlreadyExists, "MEMBER_ALREADY_ENROLLED",
                          absl::StrCat("an identifier is already enrolled as ", name),
                          {{"member", name}});
-}
-
-absl::Status ValidateMemberId(std::string_view member_id, std::string_view field) {
-  const bool valid_chars = std::all_of(member_id.begin(), member_id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-  });
-  if (member_id.empty() || member_id.size() > kMemberIdLengthMax || !valid_chars) {
-    return InvalidField(field, "INVALID_MEMBER_ID",
-                        absl::StrCat("must be 1-", kMemberIdLengthMax, " characters of a-z, 0-9"));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status ValidateMemberRef(const std::string& program_id, const std::string& member_id) {
