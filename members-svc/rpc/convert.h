@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rpc/proto_time.h"
 #include "loyalty/members/v1/members_service.pb.h"
 #include "members-svc/domain/member.h"
 
@@ -39,9 +40,5 @@ v1::Program ToProto(const Program& program);
 v1::Tier ToProto(const TierDefinition& tier);
 v1::Member ToProto(const Member& member, const Program& program);
 v1::MemberProfile ToProto(const Profile& profile);
-google::protobuf::Timestamp ToTimestamp(absl::Time time);
-// INVALID_ARGUMENT when the timestamp is out of the proto range or its nanos are invalid.
-absl::StatusOr<absl::Time> ParseTimestamp(const google::protobuf::Timestamp& timestamp,
-                                          std::string_view field);
 
 }  // namespace loyalty::members
