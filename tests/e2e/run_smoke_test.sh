@@ -29,6 +29,8 @@ export LOYALTY_RUN_SKIP_BUILD=1
 export LOYALTY_PG_PORT="$(free_port)"
 export LOYALTY_MEMBERS_GRPC_PORT="$(free_port)"
 export LOYALTY_MEMBERS_METRICS_PORT="$(free_port)"
+export LOYALTY_POINTS_GRPC_PORT="$(free_port)"
+export LOYALTY_POINTS_METRICS_PORT="$(free_port)"
 addr="127.0.0.1:$LOYALTY_MEMBERS_GRPC_PORT"
 
 "$root/scripts/run" >"$work/run.log" 2>&1 &
@@ -43,9 +45,16 @@ grep -q "Loyalty platform is running" "$work/run.log" || fail "scripts/run did n
 [ "$("$ctl" --addr="$addr" health)" = SERVING ] || fail "health is not SERVING"
 "$ctl" --addr="$addr" call loyalty.members.v1.MembersService/GetProgram '{"program":"demo"}' \
   | grep -q '"id": "demo"' || fail "the demo program was not seeded"
-"$ctl" --addr="$addr" call loyalty.members.v1.MembersService/EnrollMember \
-  '{"program":"demo","requestId":"smoke-1","profile":{"email":"smoke@example.com"}}' \
-  | grep -q '"tier": "bronze"' || fail "EnrollMember did not work"
+enrolled="$("$ctl" --addr="$addr" call loyalty.members.v1.MembersService/EnrollMember \
+  '{"program":"demo","requestId":"smoke-1","profile":{"email":"smoke@example.com"}}')" \
+  || fail "EnrollMember did not work"
+grep -q '"tier": "bronze"' <<<"$enrolled" || fail "EnrollMember answered without a tier"
+member="$(sed -n 's/^ *"id": "\(m[a-z0-9]*\)".*/\1/p' <<<"$enrolled" | head -n 1)"
+[ -n "$member" ] || fail "no member id in the enrolment answer"
+points_addr="127.0.0.1:$LOYALTY_POINTS_GRPC_PORT"
+"$ctl" --addr="$points_addr" call loyalty.points.v1.PointsService/RecordPurchase \
+  "{\"program\":\"demo\",\"member\":\"$member\",\"requestId\":\"smoke-buy\",\"orderId\":\"S-1\",\"currencyCode\":\"EUR\",\"totalMinor\":\"4999\"}" \
+  | grep -q '"points": "49"' || fail "RecordPurchase through points-svc did not earn 49 points"
 
 # Metrics over plain HTTP without curl (not on a fresh machine).
 exec 3<>"/dev/tcp/127.0.0.1/$LOYALTY_MEMBERS_METRICS_PORT"
@@ -60,8 +69,10 @@ kill -TERM "$run_pid"
 wait "$run_pid" || true
 run_pid=""
 grep -q "stopped" "$work/run.log" || fail "scripts/run did not stop cleanly"
-if "$ctl" --addr="$addr" --deadline-ms=1000 health >/dev/null 2>&1; then
-  fail "members-svc still answers after stop"
-fi
+for service_addr in "$addr" "$points_addr"; do
+  if "$ctl" --addr="$service_addr" --deadline-ms=1000 health >/dev/null 2>&1; then
+    fail "$service_addr still answers after stop"
+  fi
+done
 [ ! -f "$LOYALTY_DATA_DIR/pgdata/postmaster.pid" ] || fail "PostgreSQL still running after stop"
 echo "scripts/run smoke test passed"

@@ -26,6 +26,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "loyalty/members/v1/members_service.grpc.pb.h"
+#include "loyalty/points/v1/points_service.grpc.pb.h"
 
 namespace {
 
@@ -147,6 +148,8 @@ int main(int argc, char** argv) {
   // generated pool that `call` looks methods up in.
   (void)loyalty::members::v1::MembersService::service_full_name();
   (void)loyalty::members::v1::EnrollMemberRequest::descriptor();
+  (void)loyalty::points::v1::PointsService::service_full_name();
+  (void)loyalty::points::v1::RecordPurchaseRequest::descriptor();
   (void)google::rpc::ErrorInfo::descriptor();
   (void)google::rpc::BadRequest::descriptor();
   Options options;

@@ -1,0 +1,1471 @@
+#include "points-svc/rpc/points_handler.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/numeric/int128.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/check.h"
+#include "common/idempotency/idempotency.h"
+#include "common/rpc/proto_time.h"
+#include "common/status/error.h"
+#include "common/status/macros.h"
+#include "common/validation/ids.h"
+#include "loyalty/members/v1/members_service.pb.h"
+#include "points-svc/rpc/convert.h"
+#include "points-svc/storage/ledger_store.h"
+#include "points-svc/storage/queries.h"
+
+namespace loyalty::points {
+namespace {
+
+constexpr std::string_view kServiceName = "loyalty.points.v1.PointsService/";
+constexpr int kBalanceDatedRowsMax = 5;
+constexpr int64_t kAdjustPointsAbsMax = 1'000'000'000;
+constexpr size_t kReasonLengthMax = 500;
+constexpr size_t kOrderIdLengthMax = 128;
+constexpr size_t kReferenceLengthMax = 128;
+constexpr size_t kHoldIdLengthMax = 128;
+constexpr absl::Duration kHoldTtlDefault = absl::Minutes(15);
+constexpr absl::Duration kHoldTtlMax = absl::Hours(24 * 7);
+constexpr int32_t kLeaderboardTopDefault = 10;
+constexpr int32_t kLeaderboardTopMax = 100;
+constexpr int32_t kExpiryBatchDefault = 1000;
+constexpr int32_t kExpiryBatchMax = 10000;
+
+using members::v1::MemberStatus;
+
+std::string Method(std::string_view rpc) {
+  return absl::StrCat(absl::string_view(kServiceName.data(), kServiceName.size()),
+                      absl::string_view(rpc.data(), rpc.size()));
+}
+
+std::string MemberName(const std::string& program_id, const std::string& member_id) {
+  return absl::StrCat("programs/", program_id, "/members/", member_id);
+}
+
+absl::Status InsufficientPoints(int64_t available, int64_t required) {
+  return ErrorWithReason(
+      absl::StatusCode::kFailedPrecondition, "INSUFFICIENT_POINTS",
+      absl::StrCat("available balance ", available, " is below ", required),
+      {{"available", std::to_string(available)}, {"required", std::to_string(required)}});
+}
+
+absl::Status ValidateText(std::string_view text, std::string_view field, size_t max_length,
+                          bool required) {
+  if (text.empty()) {
+    if (!required) return absl::OkStatus();
+    return InvalidField(field, "FIELD_REQUIRED", "is required");
+  }
+  const bool printable = std::all_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+  });
+  if (text.size() > max_length || !printable) {
+    return InvalidField(
+        field, text.size() > max_length ? "FIELD_TOO_LONG" : "INVALID_TEXT",
+        absl::StrCat("must be at most ", max_length, " bytes without control characters"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMemberRef(const std::string& program_id, const std::string& member_id) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(program_id, "program"));
+  return ValidateMemberId(member_id, "member");
+}
+
+idempotency::Call MakeCall(const google::protobuf::Message& request, std::string_view rpc,
+                           const std::string& program_id, const std::string& request_id,
+                           absl::Time now) {
+  const std::string method = Method(rpc);
+  return idempotency::Call{.scope = program_id,
+                           .request_id = request_id,
+                           .method = method,
+                           .request_hash = idempotency::RequestHash(method, request),
+                           .now = now};
+}
+
+absl::Time AddMonths(absl::Time time, int months) {
+  const absl::CivilSecond civil = absl::ToCivilSecond(time, absl::UTCTimeZone());
+  const absl::CivilMonth month = absl::CivilMonth(civil) + months;
+  const int days_in_month =
+      static_cast<int>(absl::CivilDay(absl::CivilMonth(month + 1)) - absl::CivilDay(month));
+  const absl::CivilSecond moved(month.year(), month.month(), std::min(civil.day(), days_in_month),
+                                civil.hour(), civil.minute(), civil.second());
+  return absl::FromCivil(moved, absl::UTCTimeZone()) +
+         (time - absl::FromCivil(civil, absl::UTCTimeZone()));
+}
+
+// When points credited at `from` expire under the rules (nullopt: never).
+std::optional<absl::Time> ExpireTime(const EarningRules& rules, absl::Time from) {
+  if (rules.expiry_months == 0) return std::nullopt;
+  return AddMonths(from, rules.expiry_months);
+}
+
+std::string Day(absl::Time time) { return absl::FormatTime("%Y-%m-%d", time, absl::UTCTimeZone()); }
+
+void ApplyToBalance(Balance& balance, const Posting& posting, const std::string& member_id) {
+  const BalanceDelta delta = DeltaFor(posting, member_id);
+  balance.available += delta.available;
+  balance.pending += delta.pending;
+  balance.held += delta.held;
+  balance.debt += delta.debt;
+}
+
+// Adds the entries crediting `points` to the member from `source`: debt is paid first, the rest
+// becomes available. Returns the split so the caller can open a lot for the available part.
+CreditSplit Credit(Posting& posting, const std::string& member_id, const Balance& balance,
+                   int64_t points, Account source) {
+  const CreditSplit split = SplitCredit(points, balance.debt);
+  posting.Add("", source, -points);
+  posting.Add(member_id, Account::kDebt, split.to_debt);
+  posting.Add(member_id, Account::kAvailable, split.to_available);
+  return split;
+}
+
+absl::StatusOr<std::pair<EarningRules, int64_t>> LoadRules(
+    pg::Connection& connection, const std::string& program_id,
+    pg::Query query = queries::kSelectRules) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
+                           connection.Execute(query, pg::Params().Add(program_id)));
+  if (rows.rows() == 0) return std::make_pair(DefaultEarningRules(), int64_t{0});
+  v1::EarningRules proto;
+  if (!proto.ParseFromString(rows.Bytes(0, "rules"))) {
+    return absl::InternalError(
+        absl::StrCat("stored earning rules of ", program_id, " are corrupt"));
+  }
+  LOYALTY_ASSIGN_OR_RETURN(EarningRules rules, ParseEarningRules(proto));
+  return std::make_pair(std::move(rules), rows.Int64(0, "version"));
+}
+
+std::string Etag(int64_t version) { return absl::StrCat("\"v", version, "\""); }
+
+absl::StatusOr<v1::Balance> BalanceView(pg::Connection& connection, const std::string& program_id,
+                                        const std::string& member_id) {
+  LOYALTY_ASSIGN_OR_RETURN(Balance balance, ReadBalance(connection, program_id, member_id));
+  v1::Balance view;
+  view.set_available(balance.available);
+  view.set_pending(balance.pending);
+  view.set_held(balance.held);
+  view.set_debt(balance.debt);
+  view.set_lifetime_earned(balance.lifetime_earned);
+  const pg::Params params =
+      pg::Params().Add(program_id).Add(member_id).Add(static_cast<int64_t>(kBalanceDatedRowsMax));
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result expiries, connection.Execute(queries::kNextExpiries, params));
+  for (int row = 0; row < expiries.rows(); ++row) {
+    v1::DatedPoints* dated = view.add_next_expiries();
+    dated->set_points(expiries.Int64(row, "points"));
+    *dated->mutable_time() = ToTimestamp(expiries.Time(row, "expire_time"));
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result upcoming,
+                           connection.Execute(queries::kUpcomingPending, params));
+  for (int row = 0; row < upcoming.rows(); ++row) {
+    v1::DatedPoints* dated = view.add_upcoming_available();
+    dated->set_points(upcoming.Int64(row, "points"));
+    *dated->mutable_time() = ToTimestamp(upcoming.Time(row, "available_time"));
+  }
+  return view;
+}
+
+v1::Transaction TransactionView(int64_t txn_id, const TransactionHeader& header, int64_t points) {
+  v1::Transaction transaction;
+  transaction.set_id(std::to_string(txn_id));
+  transaction.set_kind(static_cast<v1::TransactionKind>(header.kind));
+  transaction.set_points(points);
+  if (header.reason) transaction.set_reason(*header.reason);
+  if (header.order_id) transaction.set_order_id(*header.order_id);
+  if (header.hold_id) transaction.set_hold_id(*header.hold_id);
+  if (header.counterparty_member) transaction.set_counterparty_member(*header.counterparty_member);
+  *transaction.mutable_create_time() = ToTimestamp(header.time);
+  return transaction;
+}
+
+// Member points (available + pending) a posting changes, for the transaction view.
+int64_t MemberPoints(const Posting& posting, const std::string& member_id) {
+  return posting.AmountOf(member_id, Account::kAvailable) +
+         posting.AmountOf(member_id, Account::kPending);
+}
+
+// Makes pending points that are due available (debt first), in the member's locked transaction.
+absl::StatusOr<int> ReleasePendingFor(pg::Connection& connection, const std::string& program_id,
+                                      const std::string& member_id, Balance& balance,
+                                      absl::Time now) {
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result due, connection.Execute(queries::kSelectDuePending,
+                                         pg::Params().Add(program_id).Add(member_id).Add(now)));
+  for (int row = 0; row < due.rows(); ++row) {
+    const int64_t pending_id = due.Int64(row, "pending_id");
+    const int64_t amount = due.Int64(row, "amount");
+    const std::optional<std::string> order_id = due.OptionalString(row, "order_id");
+    if (amount > 0) {
+      Posting posting;
+      const CreditSplit split = SplitCredit(amount, balance.debt);
+      posting.Add(member_id, Account::kPending, -amount)
+          .Add(member_id, Account::kDebt, split.to_debt)
+          .Add(member_id, Account::kAvailable, split.to_available);
+      const TransactionHeader header{
+          .kind = v1::TRANSACTION_KIND_PENDING_RELEASE, .order_id = order_id, .time = now};
+      LOYALTY_ASSIGN_OR_RETURN(int64_t txn_id,
+                               WritePosting(connection, program_id, header, posting));
+      if (split.to_available > 0) {
+        LOYALTY_RETURN_IF_ERROR(InsertLot(connection, program_id, member_id, txn_id,
+                                          split.to_available, due.OptionalTime(row, "expire_time"),
+                                          order_id)
+                                    .status());
+      }
+      ApplyToBalance(balance, posting, member_id);
+    }
+    LOYALTY_RETURN_IF_ERROR(
+        connection
+            .Execute(queries::kReleasePending,
+                     pg::Params().Add(program_id).Add(member_id).Add(pending_id))
+            .status());
+  }
+  return due.rows();
+}
+
+// Returns a hold's points to the available balance (void or expiry), in the member's locked
+// transaction.
+absl::Status ReturnHeldPoints(pg::Connection& connection, const std::string& program_id,
+                              const std::string& member_id, const std::string& hold_id,
+                              int64_t points, v1::HoldStatus status, Balance& balance,
+                              absl::Time now) {
+  Posting posting;
+  posting.Move(member_id, Account::kHeld, member_id, Account::kAvailable, points);
+  const TransactionHeader header{.kind = v1::TRANSACTION_KIND_HOLD_VOID,
+                                 .reason = status == v1::HOLD_STATUS_EXPIRED
+                                               ? std::optional<std::string>("hold expired")
+                                               : std::nullopt,
+                                 .hold_id = hold_id,
+                                 .time = now};
+  LOYALTY_RETURN_IF_ERROR(WritePosting(connection, program_id, header, posting).status());
+  ApplyToBalance(balance, posting, member_id);
+  return connection
+      .Execute(queries::kResolveHold,
+               pg::Params().Add(program_id).Add(hold_id).Add(static_cast<int64_t>(status)).Add(now))
+      .status();
+}
+
+absl::Status VoidExpiredHoldsFor(pg::Connection& connection, const std::string& program_id,
+                                 const std::string& member_id, Balance& balance, absl::Time now) {
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result expired, connection.Execute(queries::kSelectMemberExpiredHolds,
+                                             pg::Params().Add(program_id).Add(member_id).Add(now)));
+  for (int row = 0; row < expired.rows(); ++row) {
+    const std::string hold_id = expired.String(row, "hold_id");
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result hold,
+                             connection.Execute(queries::kSelectHoldForUpdate,
+                                                pg::Params().Add(program_id).Add(hold_id)));
+    LOYALTY_RETURN_IF_ERROR(ReturnHeldPoints(connection, program_id, member_id, hold_id,
+                                             hold.Int64(0, "points"), v1::HOLD_STATUS_EXPIRED,
+                                             balance, now));
+  }
+  return absl::OkStatus();
+}
+
+// Brings the member's time-driven state up to date: due pending points released, expired holds
+// voided. Needs the member's balance locked.
+absl::Status MaintainMember(pg::Connection& connection, const std::string& program_id,
+                            const std::string& member_id, Balance& balance, absl::Time now) {
+  LOYALTY_RETURN_IF_ERROR(
+      ReleasePendingFor(connection, program_id, member_id, balance, now).status());
+  return VoidExpiredHoldsFor(connection, program_id, member_id, balance, now);
+}
+
+v1::Hold HoldView(const std::string& hold_id, const std::string& member_id, int64_t points,
+                  int status, absl::Time expire_time) {
+  v1::Hold hold;
+  hold.set_hold_id(hold_id);
+  hold.set_member(member_id);
+  hold.set_points(points);
+  hold.set_status(static_cast<v1::HoldStatus>(status));
+  *hold.mutable_expire_time() = ToTimestamp(expire_time);
+  return hold;
+}
+
+}  // namespace
+
+PointsHandler::PointsHandler(pg::Pool& pool, const Clock& clock, MemberDirectory& directory,
+                             PointsHandlerOptions options)
+    : pool_(pool),
+      clock_(clock),
+      directory_(directory),
+      options_(std::move(options)),
+      page_tokens_(options_.page_token_key) {}
+
+// --- Projections ---------------------------------------------------------------------------
+
+absl::StatusOr<PointsHandler::MemberState> PointsHandler::ResolveMember(
+    const std::string& program_id, const std::string& member_id) {
+  const absl::Time now = clock_.Now();
+  std::optional<MemberState> known;
+  bool fresh = false;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
+                             connection->Execute(queries::kSelectMemberProjection,
+                                                 pg::Params().Add(program_id).Add(member_id)));
+    if (rows.rows() == 1) {
+      known = MemberState{.status = static_cast<int>(rows.Int64(0, "status")),
+                          .tier_multiplier_percent =
+                              static_cast<int32_t>(rows.Int64(0, "tier_multiplier_percent"))};
+      fresh = rows.Time(0, "refresh_time") + options_.projection_ttl > now;
+    }
+  }
+  if (known.has_value() && fresh) return *known;
+  absl::StatusOr<MemberInfo> info = directory_.GetMember(program_id, member_id);
+  if (!info.ok()) {
+    // members-svc down: a member we already know keeps earning on what we know.
+    if (known.has_value() && info.status().code() == absl::StatusCode::kUnavailable) return *known;
+    if (info.status().code() == absl::StatusCode::kNotFound) {
+      return ErrorWithReason(
+          absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND",
+          absl::StrCat("member ", MemberName(program_id, member_id), " not found"),
+          {{"member", MemberName(program_id, member_id)}});
+    }
+    return info.status();
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_RETURN_IF_ERROR(
+      connection
+          ->Execute(queries::kUpsertMemberProjection,
+                    pg::Params()
+                        .Add(program_id)
+                        .Add(member_id)
+                        .Add(static_cast<int64_t>(info->status))
+                        .Add(info->tier)
+                        .Add(static_cast<int64_t>(info->tier_multiplier_percent))
+                        .Add(now))
+          .status());
+  return MemberState{.status = info->status,
+                     .tier_multiplier_percent = info->tier_multiplier_percent};
+}
+
+absl::StatusOr<PointsHandler::MemberState> PointsHandler::RequireActiveMember(
+    const std::string& program_id, const std::string& member_id) {
+  LOYALTY_ASSIGN_OR_RETURN(MemberState member, ResolveMember(program_id, member_id));
+  if (member.status == MemberStatus::MEMBER_STATUS_ACTIVE) return member;
+  const bool erased = member.status == MemberStatus::MEMBER_STATUS_ERASED;
+  return ErrorWithReason(absl::StatusCode::kFailedPrecondition,
+                         erased ? "MEMBER_ERASED" : "MEMBER_SUSPENDED",
+                         absl::StrCat("member ", MemberName(program_id, member_id),
+                                      erased ? " was erased" : " is suspended"),
+                         {{"member", MemberName(program_id, member_id)}});
+}
+
+absl::StatusOr<std::string> PointsHandler::ResolveProgramCurrency(const std::string& program_id) {
+  const absl::Time now = clock_.Now();
+  std::optional<std::string> known;
+  bool fresh = false;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection->Execute(queries::kSelectProgramProjection,
+                                                                  pg::Params().Add(program_id)));
+    if (rows.rows() == 1) {
+      known = rows.String(0, "currency_code");
+      fresh = rows.Time(0, "refresh_time") + options_.projection_ttl > now;
+    }
+  }
+  if (known.has_value() && fresh) return *known;
+  absl::StatusOr<ProgramInfo> info = directory_.GetProgram(program_id);
+  if (!info.ok()) {
+    if (known.has_value() && info.status().code() == absl::StatusCode::kUnavailable) return *known;
+    if (info.status().code() == absl::StatusCode::kNotFound) {
+      return InvalidField("program", "UNKNOWN_PROGRAM",
+                          absl::StrCat("no program with id ", program_id));
+    }
+    return info.status();
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_RETURN_IF_ERROR(
+      connection
+          ->Execute(queries::kUpsertProgramProjection,
+                    pg::Params().Add(program_id).Add(info->currency_code).Add(now))
+          .status());
+  return info->currency_code;
+}
+
+// --- Earning -------------------------------------------------------------------------------
+
+absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
+    const v1::RecordPurchaseRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.order_id(), "order_id", kOrderIdLengthMax, true));
+  LOYALTY_RETURN_IF_ERROR(ValidateCurrencyCode(request.currency_code(), "currency_code"));
+  const absl::Time now = clock_.Now();
+  LOYALTY_ASSIGN_OR_RETURN(
+      Purchase purchase,
+      ParsePurchase(request.total_minor(), request.lines(),
+                    request.has_occur_time() ? &request.occur_time() : nullptr, now));
+  LOYALTY_ASSIGN_OR_RETURN(std::string currency, ResolveProgramCurrency(request.program()));
+  if (currency != request.currency_code()) {
+    return InvalidField("currency_code", "CURRENCY_MISMATCH",
+                        absl::StrCat("the program's currency is ", currency));
+  }
+  LOYALTY_ASSIGN_OR_RETURN(MemberState member,
+                           RequireActiveMember(request.program(), request.member()));
+  const std::string& program_id = request.program();
+  const std::string& member_id = request.member();
+  return idempotency::RunIdempotent<v1::RecordPurchaseResponse>(
+      pool_, MakeCall(request, "RecordPurchase", program_id, request.request_id(), now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::RecordPurchaseResponse> {
+        LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+        LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(connection, program_id));
+        const std::string day = Day(purchase.occur_time);
+        const absl::CivilDay civil_day = absl::ToCivilDay(purchase.occur_time, absl::UTCTimeZone());
+        const std::string month_start =
+            absl::FormatCivilTime(absl::CivilDay(absl::CivilMonth(civil_day)));
+        LOYALTY_ASSIGN_OR_RETURN(
+            pg::Result today,
+            connection.Execute(queries::kPurchasePointsInDays,
+                               pg::Params().Add(program_id).Add(member_id).Add(day).Add(day)));
+        LOYALTY_ASSIGN_OR_RETURN(
+            pg::Result month,
+            connection.Execute(
+                queries::kPurchasePointsInDays,
+                pg::Params().Add(program_id).Add(member_id).Add(month_start).Add(day)));
+        const Evaluation evaluation = EvaluatePurchase(
+            rules.first, purchase,
+            MemberEarnContext{.tier_multiplier_percent = member.tier_multiplier_percent,
+                              .earned_today = today.Int64(0, 0),
+                              .earned_this_month = month.Int64(0, 0)});
+        const int64_t points = evaluation.points;
+        const bool pending = rules.first.pending_days > 0 && points > 0;
+        const absl::Time available_time =
+            pending ? now + absl::Hours(24) * rules.first.pending_days : now;
+
+        Posting posting;
+        CreditSplit split;
+        if (pending) {
+          posting.Move("", Account::kIssued, member_id, Account::kPending, points);
+        } else {
+          split = Credit(posting, member_id, balance, points, Account::kIssued);
+        }
+        const TransactionHeader header{
+            .kind = v1::TRANSACTION_KIND_PURCHASE, .order_id = request.order_id(), .time = now};
+        LOYALTY_ASSIGN_OR_RETURN(int64_t txn_id, WritePosting(connection, program_id, header,
+                                                              posting, {{member_id, points}}));
+        std::optional<int64_t> pending_id, lot_id;
+        const std::optional<absl::Time> expire_time = ExpireTime(rules.first, available_time);
+        if (pending) {
+          LOYALTY_ASSIGN_OR_RETURN(
+              pg::Result inserted,
+              connection.Execute(queries::kInsertPending, pg::Params()
+                                                              .Add(program_id)
+                                                              .Add(member_id)
+                                                              .Add(request.order_id())
+                                                              .Add(points)
+                                                              .Add(available_time)
+                                                              .AddOptional(expire_time)));
+          pending_id = inserted.Int64(0, "pending_id");
+        } else if (split.to_available > 0) {
+          LOYALTY_ASSIGN_OR_RETURN(
+              lot_id, InsertLot(connection, program_id, member_id, txn_id, split.to_available,
+                                expire_time, request.order_id()));
+        }
+        absl::Status inserted =
+            connection
+                .Execute(queries::kInsertPurchase, pg::Params()
+                                                       .Add(program_id)
+                                                       .Add(request.order_id())
+                                                       .Add(member_id)
+                                                       .Add(request.currency_code())
+                                                       .Add(request.total_minor())
+                                                       .Add(points)
+                                                       .AddOptional(pending_id)
+                                                       .AddOptional(lot_id)
+                                                       .Add(purchase.occur_time)
+                                                       .Add(now))
+                .status();
+        if (inserted.code() == absl::StatusCode::kAlreadyExists) {
+          return ErrorWithReason(
+              absl::StatusCode::kAlreadyExists, "ORDER_ALREADY_RECORDED",
+              absl::StrCat("order ", request.order_id(), " was already recorded"),
+              {{"order_id", request.order_id()}});
+        }
+        LOYALTY_RETURN_IF_ERROR(inserted);
+        if (!purchase.lines.empty()) {
+          std::vector<int64_t> line_numbers, quantities, prices;
+          std::vector<std::string> skus, categories;
+          for (size_t i = 0; i < purchase.lines.size(); ++i) {
+            line_numbers.push_back(static_cast<int64_t>(i));
+            skus.push_back(purchase.lines[i].sku);
+            categories.push_back(purchase.lines[i].category);
+            quantities.push_back(purchase.lines[i].quantity);
+            prices.push_back(purchase.lines[i].unit_price_minor);
+          }
+          LOYALTY_RETURN_IF_ERROR(
+              connection
+                  .Execute(queries::kInsertPurchaseLines, pg::Params()
+                                                              .Add(program_id)
+                                                              .Add(request.order_id())
+                                                              .Add(Int64Array(line_numbers))
+                                                              .Add(TextArray(skus))
+                                                              .Add(TextArray(categories))
+                                                              .Add(Int64Array(quantities))
+                                                              .Add(Int64Array(prices)))
+                  .status());
+        }
+        LOYALTY_RETURN_IF_ERROR(
+            connection
+                .Execute(
+                    queries::kAddEarnDaily,
+                    pg::Params().Add(program_id).Add(member_id).Add(day).Add(points).Add(points))
+                .status());
+        v1::RecordPurchaseResponse response;
+        *response.mutable_transaction() =
+            TransactionView(txn_id, header, MemberPoints(posting, member_id));
+        response.set_points(points);
+        AppendBreakdown(evaluation.breakdown, response.mutable_breakdown());
+        response.set_pending(pending);
+        if (pending) *response.mutable_available_time() = ToTimestamp(available_time);
+        LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
+                                 BalanceView(connection, program_id, member_id));
+        return response;
+      });
+}
+
+absl::StatusOr<v1::RefundPurchaseResponse> PointsHandler::RefundPurchase(
+    const v1::RefundPurchaseRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.order_id(), "order_id", kOrderIdLengthMax, true));
+  if (request.amount_minor() < 0) {
+    return InvalidField("amount_minor", "INVALID_REFUND", "must not be negative");
+  }
+  if (!request.lines().empty() && request.amount_minor() != 0) {
+    return InvalidField("amount_minor", "INVALID_REFUND", "give either lines or amount_minor");
+  }
+  for (int i = 0; i < request.lines_size(); ++i) {
+    if (request.lines(i).quantity() <= 0) {
+      return InvalidField(absl::StrCat("lines[", i, "].quantity"), "INVALID_REFUND",
+                          "must be positive");
+    }
+  }
+  const absl::Time now = clock_.Now();
+  const std::string& program_id = request.program();
+  const std::string& member_id = request.member();
+  return idempotency::RunIdempotent<v1::RefundPurchaseResponse>(
+      pool_, MakeCall(request, "RefundPurchase", program_id, request.request_id(), now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::RefundPurchaseResponse> {
+        // Lock order everywhere: the member's balance, then what belongs to the member.
+        LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+        LOYALTY_ASSIGN_OR_RETURN(
+            pg::Result purchase,
+            connection.Execute(queries::kSelectPurchaseForUpdate,
+                               pg::Params().Add(program_id).Add(request.order_id())));
+        if (purchase.rows() == 0 || purchase.String(0, "member_id") != member_id) {
+          return ErrorWithReason(absl::StatusCode::kNotFound, "ORDER_NOT_FOUND",
+                                 absl::StrCat("no order ", request.order_id(), " for member ",
+                                              MemberName(program_id, member_id)),
+                                 {{"order_id", request.order_id()}});
+        }
+        const int64_t total = purchase.Int64(0, "total_minor");
+        const int64_t earned = purchase.Int64(0, "points_earned");
+        const int64_t refunded_before = purchase.Int64(0, "refunded_minor");
+        const int64_t reversed_before = purchase.Int64(0, "reversed_points");
+        const int64_t remaining_minor = total - refunded_before;
+        if (remaining_minor == 0 && reversed_before >= earned) {
+          return ErrorWithReason(
+              absl::StatusCode::kFailedPrecondition, "ORDER_FULLY_REFUNDED",
+              absl::StrCat("order ", request.order_id(), " is already fully refunded"),
+              {{"order_id", request.order_id()}});
+        }
+        // What this refund returns, in minor units.
+        int64_t refund_minor = remaining_minor;
+        std::vector<int64_t> refunded_lines, refunded_quantities;
+        if (!request.lines().empty()) {
+          LOYALTY_ASSIGN_OR_RETURN(
+              pg::Result lines,
+              connection.Execute(queries::kSelectPurchaseLines,
+                                 pg::Params().Add(program_id).Add(request.order_id())));
+          struct Line {
+            int64_t line_no, quantity_left, unit_price;
+            std::string sku;
+          };
+          std::vector<Line> open;
+          absl::int128 lines_total = 0;
+          for (int row = 0; row < lines.rows(); ++row) {
+            open.push_back({lines.Int64(row, "line_no"),
+                            lines.Int64(row, "quantity") - lines.Int64(row, "refunded_quantity"),
+                            lines.Int64(row, "unit_price_minor"), lines.String(row, "sku")});
+            lines_total +=
+                absl::int128(lines.Int64(row, "quantity")) * lines.Int64(row, "unit_price_minor");
+          }
+          absl::int128 gross = 0;
+          for (int i = 0; i < request.lines_size(); ++i) {
+            int64_t wanted = request.lines(i).quantity();
+            for (Line& line : open) {
+              if (line.sku != request.lines(i).sku() || line.quantity_left == 0) continue;
+              const int64_t take = std::min(wanted, line.quantity_left);
+              line.quantity_left -= take;
+              wanted -= take;
+              gross += absl::int128(take) * line.unit_price;
+              refunded_lines.push_back(line.line_no);
+              refunded_quantities.push_back(take);
+              if (wanted == 0) break;
+            }
+            if (wanted > 0) {
+              return InvalidField(absl::StrCat("lines[", i, "].quantity"),
+                                  "REFUND_EXCEEDS_PURCHASE",
+                                  "more units than the order has left to refund");
+            }
+          }
+          // An order-level discount shrank what was paid for each line by the same factor.
+          if (lines_total > total && lines_total > 0) gross = gross * total / lines_total;
+          refund_minor = std::min<int64_t>(absl::Int128Low64(gross), remaining_minor);
+        } else if (request.amount_minor() > 0) {
+          if (request.amount_minor() > remaining_minor) {
+            return InvalidField("amount_minor", "REFUND_EXCEEDS_PURCHASE",
+                                absl::StrCat("at most ", remaining_minor, " is left to refund"));
+          }
+          refund_minor = request.amount_minor();
+        }
+        const int64_t reversed =
+            RefundPoints(earned, total, refunded_before, reversed_before, refund_minor);
+
+        // Take back pending points of the order first, then available points (the order's
+        // own lot first), and record what the member already spent as debt.
+        int64_t from_pending = 0;
+        if (std::optional<int64_t> pending_id = purchase.OptionalInt64(0, "pending_id");
+            pending_id.has_value()) {
+          LOYALTY_ASSIGN_OR_RETURN(
+              pg::Result credit,
+              connection.Execute(queries::kSelectPendingById,
+                                 pg::Params().Add(program_id).Add(member_id).Add(*pending_id)));
+          if (credit.rows() == 1 && !credit.Bool(0, "released")) {
+            from_pending = std::min(reversed, credit.Int64(0, "amount"));
+            LOYALTY_RETURN_IF_ERROR(connection
+                                        .Execute(queries::kReducePending, pg::Params()
+                                                                              .Add(program_id)
+                                                                              .Add(member_id)
+                                                                              .Add(*pending_id)
+                                                                              .Add(from_pending))
+                                        .status());
+          }
+        }
+        const int64_t from_available = std::min(reversed - from_pending, balance.available);
+        const int64_t to_debt = reversed - from_pending - from_available;
+        LOYALTY_RETURN_IF_ERROR(SpendLots(connection, program_id, member_id, from_available,
+                                          purchase.OptionalInt64(0, "lot_id")));
+        Posting posting;
+        posting.Add(member_id, Account::kPending, -from_pending)
+            .Add(member_id, Account::kAvailable, -from_available)
+            .Add(member_id, Account::kDebt, -to_debt)
+            .Add("", Account::kIssued, reversed);
+        const TransactionHeader header{
+            .kind = v1::TRANSACTION_KIND_REFUND, .order_id = request.order_id(), .time = now};
+        LOYALTY_ASSIGN_OR_RETURN(int64_t txn_id,
+                                 WritePosting(connection, program_id, header, posting));
+        LOYALTY_RETURN_IF_ERROR(
+            connection
+                .Execute(queries::kUpdatePurchaseRefund, pg::Params()
+                                                             .Add(program_id)
+                                                             .Add(request.order_id())
+                                                             .Add(refund_minor)
+                                                             .Add(reversed))
+                .status());
+        if (!refunded_lines.empty()) {
+          LOYALTY_RETURN_IF_ERROR(
+              connection
+                  .Execute(queries::kUpdateLineRefunds, pg::Params()
+                                                            .Add(program_id)
+                                                            .Add(request.order_id())
+                                                            .Add(Int64Array(refunded_lines))
+                                                            .Add(Int64Array(refunded_quantities)))
+                  .status());
+        }
+        // Refunded points no longer count for caps and leaderboards of the purchase's day.
+        LOYALTY_RETURN_IF_ERROR(
+            connection
+                .Execute(queries::kAddEarnDaily, pg::Params()
+                                                     .Add(program_id)
+                                                     .Add(member_id)
+                                                     .Add(Day(purchase.Time(0, "occur_time")))
+                                                     .Add(-reversed)
+                                                     .Add(-reversed))
+                .status());
+        v1::RefundPurchaseResponse response;
+        // The member's view of a refund includes the debt it created.
+        *response.mutable_transaction() =
+            TransactionView(txn_id, header, -from_pending - from_available);
+        response.set_points_reversed(reversed);
+        response.set_debt_added(to_debt);
+        LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
+                                 BalanceView(connection, program_id, member_id));
+        return response;
+      });
+}
+
+absl::StatusOr<v1::RecordActivityResponse> PointsHandler::RecordActivity(
+    const v1::RecordActivityRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  if (request.type() == v1::ACTIVITY_TYPE_UNSPECIFIED ||
+      !v1::ActivityType_IsValid(request.type())) {
+    return InvalidField("type", "INVALID_ENUM_VALUE", "a known activity type is required");
+  }
+  if (request.type() == v1::ACTIVITY_TYPE_CUSTOM) {
+    LOYALTY_RETURN_IF_ERROR(ValidateText(request.custom_name(), "custom_name", 64, true));
+  } else if (!request.custom_name().empty()) {
+    return InvalidField("custom_name", "INVALID_ACTIVITY", "only CUSTOM activities have a name");
+  }
+  LOYALTY_RETURN_IF_ERROR(
+      ValidateText(request.reference(), "reference", kReferenceLengthMax, true));
+  const absl::Time now = clock_.Now();
+  absl::Time occur_time = now;
+  if (request.has_occur_time()) {
+    LOYALTY_ASSIGN_OR_RETURN(occur_time, ParseTimestamp(request.occur_time(), "occur_time"));
+  }
+  LOYALTY_RETURN_IF_ERROR(RequireActiveMember(request.program(), request.member()).status());
+  const std::string& program_id = request.program();
+  const std::string& member_id = request.member();
+  const ActivityType type = static_cast<ActivityType>(request.type());
+  const std::string activity_key =
+      type == ActivityType::kCustom
+          ? absl::StrCat("custom:", request.custom_name())
+          : std::string(v1::ActivityType_Name(request.type()).substr(sizeof("ACTIVITY_TYPE_") - 1));
+  return idempotency::RunIdempotent<v1::RecordActivityResponse>(
+      pool_, MakeCall(request, "RecordActivity", program_id, request.request_id(), now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::RecordActivityResponse> {
+        LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+        LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(connection, program_id));
+        LOYALTY_ASSIGN_OR_RETURN(ActivityRule rule,
+                                 FindActivityRule(rules.first, type, request.custom_name()));
+        LOYALTY_ASSIGN_OR_RETURN(
+            pg::Result exists,
+            connection.Execute(queries::kActivityAwardExists, pg::Params()
+                                                                  .Add(program_id)
+                                                                  .Add(member_id)
+                                                                  .Add(activity_key)
+                                                                  .Add(request.reference())));
+        if (exists.Bool(0, 0)) {
+          return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "ACTIVITY_ALREADY_AWARDED",
+                                 "this activity reference was already awarded",
+                                 {{"reference", request.reference()}});
+        }
+        LOYALTY_ASSIGN_OR_RETURN(
+            pg::Result count,
+            connection.Execute(queries::kCountActivityAwards,
+                               pg::Params()
+                                   .Add(program_id)
+                                   .Add(member_id)
+                                   .Add(activity_key)
+                                   .Add(LimitPeriodStart(rule.limit_period, occur_time))));
+        LOYALTY_ASSIGN_OR_RETURN(Evaluation evaluation, EvaluateActivity(rule, count.Int64(0, 0)));
+        Posting posting;
+        const CreditSplit split =
+            Credit(posting, member_id, balance, evaluation.points, Account::kIssued);
+        const TransactionHeader header{
+            .kind = v1::TRANSACTION_KIND_ACTIVITY, .reason = activity_key, .time = now};
+        LOYALTY_ASSIGN_OR_RETURN(int64_t txn_id,
+                                 WritePosting(connection, program_id, header, posting,
+                                              {{member_id, evaluation.points}}));
+        if (split.to_available > 0) {
+          LOYALTY_RETURN_IF_ERROR(InsertLot(connection, program_id, member_id, txn_id,
+                                            split.to_available, ExpireTime(rules.first, now),
+                                            std::nullopt)
+                                      .status());
+        }
+        LOYALTY_RETURN_IF_ERROR(
+            connection
+                .Execute(queries::kInsertActivityAward, pg::Params()
+                                                            .Add(program_id)
+                                                            .Add(member_id)
+                                                            .Add(activity_key)
+                                                            .Add(request.reference())
+                                                            .Add(evaluation.points)
+                                                            .Add(occur_time)
+                                                            .Add(txn_id))
+                .status());
+        LOYALTY_RETURN_IF_ERROR(connection
+                                    .Execute(queries::kAddEarnDaily, pg::Params()
+                                                                         .Add(program_id)
+                                                                         .Add(member_id)
+                                                                         .Add(Day(occur_time))
+                                                                         .Add(int64_t{0})
+                                                                         .Add(evaluation.points))
+                                    .status());
+        v1::RecordActivityResponse response;
+        *response.mutable_transaction() =
+            TransactionView(txn_id, header, MemberPoints(posting, member_id));
+        response.set_points(evaluation.points);
+        AppendBreakdown(evaluation.breakdown, response.mutable_breakdown());
+        LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
+                                 BalanceView(connection, program_id, member_id));
+        return response;
+      });
+}
+
+absl::StatusOr<v1::PreviewPurchaseResponse> PointsHandler::PreviewPurchase(
+    const v1::PreviewPurchaseRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
+  if (!request.member().empty())
+    LOYALTY_RETURN_IF_ERROR(ValidateMemberId(request.member(), "member"));
+  LOYALTY_RETURN_IF_ERROR(ValidateCurrencyCode(request.currency_code(), "currency_code"));
+  const absl::Time now = clock_.Now();
+  LOYALTY_ASSIGN_OR_RETURN(
+      Purchase purchase,
+      ParsePurchase(request.total_minor(), request.lines(),
+                    request.has_occur_time() ? &request.occur_time() : nullptr, now));
+  LOYALTY_ASSIGN_OR_RETURN(std::string currency, ResolveProgramCurrency(request.program()));
+  if (currency != request.currency_code()) {
+    return InvalidField("currency_code", "CURRENCY_MISMATCH",
+                        absl::StrCat("the program's currency is ", currency));
+  }
+  MemberEarnContext context;
+  if (!request.member().empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(MemberState member,
+                             ResolveMember(request.program(), request.member()));
+    context.tier_multiplier_percent = member.tier_multiplier_percent;
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(*connection, request.program()));
+  if (!request.member().empty()) {
+    const std::string day = Day(purchase.occur_time);
+    const std::string month_start = absl::FormatCivilTime(absl::CivilDay(
+        absl::CivilMonth(absl::ToCivilDay(purchase.occur_time, absl::UTCTimeZone()))));
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result today,
+        connection->Execute(
+            queries::kPurchasePointsInDays,
+            pg::Params().Add(request.program()).Add(request.member()).Add(day).Add(day)));
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result month,
+        connection->Execute(
+            queries::kPurchasePointsInDays,
+            pg::Params().Add(request.program()).Add(request.member()).Add(month_start).Add(day)));
+    context.earned_today = today.Int64(0, 0);
+    context.earned_this_month = month.Int64(0, 0);
+  }
+  const Evaluation evaluation = EvaluatePurchase(rules.first, purchase, context);
+  v1::PreviewPurchaseResponse response;
+  response.set_points(evaluation.points);
+  AppendBreakdown(evaluation.breakdown, response.mutable_breakdown());
+  return response;
+}
+
+// --- Reads ---------------------------------------------------------------------------------
+
+absl::StatusOr<v1::GetBalanceResponse> PointsHandler::GetBalance(
+    const v1::GetBalanceRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  const absl::Time now = clock_.Now();
+  const std::string& program_id = request.program();
+  const std::string& member_id = request.member();
+  bool due = false;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    const pg::Params params = pg::Params().Add(program_id).Add(member_id).Add(now);
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result pending,
+                             connection->Execute(queries::kSelectDuePending, params));
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result holds,
+                             connection->Execute(queries::kSelectMemberExpiredHolds, params));
+    due = pending.rows() > 0 || holds.rows() > 0;
+  }
+  // Pending points that came due and holds that ran out change the balance by themselves: the
+  // read applies them (in a short write transaction) so the member never sees stale numbers.
+  if (due) {
+    LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+      LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+      return MaintainMember(connection, program_id, member_id, balance, now);
+    }));
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  v1::GetBalanceResponse response;
+  LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
+                           BalanceView(*connection, program_id, member_id));
+  return response;
+}
+
+absl::StatusOr<v1::ListTransactionsResponse> PointsHandler::ListTransactions(
+    const v1::ListTransactionsRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_ASSIGN_OR_RETURN(int32_t page_size,
+                           paging::EffectivePageSize(request.page_size(), "page_size"));
+  const std::string filters =
+      absl::StrCat("program=", request.program(), "|member=", request.member());
+  int64_t before = std::numeric_limits<int64_t>::max();
+  if (!request.page_token().empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(paging::PageCursor cursor,
+                             page_tokens_.Decode(request.page_token(), filters, "page_token"));
+    if (cursor.keys.size() != 1 || !absl::SimpleAtoi(cursor.keys[0], &before)) {
+      return InvalidField("page_token", "INVALID_PAGE_TOKEN", "malformed page token");
+    }
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
+                           connection->Execute(queries::kListTransactions,
+                                               pg::Params()
+                                                   .Add(request.program())
+                                                   .Add(request.member())
+                                                   .Add(before)
+                                                   .Add(static_cast<int64_t>(page_size) + 1)));
+  v1::ListTransactionsResponse response;
+  const int count = std::min(rows.rows(), page_size);
+  for (int row = 0; row < count; ++row) {
+    TransactionHeader header{.kind = static_cast<int>(rows.Int64(row, "kind")),
+                             .reason = rows.OptionalString(row, "reason"),
+                             .order_id = rows.OptionalString(row, "order_id"),
+                             .hold_id = rows.OptionalString(row, "hold_id"),
+                             .counterparty_member = rows.OptionalString(row, "counterparty_member"),
+                             .member_id = rows.OptionalString(row, "member_id"),
+                             .time = rows.Time(row, "create_time")};
+    const int64_t points = rows.Int64(row, "points");
+    // A transfer is stored once, from the giver's side; the receiver sees it as incoming.
+    if (header.kind == v1::TRANSACTION_KIND_TRANSFER_OUT &&
+        header.counterparty_member == request.member()) {
+      header.kind = v1::TRANSACTION_KIND_TRANSFER_IN;
+      header.counterparty_member = rows.OptionalString(row, "member_id");
+    }
+    *response.add_transactions() = TransactionView(rows.Int64(row, "txn_id"), header, points);
+  }
+  if (rows.rows() > page_size) {
+    response.set_next_page_token(page_tokens_.Encode(
+        paging::PageCursor{{std::to_string(rows.Int64(count - 1, "txn_id"))}}, filters));
+  }
+  return response;
+}
+
+// --- Admin ---------------------------------------------------------------------------------
+
+absl::StatusOr<v1::AdjustPointsResponse> PointsHandler::AdjustPoints(
+    const v1::AdjustPointsRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  if (request.points() == 0 || request.points() > kAdjustPointsAbsMax ||
+      request.points() < -kAdjustPointsAbsMax) {
+    return InvalidField("points", "INVALID_POINTS",
+                        absl::StrCat("must be non-zero and within +-", kAdjustPointsAbsMax));
+  }
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.reason(), "reason", kReasonLengthMax, true));
+  // Admins may correct a suspended member too; an erased one has nothing left to correct.
+  LOYALTY_ASSIGN_OR_RETURN(MemberState member, ResolveMember(request.program(), request.member()));
+  if (member.status == MemberStatus::MEMBER_STATUS_ERASED) {
+    return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "MEMBER_ERASED",
+                           "the member was erased",
+                           {{"member", MemberName(request.program(), request.member())}});
+  }
+  const absl::Time now = clock_.Now();
+  const std::string& program_id = request.program();
+  const std::string& member_id = request.member();
+  return idempotency::RunIdempotent<v1::AdjustPointsResponse>(
+      pool_, MakeCall(request, "AdjustPoints", program_id, request.request_id(), now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::AdjustPointsResponse> {
+        LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+        LOYALTY_RETURN_IF_ERROR(MaintainMember(connection, program_id, member_id, balance, now));
+        Posting posting;
+        CreditSplit split;
+        int64_t earned = 0;
+        if (request.points() > 0) {
+          split = Credit(posting, member_id, balance, request.points(), Account::kAdjustments);
+          earned = request.points();
+        } else {
+          const int64_t points = -request.points();
+          if (balance.available < points) return InsufficientPoints(balance.available, points);
+          LOYALTY_RETURN_IF_ERROR(SpendLots(connection, program_id, member_id, points));
+          posting.Move(member_id, Account::kAvailable, "", Account::kAdjustments, points);
+        }
+        const TransactionHeader header{
+            .kind = v1::TRANSACTION_KIND_ADJUSTMENT, .reason = request.reason(), .time = now};
+        LOYALTY_ASSIGN_OR_RETURN(int64_t txn_id, WritePosting(connection, program_id, header,
+                                                              posting, {{member_id, earned}}));
+        if (split.to_available > 0) {
+          LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(connection, program_id));
+          LOYALTY_RETURN_IF_ERROR(InsertLot(connection, program_id, member_id, txn_id,
+                                            split.to_available, ExpireTime(rules.first, now),
+                                            std::nullopt)
+                                      .status());
+        }
+        v1::AdjustPointsResponse response;
+        *response.mutable_transaction() =
+            TransactionView(txn_id, header, MemberPoints(posting, member_id));
+        LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
+                                 BalanceView(connection, program_id, member_id));
+        return response;
+      });
+}
+
+absl::StatusOr<v1::TransferPointsResponse> PointsHandler::TransferPoints(
+    const v1::TransferPointsRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberId(request.to_member(), "to_member"));
+  if (request.to_member() == request.member()) {
+    return InvalidField("to_member", "SELF_TRANSFER", "a member cannot transfer to themselves");
+  }
+  if (request.points() <= 0 || request.points() > kAdjustPointsAbsMax) {
+    return InvalidField("points", "INVALID_POINTS",
+                        absl::StrCat("must be in [1, ", kAdjustPointsAbsMax, "]"));
+  }
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.reason(), "reason", kReasonLengthMax, false));
+  LOYALTY_RETURN_IF_ERROR(RequireActiveMember(request.program(), request.member()).status());
+  LOYALTY_RETURN_IF_ERROR(RequireActiveMember(request.program(), request.to_member()).status());
+  const absl::Time now = clock_.Now();
+  const std::string& program_id = request.program();
+  const std::string& giver = request.member();
+  const std::string& receiver = request.to_member();
+  const int64_t points = request.points();
+  return idempotency::RunIdempotent<v1::TransferPointsResponse>(
+      pool_, MakeCall(request, "TransferPoints", program_id, request.request_id(), now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::TransferPointsResponse> {
+        // Two members: lock in id order, so opposite transfers cannot deadlock.
+        Balance giver_balance, receiver_balance;
+        if (giver < receiver) {
+          LOYALTY_ASSIGN_OR_RETURN(giver_balance, LockBalance(connection, program_id, giver));
+          LOYALTY_ASSIGN_OR_RETURN(receiver_balance, LockBalance(connection, program_id, receiver));
+        } else {
+          LOYALTY_ASSIGN_OR_RETURN(receiver_balance, LockBalance(connection, program_id, receiver));
+          LOYALTY_ASSIGN_OR_RETURN(giver_balance, LockBalance(connection, program_id, giver));
+        }
+        LOYALTY_RETURN_IF_ERROR(MaintainMember(connection, program_id, giver, giver_balance, now));
+        if (giver_balance.available < points) {
+          return InsufficientPoints(giver_balance.available, points);
+        }
+        LOYALTY_RETURN_IF_ERROR(SpendLots(connection, program_id, giver, points));
+        Posting posting;
+        posting.Add(giver, Account::kAvailable, -points);
+        const CreditSplit split = SplitCredit(points, receiver_balance.debt);
+        posting.Add(receiver, Account::kDebt, split.to_debt)
+            .Add(receiver, Account::kAvailable, split.to_available);
+        const TransactionHeader header{
+            .kind = v1::TRANSACTION_KIND_TRANSFER_OUT,
+            .reason = request.reason().empty() ? std::nullopt : std::optional(request.reason()),
+            .counterparty_member = receiver,
+            .member_id = giver,
+            .time = now};
+        LOYALTY_ASSIGN_OR_RETURN(int64_t txn_id, WritePosting(connection, program_id, header,
+                                                              posting, {{receiver, points}}));
+        if (split.to_available > 0) {
+          LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(connection, program_id));
+          LOYALTY_RETURN_IF_ERROR(InsertLot(connection, program_id, receiver, txn_id,
+                                            split.to_available, ExpireTime(rules.first, now),
+                                            std::nullopt)
+                                      .status());
+        }
+        v1::TransferPointsResponse response;
+        *response.mutable_transaction() = TransactionView(txn_id, header, -points);
+        LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
+                                 BalanceView(connection, program_id, giver));
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GetEarningRulesResponse> PointsHandler::GetEarningRules(
+    const v1::GetEarningRulesRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
+  LOYALTY_RETURN_IF_ERROR(ResolveProgramCurrency(request.program()).status());
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(*connection, request.program()));
+  v1::GetEarningRulesResponse response;
+  *response.mutable_rules() = ToProto(rules.first);
+  response.set_etag(Etag(rules.second));
+  return response;
+}
+
+absl::StatusOr<v1::UpdateEarningRulesResponse> PointsHandler::UpdateEarningRules(
+    const v1::UpdateEarningRulesRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
+  if (!request.has_rules()) return InvalidField("rules", "FIELD_REQUIRED", "rules are required");
+  LOYALTY_ASSIGN_OR_RETURN(EarningRules rules, ParseEarningRules(request.rules()));
+  LOYALTY_RETURN_IF_ERROR(ResolveProgramCurrency(request.program()).status());
+  const absl::Time now = clock_.Now();
+  const std::string& program_id = request.program();
+  return idempotency::RunIdempotent<v1::UpdateEarningRulesResponse>(
+      pool_, MakeCall(request, "UpdateEarningRules", program_id, request.request_id(), now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::UpdateEarningRulesResponse> {
+        LOYALTY_ASSIGN_OR_RETURN(auto current,
+                                 LoadRules(connection, program_id, queries::kLockRules));
+        if (!request.etag().empty() && request.etag() != Etag(current.second)) {
+          return ErrorWithReason(absl::StatusCode::kAborted, "ETAG_MISMATCH",
+                                 "the rules changed since they were read; read them again",
+                                 {{"etag", Etag(current.second)}});
+        }
+        const v1::EarningRules stored = ToProto(rules);
+        const int64_t version = current.second + 1;
+        LOYALTY_RETURN_IF_ERROR(
+            connection
+                .Execute(queries::kUpsertRules, pg::Params()
+                                                    .Add(program_id)
+                                                    .AddBytes(stored.SerializeAsString())
+                                                    .Add(version)
+                                                    .Add(now))
+                .status());
+        v1::UpdateEarningRulesResponse response;
+        *response.mutable_rules() = stored;
+        response.set_etag(Etag(version));
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GetLeaderboardResponse> PointsHandler::GetLeaderboard(
+    const v1::GetLeaderboardRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
+  if (!request.member().empty())
+    LOYALTY_RETURN_IF_ERROR(ValidateMemberId(request.member(), "member"));
+  if (!v1::LeaderboardPeriod_IsValid(request.period())) {
+    return InvalidField("period", "INVALID_ENUM_VALUE", "unknown leaderboard period");
+  }
+  if (request.top() < 0 || request.top() > kLeaderboardTopMax) {
+    return InvalidField("top", "INVALID_TOP",
+                        absl::StrCat("must be in [0, ", kLeaderboardTopMax, "]"));
+  }
+  const int32_t top = request.top() == 0 ? kLeaderboardTopDefault : request.top();
+  const absl::CivilDay today = absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone());
+  std::optional<absl::CivilDay> start;
+  switch (request.period()) {
+    case v1::LEADERBOARD_PERIOD_WEEK:
+      // absl::Weekday counts from Monday (0), the ISO week start.
+      start = today - static_cast<int>(absl::GetWeekday(today));
+      break;
+    case v1::LEADERBOARD_PERIOD_YEAR:
+      start = absl::CivilDay(absl::CivilYear(today));
+      break;
+    case v1::LEADERBOARD_PERIOD_ALL_TIME:
+      break;
+    default:
+      start = absl::CivilDay(absl::CivilMonth(today));
+      break;
+  }
+  const std::string since = start.has_value() ? absl::FormatCivilTime(*start) : "0001-01-01";
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result rows,
+      connection->Execute(
+          queries::kLeaderboardTop,
+          pg::Params().Add(request.program()).Add(since).Add(static_cast<int64_t>(top))));
+  v1::GetLeaderboardResponse response;
+  for (int row = 0; row < rows.rows(); ++row) {
+    v1::LeaderboardEntry* entry = response.add_entries();
+    entry->set_rank(rows.Int64(row, "rank"));
+    entry->set_member(rows.String(row, "member_id"));
+    entry->set_points(rows.Int64(row, "total"));
+  }
+  if (!request.member().empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result own,
+        connection->Execute(queries::kLeaderboardMember,
+                            pg::Params().Add(request.program()).Add(since).Add(request.member())));
+    if (own.rows() == 1) {
+      v1::LeaderboardEntry* entry = response.mutable_member_entry();
+      entry->set_rank(own.Int64(0, "rank"));
+      entry->set_member(request.member());
+      entry->set_points(own.Int64(0, "total"));
+    }
+  }
+  if (start.has_value()) {
+    *response.mutable_period_start_time() =
+        ToTimestamp(absl::FromCivil(*start, absl::UTCTimeZone()));
+  }
+  return response;
+}
+
+// --- Expiry --------------------------------------------------------------------------------
+
+absl::StatusOr<v1::RunExpiryResponse> PointsHandler::RunExpiry(
+    const v1::RunExpiryRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
+  if (request.batch_size() < 0 || request.batch_size() > kExpiryBatchMax) {
+    return InvalidField("batch_size", "INVALID_BATCH_SIZE",
+                        absl::StrCat("must be in [0, ", kExpiryBatchMax, "]"));
+  }
+  const int32_t batch = request.batch_size() == 0 ? kExpiryBatchDefault : request.batch_size();
+  const absl::Time now = clock_.Now();
+  absl::Time as_of = now;
+  if (request.has_as_of()) {
+    LOYALTY_ASSIGN_OR_RETURN(as_of, ParseTimestamp(request.as_of(), "as_of"));
+  }
+  if (as_of > now) return InvalidField("as_of", "AS_OF_IN_FUTURE", "cannot expire the future");
+  const std::string& program_id = request.program();
+  std::vector<std::string> members;
+  int64_t selected = 0;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result due,
+        connection->Execute(
+            queries::kSelectDueLots,
+            pg::Params().Add(program_id).Add(as_of).Add(static_cast<int64_t>(batch))));
+    selected = due.rows();
+    for (int row = 0; row < due.rows(); ++row) {
+      const std::string member_id = due.String(row, "member_id");
+      if (std::find(members.begin(), members.end(), member_id) == members.end()) {
+        members.push_back(member_id);
+      }
+    }
+  }
+  v1::RunExpiryResponse response;
+  for (const std::string& member_id : members) {
+    // One short transaction per member; running again expires nothing twice because each lot's
+    // remainder is taken down in the same transaction as the ledger entry.
+    LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+      LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+      LOYALTY_ASSIGN_OR_RETURN(std::vector<Lot> lots,
+                               MemberDueLots(connection, program_id, member_id, as_of));
+      int64_t due_points = 0;
+      for (const Lot& lot : lots) due_points += lot.remaining;
+      // Points of expired lots that back an open hold stay until the hold resolves: only what is
+      // available can expire.
+      const int64_t points = std::min(due_points, balance.available);
+      if (points == 0) return absl::OkStatus();
+      std::optional<std::vector<LotTake>> takes = AllocateFromLots(lots, points);
+      LOYALTY_CHECK(takes.has_value());
+      LOYALTY_RETURN_IF_ERROR(TakeFromLots(connection, program_id, member_id, *takes));
+      Posting posting;
+      posting.Move(member_id, Account::kAvailable, "", Account::kExpired, points);
+      const TransactionHeader header{.kind = v1::TRANSACTION_KIND_EXPIRY, .time = now};
+      LOYALTY_RETURN_IF_ERROR(WritePosting(connection, program_id, header, posting).status());
+      response.set_lots_expired(response.lots_expired() + static_cast<int64_t>(takes->size()));
+      response.set_points_expired(response.points_expired() + points);
+      return absl::OkStatus();
+    }));
+  }
+  response.set_more(selected == batch);
+  return response;
+}
+
+absl::StatusOr<int> PointsHandler::ReleaseDuePending(const std::string& program_id, int limit) {
+  const absl::Time now = clock_.Now();
+  std::vector<std::string> members;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result rows,
+        connection->Execute(
+            queries::kSelectMembersWithDuePending,
+            pg::Params().Add(program_id).Add(now).Add(static_cast<int64_t>(limit))));
+    for (int row = 0; row < rows.rows(); ++row) members.push_back(rows.String(row, "member_id"));
+  }
+  int released = 0;
+  for (const std::string& member_id : members) {
+    LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+      LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+      LOYALTY_ASSIGN_OR_RETURN(int count,
+                               ReleasePendingFor(connection, program_id, member_id, balance, now));
+      released += count;
+      return absl::OkStatus();
+    }));
+  }
+  return released;
+}
+
+// --- Holds ---------------------------------------------------------------------------------
+
+absl::StatusOr<v1::CreateHoldResponse> PointsHandler::CreateHold(
+    const v1::CreateHoldRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
+  if (request.points() <= 0 || request.points() > kAdjustPointsAbsMax) {
+    return InvalidField("points", "INVALID_POINTS",
+                        absl::StrCat("must be in [1, ", kAdjustPointsAbsMax, "]"));
+  }
+  absl::Duration ttl = kHoldTtlDefault;
+  if (request.has_ttl()) {
+    ttl = absl::Seconds(request.ttl().seconds()) + absl::Nanoseconds(request.ttl().nanos());
+    if (ttl < absl::Seconds(1) || ttl > kHoldTtlMax) {
+      return InvalidField("ttl", "INVALID_TTL", "must be between 1 second and 7 days");
+    }
+  }
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.reason(), "reason", 200, false));
+  LOYALTY_RETURN_IF_ERROR(RequireActiveMember(request.program(), request.member()).status());
+  const absl::Time now = clock_.Now();
+  const std::string& program_id = request.program();
+  const std::string& member_id = request.member();
+  v1::CreateHoldResponse response;
+  LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+    LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result existing,
+        connection.Execute(queries::kSelectHold,
+                           pg::Params().Add(program_id).Add(request.hold_id())));
+    if (existing.rows() == 1) {
+      // The saga retries CreateHold with the same id after a crash: same hold, same answer.
+      if (existing.String(0, "member_id") != member_id ||
+          existing.Int64(0, "points") != request.points()) {
+        return InvalidField("hold_id", "IDEMPOTENCY_KEY_REUSED",
+                            "this hold id was used for another hold");
+      }
+      *response.mutable_hold() =
+          HoldView(request.hold_id(), member_id, request.points(),
+                   static_cast<int>(existing.Int64(0, "status")), existing.Time(0, "expire_time"));
+      return absl::OkStatus();
+    }
+    LOYALTY_RETURN_IF_ERROR(MaintainMember(connection, program_id, member_id, balance, now));
+    if (balance.available < request.points()) {
+      return InsufficientPoints(balance.available, request.points());
+    }
+    Posting posting;
+    posting.Move(member_id, Account::kAvailable, member_id, Account::kHeld, request.points());
+    const TransactionHeader header{
+        .kind = v1::TRANSACTION_KIND_HOLD,
+        .reason = request.reason().empty() ? std::nullopt : std::optional(request.reason()),
+        .hold_id = request.hold_id(),
+        .time = now};
+    LOYALTY_RETURN_IF_ERROR(WritePosting(connection, program_id, header, posting).status());
+    LOYALTY_RETURN_IF_ERROR(connection
+                                .Execute(queries::kInsertHold, pg::Params()
+                                                                   .Add(program_id)
+                                                                   .Add(request.hold_id())
+                                                                   .Add(member_id)
+                                                                   .Add(request.points())
+                                                                   .Add(request.reason())
+                                                                   .Add(now + ttl)
+                                                                   .Add(now))
+                                .status());
+    *response.mutable_hold() =
+        HoldView(request.hold_id(), member_id, request.points(), v1::HOLD_STATUS_OPEN, now + ttl);
+    return absl::OkStatus();
+  }));
+  return response;
+}
+
+namespace {
+
+struct HoldResolution {
+  v1::Hold hold;
+  // Set when the hold could not be resolved as asked (the transaction still commits, e.g. an
+  // expired hold voids itself); returned to the caller after the commit.
+  absl::Status refusal;
+};
+
+// Resolves a hold at most once: capture spends the points, void returns them. Both look the
+// hold up, lock its member's balance, then the hold row (the lock order of every other path).
+absl::StatusOr<HoldResolution> ResolveHold(pg::Pool& pool, const Clock& clock,
+                                           const std::string& program_id,
+                                           const std::string& hold_id, bool capture) {
+  const absl::Time now = clock.Now();
+  HoldResolution resolution;
+  LOYALTY_RETURN_IF_ERROR(pool.InTransaction([&](pg::Connection& connection) -> absl::Status {
+    resolution.refusal = absl::OkStatus();
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result found,
+        connection.Execute(queries::kSelectHold, pg::Params().Add(program_id).Add(hold_id)));
+    if (found.rows() == 0) {
+      return ErrorWithReason(absl::StatusCode::kNotFound, "HOLD_NOT_FOUND",
+                             absl::StrCat("no hold ", hold_id), {{"hold_id", hold_id}});
+    }
+    const std::string member_id = found.String(0, "member_id");
+    LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result hold,
+                             connection.Execute(queries::kSelectHoldForUpdate,
+                                                pg::Params().Add(program_id).Add(hold_id)));
+    const int64_t points = hold.Int64(0, "points");
+    int status = static_cast<int>(hold.Int64(0, "status"));
+    const absl::Time expire_time = hold.Time(0, "expire_time");
+    if (status == v1::HOLD_STATUS_OPEN && expire_time <= now) {
+      LOYALTY_RETURN_IF_ERROR(ReturnHeldPoints(connection, program_id, member_id, hold_id, points,
+                                               v1::HOLD_STATUS_EXPIRED, balance, now));
+      status = v1::HOLD_STATUS_EXPIRED;
+    }
+    if (status == v1::HOLD_STATUS_OPEN) {
+      if (capture) {
+        LOYALTY_RETURN_IF_ERROR(SpendLots(connection, program_id, member_id, points));
+        Posting posting;
+        posting.Move(member_id, Account::kHeld, "", Account::kRedeemed, points);
+        const TransactionHeader header{
+            .kind = v1::TRANSACTION_KIND_HOLD_CAPTURE, .hold_id = hold_id, .time = now};
+        LOYALTY_RETURN_IF_ERROR(WritePosting(connection, program_id, header, posting).status());
+        LOYALTY_RETURN_IF_ERROR(
+            connection
+                .Execute(queries::kResolveHold,
+                         pg::Params()
+                             .Add(program_id)
+                             .Add(hold_id)
+                             .Add(static_cast<int64_t>(v1::HOLD_STATUS_CAPTURED))
+                             .Add(now))
+                .status());
+        status = v1::HOLD_STATUS_CAPTURED;
+      } else {
+        LOYALTY_RETURN_IF_ERROR(ReturnHeldPoints(connection, program_id, member_id, hold_id, points,
+                                                 v1::HOLD_STATUS_VOIDED, balance, now));
+        status = v1::HOLD_STATUS_VOIDED;
+      }
+    } else if (capture && status != v1::HOLD_STATUS_CAPTURED) {
+      resolution.refusal = ErrorWithReason(
+          absl::StatusCode::kFailedPrecondition,
+          status == v1::HOLD_STATUS_EXPIRED ? "HOLD_EXPIRED" : "HOLD_NOT_OPEN",
+          absl::StrCat("hold ", hold_id, " can no longer be captured"), {{"hold_id", hold_id}});
+    } else if (!capture && status == v1::HOLD_STATUS_CAPTURED) {
+      resolution.refusal =
+          ErrorWithReason(absl::StatusCode::kFailedPrecondition, "HOLD_ALREADY_CAPTURED",
+                          absl::StrCat("hold ", hold_id, " was captured"), {{"hold_id", hold_id}});
+    }
+    resolution.hold = HoldView(hold_id, member_id, points, status, expire_time);
+    return absl::OkStatus();
+  }));
+  return resolution;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CaptureHoldResponse> PointsHandler::CaptureHold(
+    const v1::CaptureHoldRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
+  LOYALTY_ASSIGN_OR_RETURN(HoldResolution resolution,
+                           ResolveHold(pool_, clock_, request.program(), request.hold_id(),
+                                       /*capture=*/true));
+  LOYALTY_RETURN_IF_ERROR(resolution.refusal);
+  v1::CaptureHoldResponse response;
+  *response.mutable_hold() = std::move(resolution.hold);
+  return response;
+}
+
+absl::StatusOr<v1::VoidHoldResponse> PointsHandler::VoidHold(const v1::VoidHoldRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
+  LOYALTY_ASSIGN_OR_RETURN(HoldResolution resolution,
+                           ResolveHold(pool_, clock_, request.program(), request.hold_id(),
+                                       /*capture=*/false));
+  LOYALTY_RETURN_IF_ERROR(resolution.refusal);
+  v1::VoidHoldResponse response;
+  *response.mutable_hold() = std::move(resolution.hold);
+  return response;
+}
+
+absl::StatusOr<int> PointsHandler::ExpireHolds(int limit) {
+  const absl::Time now = clock_.Now();
+  std::vector<std::pair<std::string, std::string>> holds;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result rows,
+        connection->Execute(queries::kSelectExpiredHolds,
+                            pg::Params().Add(now).Add(static_cast<int64_t>(limit))));
+    for (int row = 0; row < rows.rows(); ++row) {
+      holds.emplace_back(rows.String(row, "program_id"), rows.String(row, "hold_id"));
+    }
+  }
+  for (const auto& [program_id, hold_id] : holds) {
+    // Voiding an expired hold marks it EXPIRED (ResolveHold sees the expiry first).
+    LOYALTY_RETURN_IF_ERROR(
+        ResolveHold(pool_, clock_, program_id, hold_id, /*capture=*/false).status());
+  }
+  return static_cast<int>(holds.size());
+}
+
+absl::StatusOr<int> PointsHandler::Maintain(int limit) {
+  LOYALTY_ASSIGN_OR_RETURN(int handled, ExpireHolds(limit));
+  std::vector<std::string> programs;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection->Execute(queries::kListPrograms));
+    for (int row = 0; row < rows.rows(); ++row) programs.push_back(rows.String(row, 0));
+  }
+  for (const std::string& program_id : programs) {
+    LOYALTY_ASSIGN_OR_RETURN(int released, ReleaseDuePending(program_id, limit));
+    v1::RunExpiryRequest expiry;
+    expiry.set_program(program_id);
+    expiry.set_batch_size(limit);
+    LOYALTY_ASSIGN_OR_RETURN(v1::RunExpiryResponse expired, RunExpiry(expiry));
+    handled += released + static_cast<int>(expired.lots_expired());
+  }
+  return handled;
+}
+
+}  // namespace loyalty::points

@@ -1,0 +1,93 @@
+#pragma once
+
+// points-svc's RPCs as transport-agnostic handlers: proto in, absl::StatusOr<proto> out.
+//
+// Every change to a member runs in one transaction that first locks the member's balance row,
+// so the balance a rule sees is the balance it changes. Mutations by request_id go through
+// common/idempotency in the same transaction. Holds are idempotent by hold_id.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/paging/page_token.h"
+#include "common/pg/pool.h"
+#include "loyalty/points/v1/points_service.pb.h"
+#include "points-svc/domain/earning.h"
+#include "points-svc/domain/ledger.h"
+#include "points-svc/rpc/member_directory.h"
+
+namespace loyalty::points {
+
+namespace v1 = ::loyalty::points::v1;
+
+struct PointsHandlerOptions {
+  // HMAC key for page tokens (>= 16 bytes).
+  std::string page_token_key;
+  // How long what members-svc said about a member or program is trusted.
+  absl::Duration projection_ttl = absl::Seconds(60);
+};
+
+class PointsHandler {
+ public:
+  // `pool`, `clock` and `directory` must outlive the handler.
+  PointsHandler(pg::Pool& pool, const Clock& clock, MemberDirectory& directory,
+                PointsHandlerOptions options);
+
+  absl::StatusOr<v1::RecordPurchaseResponse> RecordPurchase(
+      const v1::RecordPurchaseRequest& request);
+  absl::StatusOr<v1::RefundPurchaseResponse> RefundPurchase(
+      const v1::RefundPurchaseRequest& request);
+  absl::StatusOr<v1::RecordActivityResponse> RecordActivity(
+      const v1::RecordActivityRequest& request);
+  absl::StatusOr<v1::PreviewPurchaseResponse> PreviewPurchase(
+      const v1::PreviewPurchaseRequest& request);
+  absl::StatusOr<v1::GetBalanceResponse> GetBalance(const v1::GetBalanceRequest& request);
+  absl::StatusOr<v1::ListTransactionsResponse> ListTransactions(
+      const v1::ListTransactionsRequest& request);
+  absl::StatusOr<v1::AdjustPointsResponse> AdjustPoints(const v1::AdjustPointsRequest& request);
+  absl::StatusOr<v1::TransferPointsResponse> TransferPoints(
+      const v1::TransferPointsRequest& request);
+  absl::StatusOr<v1::GetEarningRulesResponse> GetEarningRules(
+      const v1::GetEarningRulesRequest& request);
+  absl::StatusOr<v1::UpdateEarningRulesResponse> UpdateEarningRules(
+      const v1::UpdateEarningRulesRequest& request);
+  absl::StatusOr<v1::GetLeaderboardResponse> GetLeaderboard(
+      const v1::GetLeaderboardRequest& request);
+  absl::StatusOr<v1::RunExpiryResponse> RunExpiry(const v1::RunExpiryRequest& request);
+  absl::StatusOr<v1::CreateHoldResponse> CreateHold(const v1::CreateHoldRequest& request);
+  absl::StatusOr<v1::CaptureHoldResponse> CaptureHold(const v1::CaptureHoldRequest& request);
+  absl::StatusOr<v1::VoidHoldResponse> VoidHold(const v1::VoidHoldRequest& request);
+
+  // Background work (main.cc loops; tests call them with a moved clock). Each handles at most
+  // `limit` items and returns how many it handled.
+  absl::StatusOr<int> ExpireHolds(int limit);
+  absl::StatusOr<int> ReleaseDuePending(const std::string& program_id, int limit);
+  // One round of all of it: expired holds, then for each known program due pending points and
+  // one expiry batch (RunExpiry at now).
+  absl::StatusOr<int> Maintain(int limit);
+
+ private:
+  struct MemberState {
+    int status = 0;
+    int32_t tier_multiplier_percent = 100;
+  };
+  // The member as points-svc knows it, asking members-svc when unknown or stale.
+  absl::StatusOr<MemberState> ResolveMember(const std::string& program_id,
+                                            const std::string& member_id);
+  // The program's currency, asking members-svc when unknown or stale.
+  absl::StatusOr<std::string> ResolveProgramCurrency(const std::string& program_id);
+  // The member must be ACTIVE to earn or spend: FAILED_PRECONDITION MEMBER_SUSPENDED /
+  // MEMBER_ERASED otherwise.
+  absl::StatusOr<MemberState> RequireActiveMember(const std::string& program_id,
+                                                  const std::string& member_id);
+
+  pg::Pool& pool_;
+  const Clock& clock_;
+  MemberDirectory& directory_;
+  PointsHandlerOptions options_;
+  paging::PageTokenCodec page_tokens_;
+};
+
+}  // namespace loyalty::points

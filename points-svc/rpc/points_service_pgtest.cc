@@ -1,0 +1,659 @@
+// points-svc end to end: a real members-svc and a real points-svc, each on a gRPC port 0 and
+// each in its own fresh schema of the test PostgreSQL, called through the generated stubs. Time
+// is one FakeClock for both. After every test the ledger invariants of DESIGN.md section 4 are
+// checked in SQL: every transaction sums to zero, stored balances equal their entries, and open
+// lots equal available plus held points.
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/check.h"
+#include "common/pg/migrate.h"
+#include "common/rpc/proto_time.h"
+#include "common/server/server.h"
+#include "common/status/error.h"
+#include "common/status/grpc_status.h"
+#include "common/testkit/fake_clock.h"
+#include "common/testkit/status_matchers.h"
+#include "common/testkit/test_schema.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "members-svc/migrations.h"
+#include "members-svc/rpc/grpc_service.h"
+#include "members-svc/rpc/members_handler.h"
+#include "points-svc/migrations.h"
+#include "points-svc/rpc/grpc_service.h"
+#include "points-svc/rpc/member_directory.h"
+#include "points-svc/rpc/points_handler.h"
+
+namespace loyalty::points {
+namespace {
+
+using ::loyalty::testkit::IsOk;
+using ::loyalty::testkit::StatusIs;
+using C = absl::StatusCode;
+namespace mv1 = ::loyalty::members::v1;
+
+const absl::Time kStart =
+    absl::FromCivil(absl::CivilSecond(2026, 3, 10, 12, 0, 0), absl::UTCTimeZone());
+
+constexpr pg::Query kUnbalancedTransactions{
+    "t_unbalanced",
+    "SELECT count(*) FROM (SELECT txn_id FROM ledger_entries GROUP BY program_id, txn_id "
+    "HAVING sum(amount) <> 0) AS bad"};
+constexpr pg::Query kBalancesOffEntries{
+    "t_balances_off_entries",
+    "SELECT count(*) FROM balances b LEFT JOIN LATERAL (SELECT "
+    " COALESCE(sum(amount) FILTER (WHERE account = 'available'), 0) AS available,"
+    " COALESCE(sum(amount) FILTER (WHERE account = 'pending'), 0) AS pending,"
+    " COALESCE(sum(amount) FILTER (WHERE account = 'held'), 0) AS held,"
+    " COALESCE(sum(amount) FILTER (WHERE account = 'debt'), 0) AS debt"
+    " FROM ledger_entries e WHERE e.program_id = b.program_id AND e.owner = b.member_id) s "
+    "ON true WHERE b.available <> s.available OR b.pending <> s.pending OR b.held <> s.held "
+    "OR b.debt <> -s.debt"};
+constexpr pg::Query kLotsOffBalances{
+    "t_lots_off_balances",
+    "SELECT count(*) FROM balances b WHERE b.available + b.held <> (SELECT "
+    "COALESCE(sum(remaining), 0) FROM lots l WHERE l.program_id = b.program_id "
+    "AND l.member_id = b.member_id)"};
+constexpr pg::Query kNegativeBalances{
+    "t_negative_balances",
+    "SELECT count(*) FROM balances WHERE available < 0 OR pending < 0 OR held < 0 OR debt < 0"};
+
+class PointsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    members_schema_ = MustSchema("members");
+    points_schema_ = MustSchema("points");
+    members_pool_ = members_schema_->MakePool(4);
+    points_pool_ = points_schema_->MakePool(8);
+    Migrate(*members_pool_, members::Migrations());
+    Migrate(*points_pool_, Migrations());
+
+    members_handler_ = std::make_unique<members::MembersHandler>(
+        *members_pool_, clock_, members::MembersHandlerOptions{.page_token_key = kKey});
+    members_service_ = std::make_unique<members::GrpcMembersService>(*members_handler_);
+    members_server_ = MustStart("members-test", members_service_.get());
+    members_stub_ = mv1::MembersService::NewStub(Channel(*members_server_));
+
+    directory_ =
+        std::make_unique<GrpcMemberDirectory>(Channel(*members_server_), absl::Seconds(10));
+    handler_ = std::make_unique<PointsHandler>(
+        *points_pool_, clock_, *directory_,
+        PointsHandlerOptions{.page_token_key = kKey, .projection_ttl = absl::ZeroDuration()});
+    service_ = std::make_unique<GrpcPointsService>(*handler_);
+    server_ = MustStart("points-test", service_.get());
+    stub_ = v1::PointsService::NewStub(Channel(*server_));
+
+    CreateProgram();
+    alice_ = Enroll("alice@example.com");
+    bob_ = Enroll("bob@example.com");
+  }
+
+  void TearDown() override {
+    auto connection = points_pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    for (const pg::Query* query :
+         {&kUnbalancedTransactions, &kBalancesOffEntries, &kLotsOffBalances, &kNegativeBalances}) {
+      auto result = (*connection)->Execute(*query);
+      ASSERT_THAT(result, IsOk());
+      EXPECT_EQ(result->Int64(0, 0), 0) << "ledger invariant broken: " << query->name;
+    }
+  }
+
+  static constexpr char kKey[] = "points-test-page-token-key";
+
+  static std::unique_ptr<testkit::TestSchema> MustSchema(const std::string& prefix) {
+    auto schema = testkit::TestSchema::Create(prefix);
+    LOYALTY_CHECK(schema.ok());
+    return *std::move(schema);
+  }
+  static void Migrate(pg::Pool& pool, std::span<const pg::Migration> migrations) {
+    auto connection = pool.Acquire();
+    LOYALTY_CHECK(connection.ok());
+    LOYALTY_CHECK(pg::ApplyMigrations(**connection, migrations).ok());
+  }
+  static std::unique_ptr<server::GrpcServer> MustStart(const std::string& name,
+                                                       grpc::Service* service) {
+    auto server = server::GrpcServer::Start(
+        {.service_name = name, .listen_address = "127.0.0.1", .grpc_port = 0, .metrics_port = -1},
+        {service});
+    LOYALTY_CHECK(server.ok());
+    return *std::move(server);
+  }
+  static std::shared_ptr<grpc::Channel> Channel(const server::GrpcServer& server) {
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.grpc_port()),
+                               grpc::InsecureChannelCredentials());
+  }
+
+  template <typename Stub, typename Request, typename Response>
+  static absl::StatusOr<Response> Invoke(Stub& stub,
+                                         grpc::Status (Stub::*rpc)(grpc::ClientContext*,
+                                                                   const Request&, Response*),
+                                         const Request& request) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    Response response;
+    grpc::Status status = (stub.*rpc)(&context, request, &response);
+    if (!status.ok()) return FromGrpcStatus(status);
+    return response;
+  }
+  // Calls points-svc like a well-behaved client: a call the server shed for load
+  // (RESOURCE_EXHAUSTED: every handler thread busy) is retried with the same request, which the
+  // request_id / hold_id makes safe.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(grpc::Status (v1::PointsService::Stub::*rpc)(grpc::ClientContext*,
+                                                                             const Request&,
+                                                                             Response*),
+                                const Request& request) {
+    constexpr int kAttemptsMax = 50;
+    for (int attempt = 1;; ++attempt) {
+      absl::StatusOr<Response> response = Invoke(*stub_, rpc, request);
+      if (response.status().code() != C::kResourceExhausted || attempt == kAttemptsMax) {
+        return response;
+      }
+      absl::SleepFor(absl::Milliseconds(attempt));
+    }
+  }
+
+  void CreateProgram() {
+    mv1::CreateProgramRequest request;
+    request.set_request_id("program");
+    request.mutable_program()->set_id("shop");
+    request.mutable_program()->set_display_name("Shop");
+    request.mutable_program()->set_currency_code("EUR");
+    LOYALTY_CHECK(Invoke(*members_stub_, &mv1::MembersService::Stub::CreateProgram, request).ok());
+  }
+
+  std::string Enroll(const std::string& email) {
+    mv1::EnrollMemberRequest request;
+    request.set_program("shop");
+    request.set_request_id("enrol-" + email);
+    request.mutable_profile()->set_email(email);
+    auto response = Invoke(*members_stub_, &mv1::MembersService::Stub::EnrollMember, request);
+    LOYALTY_CHECK(response.ok());
+    return response->member().id();
+  }
+
+  absl::StatusOr<v1::RecordPurchaseResponse> Purchase(const std::string& member,
+                                                      const std::string& order, int64_t total_minor,
+                                                      const std::string& key = "") {
+    v1::RecordPurchaseRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    request.set_request_id(key.empty() ? "p-" + order : key);
+    request.set_order_id(order);
+    request.set_currency_code("EUR");
+    request.set_total_minor(total_minor);
+    return Call(&v1::PointsService::Stub::RecordPurchase, request);
+  }
+
+  absl::StatusOr<v1::AdjustPointsResponse> Adjust(const std::string& member, int64_t points,
+                                                  const std::string& key) {
+    v1::AdjustPointsRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    request.set_request_id(key);
+    request.set_points(points);
+    request.set_reason("test");
+    return Call(&v1::PointsService::Stub::AdjustPoints, request);
+  }
+
+  absl::StatusOr<v1::RefundPurchaseResponse> Refund(const std::string& member,
+                                                    const std::string& order, int64_t amount,
+                                                    const std::string& key) {
+    v1::RefundPurchaseRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    request.set_order_id(order);
+    request.set_request_id(key);
+    request.set_amount_minor(amount);
+    return Call(&v1::PointsService::Stub::RefundPurchase, request);
+  }
+
+  v1::Balance Balance(const std::string& member) {
+    v1::GetBalanceRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    auto response = Call(&v1::PointsService::Stub::GetBalance, request);
+    LOYALTY_CHECK(response.ok());
+    return response->balance();
+  }
+
+  absl::StatusOr<v1::CreateHoldResponse> Hold(const std::string& member, const std::string& id,
+                                              int64_t points, int64_t ttl_seconds = 0) {
+    v1::CreateHoldRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    request.set_hold_id(id);
+    request.set_points(points);
+    if (ttl_seconds > 0) request.mutable_ttl()->set_seconds(ttl_seconds);
+    return Call(&v1::PointsService::Stub::CreateHold, request);
+  }
+  absl::StatusOr<v1::CaptureHoldResponse> Capture(const std::string& id) {
+    v1::CaptureHoldRequest request;
+    request.set_program("shop");
+    request.set_hold_id(id);
+    return Call(&v1::PointsService::Stub::CaptureHold, request);
+  }
+  absl::StatusOr<v1::VoidHoldResponse> Void(const std::string& id) {
+    v1::VoidHoldRequest request;
+    request.set_program("shop");
+    request.set_hold_id(id);
+    return Call(&v1::PointsService::Stub::VoidHold, request);
+  }
+
+  void SetRules(const std::function<void(v1::EarningRules&)>& edit) {
+    v1::GetEarningRulesRequest get;
+    get.set_program("shop");
+    auto current = Call(&v1::PointsService::Stub::GetEarningRules, get);
+    LOYALTY_CHECK(current.ok());
+    v1::UpdateEarningRulesRequest update;
+    update.set_program("shop");
+    update.set_request_id(absl::StrCat("rules-", ++rules_version_));
+    update.set_etag(current->etag());
+    *update.mutable_rules() = current->rules();
+    edit(*update.mutable_rules());
+    auto updated = Call(&v1::PointsService::Stub::UpdateEarningRules, update);
+    LOYALTY_CHECK(updated.ok());
+  }
+
+  absl::StatusOr<v1::RunExpiryResponse> Expire() {
+    v1::RunExpiryRequest request;
+    request.set_program("shop");
+    return Call(&v1::PointsService::Stub::RunExpiry, request);
+  }
+
+  testkit::FakeClock clock_{kStart};
+  std::unique_ptr<testkit::TestSchema> members_schema_, points_schema_;
+  std::unique_ptr<pg::Pool> members_pool_, points_pool_;
+  std::unique_ptr<members::MembersHandler> members_handler_;
+  std::unique_ptr<members::GrpcMembersService> members_service_;
+  std::unique_ptr<server::GrpcServer> members_server_;
+  std::unique_ptr<mv1::MembersService::Stub> members_stub_;
+  std::unique_ptr<GrpcMemberDirectory> directory_;
+  std::unique_ptr<PointsHandler> handler_;
+  std::unique_ptr<GrpcPointsService> service_;
+  std::unique_ptr<server::GrpcServer> server_;
+  std::unique_ptr<v1::PointsService::Stub> stub_;
+  std::string alice_, bob_;
+  int rules_version_ = 0;
+};
+
+// --- Earning -------------------------------------------------------------------------------
+
+TEST_F(PointsServiceTest, PurchaseEarnsAtTheBaseRateWithABreakdown) {
+  auto response = Purchase(alice_, "o1", 12345);  // 123.45 EUR at 1 point per euro.
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(response->points(), 123);
+  ASSERT_FALSE(response->breakdown().empty());
+  EXPECT_EQ(response->breakdown(0).rule(), "base");
+  int64_t sum = 0;
+  for (const auto& item : response->breakdown()) sum += item.points();
+  EXPECT_EQ(sum, 123);
+  EXPECT_EQ(response->transaction().kind(), v1::TRANSACTION_KIND_PURCHASE);
+  EXPECT_EQ(response->balance().available(), 123);
+  EXPECT_EQ(response->balance().lifetime_earned(), 123);
+  EXPECT_EQ(response->balance().next_expiries_size(), 1);
+}
+
+TEST_F(PointsServiceTest, RulesChangeThroughTheAdminRpcAndShowInTheBreakdown) {
+  SetRules([](v1::EarningRules& rules) {
+    v1::RateMultiplier* shoes = rules.add_category_multipliers();
+    shoes->set_key("shoes");
+    shoes->set_percent(300);
+  });
+  v1::RecordPurchaseRequest request;
+  request.set_program("shop");
+  request.set_member(alice_);
+  request.set_request_id("lines-1");
+  request.set_order_id("lines-1");
+  request.set_currency_code("EUR");
+  request.set_total_minor(15000);
+  v1::PurchaseLine* shoes = request.add_lines();
+  shoes->set_sku("run-1");
+  shoes->set_category("shoes");
+  shoes->set_quantity(1);
+  shoes->set_unit_price_minor(10000);
+  v1::PurchaseLine* card = request.add_lines();
+  card->set_sku("gift-50");
+  card->set_category("gift_card");
+  card->set_quantity(1);
+  card->set_unit_price_minor(5000);
+  auto response = Call(&v1::PointsService::Stub::RecordPurchase, request);
+  ASSERT_THAT(response, IsOk());
+  // 100 base on the shoes, x3 for the category; the gift card earns nothing.
+  EXPECT_EQ(response->points(), 300);
+  std::map<std::string, int64_t> by_rule;
+  for (const auto& item : response->breakdown()) by_rule[item.rule()] = item.points();
+  EXPECT_EQ(by_rule["base"], 100);
+  EXPECT_EQ(by_rule["category:shoes"], 200);
+  EXPECT_TRUE(by_rule.contains("excluded:gift_card"));
+
+  v1::UpdateEarningRulesRequest stale;
+  stale.set_program("shop");
+  stale.set_request_id("stale");
+  stale.set_etag("\"v0\"");
+  stale.mutable_rules()->set_points_per_currency_unit(1);
+  EXPECT_THAT(Call(&v1::PointsService::Stub::UpdateEarningRules, stale),
+              StatusIs(C::kAborted, "ETAG_MISMATCH"));
+}
+
+TEST_F(PointsServiceTest, ReplayWithTheSameKeyHasNoSecondEffectAndReuseIsRejected) {
+  auto first = Purchase(alice_, "o1", 5000, "k1");
+  ASSERT_THAT(first, IsOk());
+  auto replay = Purchase(alice_, "o1", 5000, "k1");
+  ASSERT_THAT(replay, IsOk());
+  EXPECT_EQ(replay->transaction().id(), first->transaction().id());
+  EXPECT_EQ(Balance(alice_).available(), 50);
+  EXPECT_THAT(Purchase(alice_, "o2", 5000, "k1"),
+              StatusIs(C::kInvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
+  EXPECT_THAT(Purchase(alice_, "o1", 5000, "k2"),
+              StatusIs(C::kAlreadyExists, "ORDER_ALREADY_RECORDED"));
+  EXPECT_EQ(Balance(alice_).available(), 50);
+}
+
+TEST_F(PointsServiceTest, SuspendedAndUnknownMembersCannotEarn) {
+  mv1::SuspendMemberRequest suspend;
+  suspend.set_program("shop");
+  suspend.set_member(bob_);
+  suspend.set_request_id("suspend-bob");
+  ASSERT_THAT(Invoke(*members_stub_, &mv1::MembersService::Stub::SuspendMember, suspend), IsOk());
+  EXPECT_THAT(Purchase(bob_, "o1", 1000), StatusIs(C::kFailedPrecondition, "MEMBER_SUSPENDED"));
+  EXPECT_THAT(Purchase("mnosuchmember00", "o2", 1000), StatusIs(C::kNotFound, "MEMBER_NOT_FOUND"));
+  v1::RecordPurchaseRequest wrong_currency;
+  wrong_currency.set_program("shop");
+  wrong_currency.set_member(alice_);
+  wrong_currency.set_request_id("usd");
+  wrong_currency.set_order_id("usd");
+  wrong_currency.set_currency_code("USD");
+  EXPECT_THAT(Call(&v1::PointsService::Stub::RecordPurchase, wrong_currency),
+              StatusIs(C::kInvalidArgument, "CURRENCY_MISMATCH"));
+}
+
+TEST_F(PointsServiceTest, ActivitiesAwardOncePerReference) {
+  v1::RecordActivityRequest request;
+  request.set_program("shop");
+  request.set_member(alice_);
+  request.set_request_id("review-1");
+  request.set_type(v1::ACTIVITY_TYPE_REVIEW);
+  request.set_reference("review-1");
+  auto awarded = Call(&v1::PointsService::Stub::RecordActivity, request);
+  ASSERT_THAT(awarded, IsOk());
+  EXPECT_GT(awarded->points(), 0);
+  EXPECT_EQ(Balance(alice_).available(), awarded->points());
+  request.set_request_id("review-1-again");
+  EXPECT_THAT(Call(&v1::PointsService::Stub::RecordActivity, request),
+              StatusIs(C::kFailedPrecondition, "ACTIVITY_ALREADY_AWARDED"));
+}
+
+// --- Expiry and pending --------------------------------------------------------------------
+
+TEST_F(PointsServiceTest, LotsExpireOldestFirstAndAnExpiryRunIsIdempotent) {
+  ASSERT_THAT(Purchase(alice_, "old", 10000), IsOk());  // 100 points, expire after 12 months.
+  clock_.Advance(absl::Hours(24 * 180));
+  ASSERT_THAT(Purchase(alice_, "new", 5000), IsOk());  // 50 points, six months younger.
+  // Spending takes the oldest lot first: 100 - 30 = 70 left in it.
+  ASSERT_THAT(Adjust(alice_, -30, "spend"), IsOk());
+  clock_.Set(kStart + absl::Hours(24 * 370));
+  auto first = Expire();
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->points_expired(), 70);
+  EXPECT_EQ(Balance(alice_).available(), 50);
+  auto again = Expire();
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->points_expired(), 0);
+  clock_.Set(kStart + absl::Hours(24 * 560));
+  auto second = Expire();
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->points_expired(), 50);
+  EXPECT_EQ(Balance(alice_).available(), 0);
+}
+
+TEST_F(PointsServiceTest, PendingPointsBecomeAvailableWhenDue) {
+  SetRules([](v1::EarningRules& rules) { rules.set_pending_days(14); });
+  auto purchase = Purchase(alice_, "o1", 20000);
+  ASSERT_THAT(purchase, IsOk());
+  EXPECT_TRUE(purchase->pending());
+  v1::Balance balance = Balance(alice_);
+  EXPECT_EQ(balance.pending(), 200);
+  EXPECT_EQ(balance.available(), 0);
+  ASSERT_EQ(balance.upcoming_available_size(), 1);
+  // Not spendable yet.
+  EXPECT_THAT(Hold(alice_, "too-early", 10),
+              StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  clock_.Advance(absl::Hours(24 * 15));
+  balance = Balance(alice_);  // Reading releases what is due.
+  EXPECT_EQ(balance.pending(), 0);
+  EXPECT_EQ(balance.available(), 200);
+
+  // The background release does the same without a read.
+  ASSERT_THAT(Purchase(bob_, "o2", 10000), IsOk());
+  clock_.Advance(absl::Hours(24 * 15));
+  auto released = handler_->ReleaseDuePending("shop", 100);
+  ASSERT_THAT(released, IsOk());
+  EXPECT_EQ(*released, 1);
+  EXPECT_EQ(Balance(bob_).available(), 100);
+}
+
+// --- Refunds -------------------------------------------------------------------------------
+
+TEST_F(PointsServiceTest, PartialRefundsTakeBackExactlyWhatThePurchaseEarned) {
+  ASSERT_THAT(Purchase(alice_, "o1", 10000), IsOk());  // 100 points.
+  int64_t reversed = 0;
+  for (auto [amount, key] :
+       std::vector<std::pair<int64_t, std::string>>{{3333, "r1"}, {3333, "r2"}, {3334, "r3"}}) {
+    auto refund = Refund(alice_, "o1", amount, key);
+    ASSERT_THAT(refund, IsOk());
+    reversed += refund->points_reversed();
+  }
+  EXPECT_EQ(reversed, 100);
+  EXPECT_EQ(Balance(alice_).available(), 0);
+  EXPECT_THAT(Refund(alice_, "o1", 0, "r4"),
+              StatusIs(C::kFailedPrecondition, "ORDER_FULLY_REFUNDED"));
+  EXPECT_THAT(Refund(alice_, "nope", 0, "r5"), StatusIs(C::kNotFound, "ORDER_NOT_FOUND"));
+}
+
+TEST_F(PointsServiceTest, RefundAfterSpendingCreatesDebtThatLaterEarningsPayFirst) {
+  ASSERT_THAT(Purchase(alice_, "o1", 10000), IsOk());  // 100 points.
+  ASSERT_THAT(Adjust(alice_, -80, "spent"), IsOk());
+  auto refund = Refund(alice_, "o1", 0, "full");
+  ASSERT_THAT(refund, IsOk());
+  EXPECT_EQ(refund->points_reversed(), 100);
+  EXPECT_EQ(refund->debt_added(), 80);
+  EXPECT_EQ(refund->balance().available(), 0);
+  EXPECT_EQ(refund->balance().debt(), 80);
+  auto next = Purchase(alice_, "o2", 5000);  // 50 points: all go to the debt.
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ(next->balance().debt(), 30);
+  EXPECT_EQ(next->balance().available(), 0);
+  auto more = Purchase(alice_, "o3", 5000);
+  ASSERT_THAT(more, IsOk());
+  EXPECT_EQ(more->balance().debt(), 0);
+  EXPECT_EQ(more->balance().available(), 20);
+}
+
+// --- Holds ---------------------------------------------------------------------------------
+
+TEST_F(PointsServiceTest, HoldsResolveExactlyOnceByCaptureVoidOrExpiry) {
+  ASSERT_THAT(Adjust(alice_, 100, "seed"), IsOk());
+  auto held = Hold(alice_, "h1", 40);
+  ASSERT_THAT(held, IsOk());
+  EXPECT_EQ(Balance(alice_).held(), 40);
+  EXPECT_EQ(Balance(alice_).available(), 60);
+  ASSERT_THAT(Capture("h1"), IsOk());
+  auto again = Capture("h1");  // A retried capture answers the same and spends nothing more.
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->hold().status(), v1::HOLD_STATUS_CAPTURED);
+  EXPECT_THAT(Void("h1"), StatusIs(C::kFailedPrecondition, "HOLD_ALREADY_CAPTURED"));
+  EXPECT_EQ(Balance(alice_).available(), 60);
+  EXPECT_EQ(Balance(alice_).held(), 0);
+
+  ASSERT_THAT(Hold(alice_, "h2", 30), IsOk());
+  ASSERT_THAT(Void("h2"), IsOk());
+  ASSERT_THAT(Void("h2"), IsOk());
+  EXPECT_THAT(Capture("h2"), StatusIs(C::kFailedPrecondition, "HOLD_NOT_OPEN"));
+  EXPECT_EQ(Balance(alice_).available(), 60);
+
+  ASSERT_THAT(Hold(alice_, "h3", 50, /*ttl_seconds=*/60), IsOk());
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_THAT(Capture("h3"), StatusIs(C::kFailedPrecondition, "HOLD_EXPIRED"));
+  EXPECT_EQ(Balance(alice_).available(), 60);
+  EXPECT_THAT(Hold(alice_, "h1", 99), StatusIs(C::kInvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
+  EXPECT_THAT(Capture("missing"), StatusIs(C::kNotFound, "HOLD_NOT_FOUND"));
+}
+
+TEST_F(PointsServiceTest, ExpiredHoldsAreVoidedByTheBackgroundSweep) {
+  ASSERT_THAT(Adjust(alice_, 100, "seed"), IsOk());
+  ASSERT_THAT(Hold(alice_, "h1", 70, 30), IsOk());
+  clock_.Advance(absl::Minutes(1));
+  auto expired = handler_->ExpireHolds(100);
+  ASSERT_THAT(expired, IsOk());
+  EXPECT_EQ(*expired, 1);
+  EXPECT_EQ(Balance(alice_).available(), 100);
+  EXPECT_EQ(Balance(alice_).held(), 0);
+}
+
+// --- Transfers and history -----------------------------------------------------------------
+
+TEST_F(PointsServiceTest, TransfersMovePointsAndShowOnBothSides) {
+  ASSERT_THAT(Adjust(alice_, 100, "seed"), IsOk());
+  v1::TransferPointsRequest request;
+  request.set_program("shop");
+  request.set_member(alice_);
+  request.set_to_member(bob_);
+  request.set_request_id("t1");
+  request.set_points(40);
+  ASSERT_THAT(Call(&v1::PointsService::Stub::TransferPoints, request), IsOk());
+  EXPECT_EQ(Balance(alice_).available(), 60);
+  EXPECT_EQ(Balance(bob_).available(), 40);
+  request.set_request_id("t2");
+  request.set_points(61);
+  EXPECT_THAT(Call(&v1::PointsService::Stub::TransferPoints, request),
+              StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  request.set_to_member(alice_);
+  EXPECT_THAT(Call(&v1::PointsService::Stub::TransferPoints, request),
+              StatusIs(C::kInvalidArgument, "SELF_TRANSFER"));
+
+  v1::ListTransactionsRequest list;
+  list.set_program("shop");
+  list.set_member(bob_);
+  auto bobs = Call(&v1::PointsService::Stub::ListTransactions, list);
+  ASSERT_THAT(bobs, IsOk());
+  ASSERT_EQ(bobs->transactions_size(), 1);
+  EXPECT_EQ(bobs->transactions(0).kind(), v1::TRANSACTION_KIND_TRANSFER_IN);
+  EXPECT_EQ(bobs->transactions(0).points(), 40);
+  EXPECT_EQ(bobs->transactions(0).counterparty_member(), alice_);
+}
+
+TEST_F(PointsServiceTest, TransactionsPageNewestFirst) {
+  for (int i = 0; i < 5; ++i) ASSERT_THAT(Adjust(alice_, i + 1, absl::StrCat("a", i)), IsOk());
+  v1::ListTransactionsRequest list;
+  list.set_program("shop");
+  list.set_member(alice_);
+  list.set_page_size(2);
+  std::vector<int64_t> points;
+  for (int page = 0; page < 5; ++page) {
+    auto response = Call(&v1::PointsService::Stub::ListTransactions, list);
+    ASSERT_THAT(response, IsOk());
+    for (const auto& t : response->transactions()) points.push_back(t.points());
+    if (response->next_page_token().empty()) break;
+    list.set_page_token(response->next_page_token());
+  }
+  EXPECT_EQ(points, (std::vector<int64_t>{5, 4, 3, 2, 1}));
+}
+
+TEST_F(PointsServiceTest, LeaderboardRanksByPointsEarnedInThePeriod) {
+  ASSERT_THAT(Purchase(alice_, "a1", 30000), IsOk());
+  ASSERT_THAT(Purchase(bob_, "b1", 50000), IsOk());
+  v1::GetLeaderboardRequest request;
+  request.set_program("shop");
+  request.set_period(v1::LEADERBOARD_PERIOD_MONTH);
+  request.set_member(alice_);
+  auto board = Call(&v1::PointsService::Stub::GetLeaderboard, request);
+  ASSERT_THAT(board, IsOk());
+  ASSERT_EQ(board->entries_size(), 2);
+  EXPECT_EQ(board->entries(0).member(), bob_);
+  EXPECT_EQ(board->entries(0).rank(), 1);
+  EXPECT_EQ(board->member_entry().rank(), 2);
+  EXPECT_EQ(board->member_entry().points(), 300);
+}
+
+// --- Concurrency ---------------------------------------------------------------------------
+
+TEST_F(PointsServiceTest, AThousandConcurrentCreditsToOneMemberLoseNothing) {
+  constexpr int kThreads = 16;
+  constexpr int kCredits = 1000;
+  std::atomic<int> next{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < kCredits; i = next++) {
+        auto result = Adjust(alice_, 1, absl::StrCat("credit-", i));
+        if (!result.ok()) {
+          if (failures++ == 0) ADD_FAILURE() << result.status();
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Balance(alice_).available(), kCredits);
+}
+
+TEST_F(PointsServiceTest, OfFiftyConcurrentSpendsOfSixtyFromOneHundredExactlyOneSucceeds) {
+  ASSERT_THAT(Adjust(alice_, 100, "seed"), IsOk());
+  constexpr int kSpends = 50;
+  std::atomic<int> succeeded{0};
+  std::atomic<int> insufficient{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSpends; ++i) {
+    threads.emplace_back([&, i] {
+      auto result = Hold(alice_, absl::StrCat("spend-", i), 60);
+      if (result.ok()) {
+        ++succeeded;
+      } else if (ErrorReason(result.status()) == "INSUFFICIENT_POINTS") {
+        ++insufficient;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(succeeded.load(), 1);
+  EXPECT_EQ(insufficient.load(), kSpends - 1);
+  EXPECT_EQ(Balance(alice_).available(), 40);
+  EXPECT_EQ(Balance(alice_).held(), 60);
+}
+
+// --- Bad input -----------------------------------------------------------------------------
+
+TEST_F(PointsServiceTest, BadInputIsInvalidArgumentAndWritesNothing) {
+  v1::RecordPurchaseRequest request;
+  request.set_program("shop");
+  request.set_member(alice_);
+  request.set_request_id("bad");
+  request.set_order_id("bad");
+  request.set_currency_code("EUR");
+  request.set_total_minor(-5);
+  EXPECT_THAT(Call(&v1::PointsService::Stub::RecordPurchase, request),
+              StatusIs(C::kInvalidArgument));
+  request.set_total_minor(100);
+  request.set_order_id("");
+  EXPECT_THAT(Call(&v1::PointsService::Stub::RecordPurchase, request),
+              StatusIs(C::kInvalidArgument, "FIELD_REQUIRED"));
+  EXPECT_THAT(Adjust(alice_, 0, "zero"), StatusIs(C::kInvalidArgument, "INVALID_POINTS"));
+  EXPECT_THAT(Adjust(alice_, -1, "negative"),
+              StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  v1::ListTransactionsRequest list;
+  list.set_program("shop");
+  list.set_member(alice_);
+  list.set_page_size(-1);
+  EXPECT_THAT(Call(&v1::PointsService::Stub::ListTransactions, list),
+              StatusIs(C::kInvalidArgument, "INVALID_PAGE_SIZE"));
+  EXPECT_EQ(Balance(alice_).available(), 0);
+}
+
+}  // namespace
+}  // namespace loyalty::points

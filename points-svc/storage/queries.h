@@ -1,0 +1,303 @@
+#pragma once
+
+// Every SQL statement of points-svc, named and parameterized, in one place to review.
+// Tables are unqualified: connections run with search_path set to the service's schema.
+// Arrays travel as PostgreSQL text array literals (storage/pg_array.h) for multi-row writes.
+
+#include "common/pg/query.h"
+
+namespace loyalty::points::queries {
+
+// --- Balances ------------------------------------------------------------------------------
+
+inline constexpr pg::Query kEnsureBalance{
+    "points_ensure_balance",
+    "INSERT INTO balances (program_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"};
+
+// Every mutation of a member locks its balance row first: one writer per member at a time.
+inline constexpr pg::Query kLockBalance{
+    "points_lock_balance",
+    "SELECT available, pending, held, debt, lifetime_earned FROM balances "
+    "WHERE program_id = $1 AND member_id = $2 FOR UPDATE"};
+
+inline constexpr pg::Query kSelectBalance{
+    "points_select_balance",
+    "SELECT available, pending, held, debt, lifetime_earned FROM balances "
+    "WHERE program_id = $1 AND member_id = $2"};
+
+inline constexpr pg::Query kUpdateBalance{
+    "points_update_balance",
+    "UPDATE balances SET available = available + $3, pending = pending + $4, held = held + $5, "
+    "debt = debt + $6, lifetime_earned = lifetime_earned + $7 "
+    "WHERE program_id = $1 AND member_id = $2"};
+
+// --- Transactions and entries --------------------------------------------------------------
+
+inline constexpr pg::Query kInsertTransaction{
+    "points_insert_transaction",
+    "INSERT INTO ledger_transactions (program_id, kind, reason, order_id, hold_id, "
+    "counterparty_member, member_id, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+    "RETURNING txn_id"};
+
+inline constexpr pg::Query kInsertEntries{
+    "points_insert_entries",
+    "INSERT INTO ledger_entries (program_id, txn_id, owner, account, amount) "
+    "SELECT $1, $2, e.owner, e.account, e.amount "
+    "FROM unnest($3::text[], $4::text[], $5::bigint[]) AS e(owner, account, amount)"};
+
+// A member's transactions, newest first, with the member's own change of available + pending.
+inline constexpr pg::Query kListTransactions{
+    "points_list_transactions",
+    "SELECT t.txn_id, t.kind, t.reason, t.order_id, t.hold_id, t.counterparty_member, "
+    "t.member_id, t.create_time, COALESCE(sum(e.amount) FILTER (WHERE e.account IN ('available', "
+    "'pending')), "
+    "0)::bigint AS points "
+    "FROM ledger_entries e JOIN ledger_transactions t "
+    "ON t.program_id = e.program_id AND t.txn_id = e.txn_id "
+    "WHERE e.program_id = $1 AND e.owner = $2 AND e.txn_id < $3 "
+    "GROUP BY t.txn_id, t.kind, t.reason, t.order_id, t.hold_id, t.counterparty_member, "
+    "t.member_id, t.create_time ORDER BY t.txn_id DESC LIMIT $4"};
+
+// --- Lots ----------------------------------------------------------------------------------
+
+inline constexpr pg::Query kInsertLot{
+    "points_insert_lot",
+    "INSERT INTO lots (program_id, member_id, txn_id, amount, remaining, expire_time, order_id) "
+    "VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING lot_id"};
+
+// Just the open lots needed to cover $3 points, in spending order: the preferred lot $4 (a
+// refunded purchase's own lot) first, then oldest expiry, never-expiring last.
+inline constexpr pg::Query kSelectLotsToSpend{
+    "points_select_lots_to_spend",
+    "SELECT lot_id, remaining, expire_time FROM ("
+    " SELECT lot_id, remaining, expire_time, (lot_id = $4) AS preferred,"
+    "  sum(remaining) OVER (ORDER BY (lot_id = $4) DESC, expire_time ASC NULLS LAST, lot_id"
+    "  ROWS UNBOUNDED PRECEDING) - remaining AS before"
+    " FROM lots WHERE program_id = $1 AND member_id = $2 AND remaining > 0) AS open_lots "
+    "WHERE before < $3 ORDER BY preferred DESC, expire_time ASC NULLS LAST, lot_id"};
+
+inline constexpr pg::Query kTakeFromLots{
+    "points_take_from_lots",
+    "UPDATE lots SET remaining = remaining - t.take "
+    "FROM unnest($3::bigint[], $4::bigint[]) AS t(lot_id, take) "
+    "WHERE lots.program_id = $1 AND lots.member_id = $2 AND lots.lot_id = t.lot_id"};
+
+inline constexpr pg::Query kNextExpiries{
+    "points_next_expiries",
+    "SELECT expire_time, sum(remaining)::bigint AS points FROM lots "
+    "WHERE program_id = $1 AND member_id = $2 AND remaining > 0 AND expire_time IS NOT NULL "
+    "GROUP BY expire_time ORDER BY expire_time LIMIT $3"};
+
+// Lots due to expire whose member still has available points to expire, oldest first.
+inline constexpr pg::Query kSelectDueLots{
+    "points_select_due_lots",
+    "SELECT l.member_id, l.lot_id, l.remaining, l.expire_time FROM lots l "
+    "WHERE l.program_id = $1 AND l.remaining > 0 AND l.expire_time IS NOT NULL "
+    "AND l.expire_time <= $2 AND EXISTS (SELECT 1 FROM balances b WHERE "
+    "b.program_id = l.program_id AND b.member_id = l.member_id AND b.available > 0) "
+    "ORDER BY l.expire_time, l.lot_id LIMIT $3"};
+
+// A member's due lots, oldest first (inside the member's locked transaction).
+inline constexpr pg::Query kSelectMemberDueLots{
+    "points_select_member_due_lots",
+    "SELECT lot_id, remaining, expire_time FROM lots WHERE program_id = $1 AND member_id = $2 "
+    "AND remaining > 0 AND expire_time IS NOT NULL AND expire_time <= $3 "
+    "ORDER BY expire_time, lot_id"};
+
+// --- Pending credits -----------------------------------------------------------------------
+
+inline constexpr pg::Query kInsertPending{
+    "points_insert_pending",
+    "INSERT INTO pending_credits (program_id, member_id, order_id, amount, available_time, "
+    "expire_time) VALUES ($1, $2, $3, $4, $5, $6) RETURNING pending_id"};
+
+inline constexpr pg::Query kSelectDuePending{
+    "points_select_due_pending",
+    "SELECT pending_id, order_id, amount, expire_time FROM pending_credits "
+    "WHERE program_id = $1 AND member_id = $2 AND NOT released AND available_time <= $3 "
+    "ORDER BY available_time, pending_id"};
+
+inline constexpr pg::Query kSelectPendingById{
+    "points_select_pending_by_id",
+    "SELECT amount, released FROM pending_credits "
+    "WHERE program_id = $1 AND member_id = $2 AND pending_id = $3"};
+
+inline constexpr pg::Query kReleasePending{
+    "points_release_pending",
+    "UPDATE pending_credits SET released = true "
+    "WHERE program_id = $1 AND member_id = $2 AND pending_id = $3"};
+
+inline constexpr pg::Query kReducePending{
+    "points_reduce_pending",
+    "UPDATE pending_credits SET amount = amount - $4 "
+    "WHERE program_id = $1 AND member_id = $2 AND pending_id = $3"};
+
+inline constexpr pg::Query kUpcomingPending{
+    "points_upcoming_pending",
+    "SELECT available_time, sum(amount)::bigint AS points FROM pending_credits "
+    "WHERE program_id = $1 AND member_id = $2 AND NOT released AND amount > 0 "
+    "GROUP BY available_time ORDER BY available_time LIMIT $3"};
+
+// Members with pending points due (for the background release), at most $3.
+inline constexpr pg::Query kSelectMembersWithDuePending{
+    "points_select_members_with_due_pending",
+    "SELECT DISTINCT member_id FROM (SELECT member_id FROM pending_credits "
+    "WHERE program_id = $1 AND NOT released AND available_time <= $2 "
+    "ORDER BY available_time LIMIT $3) AS due"};
+
+// --- Purchases and activities --------------------------------------------------------------
+
+inline constexpr pg::Query kInsertPurchase{
+    "points_insert_purchase",
+    "INSERT INTO purchases (program_id, order_id, member_id, currency_code, total_minor, "
+    "points_earned, pending_id, lot_id, occur_time, create_time) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"};
+
+inline constexpr pg::Query kInsertPurchaseLines{
+    "points_insert_purchase_lines",
+    "INSERT INTO purchase_lines (program_id, order_id, line_no, sku, category, quantity, "
+    "unit_price_minor) SELECT $1, $2, l.line_no, l.sku, l.category, l.quantity, l.unit_price "
+    "FROM unnest($3::integer[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) "
+    "AS l(line_no, sku, category, quantity, unit_price)"};
+
+inline constexpr pg::Query kSelectPurchaseForUpdate{
+    "points_select_purchase_for_update",
+    "SELECT member_id, total_minor, points_earned, refunded_minor, reversed_points, pending_id, "
+    "lot_id, occur_time FROM purchases WHERE program_id = $1 AND order_id = $2 FOR UPDATE"};
+
+inline constexpr pg::Query kSelectPurchaseLines{
+    "points_select_purchase_lines",
+    "SELECT line_no, sku, quantity, unit_price_minor, refunded_quantity FROM purchase_lines "
+    "WHERE program_id = $1 AND order_id = $2 ORDER BY line_no"};
+
+inline constexpr pg::Query kUpdatePurchaseRefund{
+    "points_update_purchase_refund",
+    "UPDATE purchases SET refunded_minor = refunded_minor + $3, "
+    "reversed_points = reversed_points + $4 WHERE program_id = $1 AND order_id = $2"};
+
+inline constexpr pg::Query kUpdateLineRefunds{
+    "points_update_line_refunds",
+    "UPDATE purchase_lines SET refunded_quantity = refunded_quantity + r.quantity "
+    "FROM unnest($3::integer[], $4::bigint[]) AS r(line_no, quantity) "
+    "WHERE purchase_lines.program_id = $1 AND purchase_lines.order_id = $2 "
+    "AND purchase_lines.line_no = r.line_no"};
+
+inline constexpr pg::Query kAddEarnDaily{
+    "points_add_earn_daily",
+    "INSERT INTO earn_daily (program_id, member_id, day, purchase_points, points) "
+    "VALUES ($1, $2, $3::date, $4, $5) ON CONFLICT (program_id, member_id, day) DO UPDATE SET "
+    "purchase_points = earn_daily.purchase_points + EXCLUDED.purchase_points, "
+    "points = earn_daily.points + EXCLUDED.points"};
+
+inline constexpr pg::Query kPurchasePointsInDays{
+    "points_purchase_points_in_days",
+    "SELECT COALESCE(sum(purchase_points), 0)::bigint FROM earn_daily "
+    "WHERE program_id = $1 AND member_id = $2 AND day >= $3::date AND day <= $4::date"};
+
+inline constexpr pg::Query kInsertActivityAward{
+    "points_insert_activity_award",
+    "INSERT INTO activity_awards (program_id, member_id, activity_key, reference, points, "
+    "occur_time, txn_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"};
+
+inline constexpr pg::Query kActivityAwardExists{
+    "points_activity_award_exists",
+    "SELECT EXISTS (SELECT 1 FROM activity_awards WHERE program_id = $1 AND member_id = $2 "
+    "AND activity_key = $3 AND reference = $4)"};
+
+inline constexpr pg::Query kCountActivityAwards{
+    "points_count_activity_awards",
+    "SELECT count(*) FROM activity_awards WHERE program_id = $1 AND member_id = $2 "
+    "AND activity_key = $3 AND occur_time >= $4"};
+
+// --- Earning rules -------------------------------------------------------------------------
+
+inline constexpr pg::Query kSelectRules{
+    "points_select_rules", "SELECT rules, version FROM earning_rules WHERE program_id = $1"};
+
+inline constexpr pg::Query kLockRules{
+    "points_lock_rules",
+    "SELECT rules, version FROM earning_rules WHERE program_id = $1 FOR UPDATE"};
+
+inline constexpr pg::Query kUpsertRules{
+    "points_upsert_rules",
+    "INSERT INTO earning_rules (program_id, rules, version, update_time) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (program_id) DO UPDATE SET rules = EXCLUDED.rules, version = EXCLUDED.version, "
+    "update_time = EXCLUDED.update_time"};
+
+// --- Holds ---------------------------------------------------------------------------------
+
+inline constexpr pg::Query kInsertHold{
+    "points_insert_hold",
+    "INSERT INTO holds (program_id, hold_id, member_id, points, status, reason, expire_time, "
+    "create_time) VALUES ($1, $2, $3, $4, 1, $5, $6, $7)"};
+
+inline constexpr pg::Query kSelectHold{"points_select_hold",
+                                       "SELECT member_id, points, status, expire_time FROM holds "
+                                       "WHERE program_id = $1 AND hold_id = $2"};
+
+inline constexpr pg::Query kSelectHoldForUpdate{
+    "points_select_hold_for_update",
+    "SELECT member_id, points, status, expire_time FROM holds "
+    "WHERE program_id = $1 AND hold_id = $2 FOR UPDATE"};
+
+inline constexpr pg::Query kResolveHold{
+    "points_resolve_hold",
+    "UPDATE holds SET status = $3, resolve_time = $4 WHERE program_id = $1 AND hold_id = $2"};
+
+inline constexpr pg::Query kSelectMemberExpiredHolds{
+    "points_select_member_expired_holds",
+    "SELECT hold_id FROM holds WHERE program_id = $1 AND member_id = $2 AND status = 1 "
+    "AND expire_time <= $3 ORDER BY expire_time"};
+
+inline constexpr pg::Query kSelectExpiredHolds{
+    "points_select_expired_holds",
+    "SELECT program_id, member_id, hold_id FROM holds WHERE status = 1 AND expire_time <= $1 "
+    "ORDER BY expire_time LIMIT $2"};
+
+// --- Projections ---------------------------------------------------------------------------
+
+inline constexpr pg::Query kSelectMemberProjection{
+    "points_select_member_projection",
+    "SELECT status, tier, tier_multiplier_percent, refresh_time FROM member_projection "
+    "WHERE program_id = $1 AND member_id = $2"};
+
+inline constexpr pg::Query kUpsertMemberProjection{
+    "points_upsert_member_projection",
+    "INSERT INTO member_projection (program_id, member_id, status, tier, "
+    "tier_multiplier_percent, refresh_time) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (program_id, member_id) DO UPDATE SET status = EXCLUDED.status, "
+    "tier = EXCLUDED.tier, tier_multiplier_percent = EXCLUDED.tier_multiplier_percent, "
+    "refresh_time = EXCLUDED.refresh_time"};
+
+inline constexpr pg::Query kSelectProgramProjection{
+    "points_select_program_projection",
+    "SELECT currency_code, refresh_time FROM program_projection WHERE program_id = $1"};
+
+inline constexpr pg::Query kUpsertProgramProjection{
+    "points_upsert_program_projection",
+    "INSERT INTO program_projection (program_id, currency_code, refresh_time) "
+    "VALUES ($1, $2, $3) ON CONFLICT (program_id) DO UPDATE SET "
+    "currency_code = EXCLUDED.currency_code, refresh_time = EXCLUDED.refresh_time"};
+
+// Programs points-svc knows (for the background maintenance), bounded.
+inline constexpr pg::Query kListPrograms{
+    "points_list_programs",
+    "SELECT program_id FROM program_projection ORDER BY program_id LIMIT 10000"};
+
+// --- Leaderboard ---------------------------------------------------------------------------
+
+inline constexpr pg::Query kLeaderboardTop{
+    "points_leaderboard_top",
+    "SELECT member_id, total, rank() OVER (ORDER BY total DESC) AS rank FROM ("
+    " SELECT member_id, sum(points)::bigint AS total FROM earn_daily"
+    " WHERE program_id = $1 AND day >= $2::date GROUP BY member_id HAVING sum(points) > 0"
+    ") AS totals ORDER BY total DESC, member_id LIMIT $3"};
+
+inline constexpr pg::Query kLeaderboardMember{
+    "points_leaderboard_member",
+    "WITH totals AS (SELECT member_id, sum(points)::bigint AS total FROM earn_daily "
+    "WHERE program_id = $1 AND day >= $2::date GROUP BY member_id HAVING sum(points) > 0) "
+    "SELECT total, (SELECT count(*) FROM totals o WHERE o.total > t.total) + 1 AS rank "
+    "FROM totals t WHERE member_id = $3"};
+
+}  // namespace loyalty::points::queries
