@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/validation/ids.h"
+#include "common/validation/text.h"
 
 namespace loyalty::members {
 
@@ -37,10 +38,6 @@ absl::StatusOr<std::string> NormalizeEmail(std::string_view email, std::string_v
 // trimming ASCII whitespace, a leading '+', then 8..15 digits (the first not '0') that may be
 // separated by spaces, '-', '(' and ')'. Fails with reason INVALID_PHONE.
 absl::StatusOr<std::string> NormalizePhone(std::string_view phone, std::string_view field);
-
-// The number of code points in `text` if it is valid UTF-8 (shortest form, no surrogates, at most
-// U+10FFFF) without control characters (U+0000..U+001F, U+007F..U+009F); nullopt otherwise.
-std::optional<size_t> DisplayTextChars(std::string_view text);
 
 // A name shown to people: valid UTF-8, no control characters, not empty or only spaces, and
 // at most `max_chars` code points. Fails with reason FIELD_TOO_LONG when too long, else

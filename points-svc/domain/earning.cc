@@ -14,6 +14,7 @@
 #include "common/check.h"
 #include "common/status/error.h"
 #include "common/status/macros.h"
+#include "common/validation/text.h"
 
 namespace loyalty::points {
 namespace {
@@ -49,48 +50,6 @@ bool IsSlug(std::string_view s, size_t max_length) {
 }
 
 bool IsKey(std::string_view key) { return !key.empty() && key.size() <= kRuleKeyLengthMax; }
-
-// The number of code points in `text` if it is valid UTF-8 (shortest form, no surrogates, at most
-// U+10FFFF) without control characters (U+0000..U+001F, U+007F..U+009F); nullopt otherwise.
-std::optional<size_t> DisplayTextChars(std::string_view text) {
-  static constexpr uint32_t kShortestForm[] = {0, 0, 0x80, 0x800, 0x10000};
-  size_t chars = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    size_t length = 0;
-    uint32_t code_point = 0;
-    if (lead < 0x80) {
-      length = 1;
-      code_point = lead;
-    } else if ((lead & 0xE0) == 0xC0) {
-      length = 2;
-      code_point = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      length = 3;
-      code_point = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      length = 4;
-      code_point = lead & 0x07;
-    } else {
-      return std::nullopt;
-    }
-    if (text.size() - i < length) return std::nullopt;
-    for (size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return std::nullopt;
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    if (code_point < kShortestForm[length] || code_point > 0x10FFFF ||
-        (code_point >= 0xD800 && code_point <= 0xDFFF) || code_point < 0x20 ||
-        (code_point >= 0x7F && code_point <= 0x9F)) {
-      return std::nullopt;
-    }
-    i += length;
-    ++chars;
-  }
-  return chars;
-}
 
 bool IsFinite(absl::Time t) { return t != absl::InfiniteFuture() && t != absl::InfinitePast(); }
 

@@ -189,6 +189,25 @@ int64_t MemberPoints(const Posting& posting, const std::string& member_id) {
          posting.AmountOf(member_id, Account::kPending);
 }
 
+// Purchase points the member already earned in the UTC day and calendar month of `time` (caps).
+absl::StatusOr<std::pair<int64_t, int64_t>> EarnedTodayAndThisMonth(pg::Connection& connection,
+                                                                    const std::string& program_id,
+                                                                    const std::string& member_id,
+                                                                    absl::Time time) {
+  const std::string day = Day(time);
+  const std::string month_start = absl::FormatCivilTime(
+      absl::CivilDay(absl::CivilMonth(absl::ToCivilDay(time, absl::UTCTimeZone()))));
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result today,
+      connection.Execute(queries::kPurchasePointsInDays,
+                         pg::Params().Add(program_id).Add(member_id).Add(day).Add(day)));
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result month,
+      connection.Execute(queries::kPurchasePointsInDays,
+                         pg::Params().Add(program_id).Add(member_id).Add(month_start).Add(day)));
+  return std::make_pair(today.Int64(0, 0), month.Int64(0, 0));
+}
+
 // Makes pending points that are due available (debt first), in the member's locked transaction.
 absl::StatusOr<int> ReleasePendingFor(pg::Connection& connection, const std::string& program_id,
                                       const std::string& member_id, Balance& balance,
@@ -390,13 +409,10 @@ absl::StatusOr<std::string> PointsHandler::ResolveProgramCurrency(const std::str
 
 // --- Earning -------------------------------------------------------------------------------
 
-absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
-    const v1::RecordPurchaseRequest& request) {
-  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
-  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
-  LOYALTY_RETURN_IF_ERROR(ValidateText(request.order_id(), "order_id", kOrderIdLengthMax, true));
+template <typename Request>
+absl::StatusOr<Purchase> PointsHandler::ParseProgramPurchase(const Request& request,
+                                                             absl::Time now) {
   LOYALTY_RETURN_IF_ERROR(ValidateCurrencyCode(request.currency_code(), "currency_code"));
-  const absl::Time now = clock_.Now();
   LOYALTY_ASSIGN_OR_RETURN(
       Purchase purchase,
       ParsePurchase(request.total_minor(), request.lines(),
@@ -406,6 +422,16 @@ absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
     return InvalidField("currency_code", "CURRENCY_MISMATCH",
                         absl::StrCat("the program's currency is ", currency));
   }
+  return purchase;
+}
+
+absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
+    const v1::RecordPurchaseRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.order_id(), "order_id", kOrderIdLengthMax, true));
+  const absl::Time now = clock_.Now();
+  LOYALTY_ASSIGN_OR_RETURN(Purchase purchase, ParseProgramPurchase(request, now));
   LOYALTY_ASSIGN_OR_RETURN(MemberState member,
                            RequireActiveMember(request.program(), request.member()));
   const std::string& program_id = request.program();
@@ -416,23 +442,14 @@ absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
         LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
         LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(connection, program_id));
         const std::string day = Day(purchase.occur_time);
-        const absl::CivilDay civil_day = absl::ToCivilDay(purchase.occur_time, absl::UTCTimeZone());
-        const std::string month_start =
-            absl::FormatCivilTime(absl::CivilDay(absl::CivilMonth(civil_day)));
         LOYALTY_ASSIGN_OR_RETURN(
-            pg::Result today,
-            connection.Execute(queries::kPurchasePointsInDays,
-                               pg::Params().Add(program_id).Add(member_id).Add(day).Add(day)));
-        LOYALTY_ASSIGN_OR_RETURN(
-            pg::Result month,
-            connection.Execute(
-                queries::kPurchasePointsInDays,
-                pg::Params().Add(program_id).Add(member_id).Add(month_start).Add(day)));
+            auto earned,
+            EarnedTodayAndThisMonth(connection, program_id, member_id, purchase.occur_time));
         const Evaluation evaluation = EvaluatePurchase(
             rules.first, purchase,
             MemberEarnContext{.tier_multiplier_percent = member.tier_multiplier_percent,
-                              .earned_today = today.Int64(0, 0),
-                              .earned_this_month = month.Int64(0, 0)});
+                              .earned_today = earned.first,
+                              .earned_this_month = earned.second});
         const int64_t points = evaluation.points;
         const bool pending = rules.first.pending_days > 0 && points > 0;
         const absl::Time available_time =
@@ -806,17 +823,8 @@ absl::StatusOr<v1::PreviewPurchaseResponse> PointsHandler::PreviewPurchase(
   LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
   if (!request.member().empty())
     LOYALTY_RETURN_IF_ERROR(ValidateMemberId(request.member(), "member"));
-  LOYALTY_RETURN_IF_ERROR(ValidateCurrencyCode(request.currency_code(), "currency_code"));
   const absl::Time now = clock_.Now();
-  LOYALTY_ASSIGN_OR_RETURN(
-      Purchase purchase,
-      ParsePurchase(request.total_minor(), request.lines(),
-                    request.has_occur_time() ? &request.occur_time() : nullptr, now));
-  LOYALTY_ASSIGN_OR_RETURN(std::string currency, ResolveProgramCurrency(request.program()));
-  if (currency != request.currency_code()) {
-    return InvalidField("currency_code", "CURRENCY_MISMATCH",
-                        absl::StrCat("the program's currency is ", currency));
-  }
+  LOYALTY_ASSIGN_OR_RETURN(Purchase purchase, ParseProgramPurchase(request, now));
   MemberEarnContext context;
   if (!request.member().empty()) {
     LOYALTY_ASSIGN_OR_RETURN(MemberState member,
@@ -826,21 +834,11 @@ absl::StatusOr<v1::PreviewPurchaseResponse> PointsHandler::PreviewPurchase(
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
   LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(*connection, request.program()));
   if (!request.member().empty()) {
-    const std::string day = Day(purchase.occur_time);
-    const std::string month_start = absl::FormatCivilTime(absl::CivilDay(
-        absl::CivilMonth(absl::ToCivilDay(purchase.occur_time, absl::UTCTimeZone()))));
     LOYALTY_ASSIGN_OR_RETURN(
-        pg::Result today,
-        connection->Execute(
-            queries::kPurchasePointsInDays,
-            pg::Params().Add(request.program()).Add(request.member()).Add(day).Add(day)));
-    LOYALTY_ASSIGN_OR_RETURN(
-        pg::Result month,
-        connection->Execute(
-            queries::kPurchasePointsInDays,
-            pg::Params().Add(request.program()).Add(request.member()).Add(month_start).Add(day)));
-    context.earned_today = today.Int64(0, 0);
-    context.earned_this_month = month.Int64(0, 0);
+        auto earned, EarnedTodayAndThisMonth(*connection, request.program(), request.member(),
+                                             purchase.occur_time));
+    context.earned_today = earned.first;
+    context.earned_this_month = earned.second;
   }
   const Evaluation evaluation = EvaluatePurchase(rules.first, purchase, context);
   v1::PreviewPurchaseResponse response;

@@ -78,6 +78,10 @@ class PointsHandler {
                                             const std::string& member_id);
   // The program's currency, asking members-svc when unknown or stale.
   absl::StatusOr<std::string> ResolveProgramCurrency(const std::string& program_id);
+  // Validates a purchase (RecordPurchase or PreviewPurchase) against the limits and the
+  // program's currency (CURRENCY_MISMATCH).
+  template <typename Request>
+  absl::StatusOr<Purchase> ParseProgramPurchase(const Request& request, absl::Time now);
   // The member must be ACTIVE to earn or spend: FAILED_PRECONDITION MEMBER_SUSPENDED /
   // MEMBER_ERASED otherwise.
   absl::StatusOr<MemberState> RequireActiveMember(const std::string& program_id,
