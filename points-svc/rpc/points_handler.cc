@@ -852,6 +852,8 @@ absl::StatusOr<v1::PreviewPurchaseResponse> PointsHandler::PreviewPurchase(
 absl::StatusOr<v1::GetBalanceResponse> PointsHandler::GetBalance(
     const v1::GetBalanceRequest& request) {
   LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  // An unknown member is NOT_FOUND rather than an empty balance.
+  LOYALTY_RETURN_IF_ERROR(ResolveMember(request.program(), request.member()).status());
   const absl::Time now = clock_.Now();
   const std::string& program_id = request.program();
   const std::string& member_id = request.member();
@@ -885,6 +887,7 @@ absl::StatusOr<v1::ListTransactionsResponse> PointsHandler::ListTransactions(
   LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
   LOYALTY_ASSIGN_OR_RETURN(int32_t page_size,
                            paging::EffectivePageSize(request.page_size(), "page_size"));
+  LOYALTY_RETURN_IF_ERROR(ResolveMember(request.program(), request.member()).status());
   const std::string filters =
       absl::StrCat("program=", request.program(), "|member=", request.member());
   int64_t before = std::numeric_limits<int64_t>::max();

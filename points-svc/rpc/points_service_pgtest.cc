@@ -653,6 +653,11 @@ TEST_F(PointsServiceTest, BadInputIsInvalidArgumentAndWritesNothing) {
   EXPECT_THAT(Call(&v1::PointsService::Stub::ListTransactions, list),
               StatusIs(C::kInvalidArgument, "INVALID_PAGE_SIZE"));
   EXPECT_EQ(Balance(alice_).available(), 0);
+  v1::GetBalanceRequest unknown;
+  unknown.set_program("shop");
+  unknown.set_member("mnosuchmember00");
+  EXPECT_THAT(Call(&v1::PointsService::Stub::GetBalance, unknown),
+              StatusIs(C::kNotFound, "MEMBER_NOT_FOUND"));
 }
 
 }  // namespace
