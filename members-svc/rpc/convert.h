@@ -14,8 +14,6 @@
 
 namespace loyalty::members {
 
-namespace v1 = ::loyalty::members::v1;
-
 inline constexpr size_t kDisplayNameCharsMax = 100;
 inline constexpr size_t kProgramNameCharsMax = 200;
 inline constexpr size_t kSuspendReasonCharsMax = 500;

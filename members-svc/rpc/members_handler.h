@@ -21,8 +21,6 @@
 
 namespace loyalty::members {
 
-namespace v1 = ::loyalty::members::v1;
-
 struct MembersHandlerOptions {
   // HMAC key for page tokens (>= 16 bytes).
   std::string page_token_key;

@@ -31,6 +31,8 @@ export LOYALTY_MEMBERS_GRPC_PORT="$(free_port)"
 export LOYALTY_MEMBERS_METRICS_PORT="$(free_port)"
 export LOYALTY_POINTS_GRPC_PORT="$(free_port)"
 export LOYALTY_POINTS_METRICS_PORT="$(free_port)"
+export LOYALTY_GATEWAY_HTTP_PORT="$(free_port)"
+export LOYALTY_GATEWAY_METRICS_PORT="$(free_port)"
 addr="127.0.0.1:$LOYALTY_MEMBERS_GRPC_PORT"
 
 "$root/scripts/run" >"$work/run.log" 2>&1 &
@@ -55,6 +57,15 @@ points_addr="127.0.0.1:$LOYALTY_POINTS_GRPC_PORT"
 "$ctl" --addr="$points_addr" call loyalty.points.v1.PointsService/RecordPurchase \
   "{\"program\":\"demo\",\"member\":\"$member\",\"requestId\":\"smoke-buy\",\"orderId\":\"S-1\",\"currencyCode\":\"EUR\",\"totalMinor\":\"4999\"}" \
   | grep -q '"points": "49"' || fail "RecordPurchase through points-svc did not earn 49 points"
+
+# The gateway answers REST with the demo admin key (plain HTTP over bash, no curl needed).
+exec 3<>"/dev/tcp/127.0.0.1/$LOYALTY_GATEWAY_HTTP_PORT"
+printf 'GET /v1/programs/demo/members/%s HTTP/1.0\r\nHost: localhost\r\nx-api-key: demo-admin-key-not-for-production\r\n\r\n' "$member" >&3
+rest="$(cat <&3)"
+exec 3<&-
+grep -q '^HTTP/1.[01] 200' <<<"$rest" || fail "GET member through the gateway did not answer 200"
+grep -q '"tier":"bronze"' <<<"$rest" || grep -q '"tier": "bronze"' <<<"$rest" \
+  || fail "the gateway's member answer has no tier"
 
 # Metrics over plain HTTP without curl (not on a fresh machine).
 exec 3<>"/dev/tcp/127.0.0.1/$LOYALTY_MEMBERS_METRICS_PORT"

@@ -1,0 +1,80 @@
+#include "gateway/auth/policy.h"
+
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace loyalty::gateway {
+namespace {
+
+Principal Key(Role role) {
+  Principal principal;
+  principal.kind = Principal::Kind::kApiKey;
+  principal.role = role;
+  principal.key_id = "k";
+  return principal;
+}
+
+Principal Member(const std::string& program, const std::string& member) {
+  Principal principal;
+  principal.kind = Principal::Kind::kMember;
+  principal.program = program;
+  principal.member = member;
+  return principal;
+}
+
+constexpr char kGetMember[] = "loyalty.members.v1.MembersService.GetMember";
+constexpr char kEnroll[] = "loyalty.members.v1.MembersService.EnrollMember";
+constexpr char kList[] = "loyalty.members.v1.MembersService.ListMembers";
+constexpr char kGetProgram[] = "loyalty.members.v1.MembersService.GetProgram";
+
+TEST(Policy, AdminReachesEverythingIncludingRpcsTheTableDoesNotList) {
+  for (const char* rpc : {kGetMember, kEnroll, kList, "loyalty.future.v1.Service.NewRpc"}) {
+    EXPECT_TRUE(MayCall(Key(Role::kAdmin), PolicyFor(rpc))) << rpc;
+  }
+}
+
+TEST(Policy, MerchantAndAppGetWhatTheTableGrantsAndNothingElse) {
+  EXPECT_TRUE(MayCall(Key(Role::kMerchant), PolicyFor(kEnroll)));
+  EXPECT_TRUE(MayCall(Key(Role::kMerchant), PolicyFor(kGetMember)));
+  EXPECT_FALSE(MayCall(Key(Role::kMerchant), PolicyFor(kList)));
+  EXPECT_FALSE(MayCall(Key(Role::kApp), PolicyFor(kEnroll)));
+  EXPECT_TRUE(MayCall(Key(Role::kApp), PolicyFor(kGetMember)));
+  EXPECT_TRUE(MayCall(Key(Role::kApp), PolicyFor(kWalletRpcName)));
+  EXPECT_FALSE(MayCall(Key(Role::kMerchant), PolicyFor(kWalletRpcName)));
+  // Default deny for what the table does not list.
+  EXPECT_FALSE(MayCall(Key(Role::kMerchant), PolicyFor("loyalty.future.v1.Service.NewRpc")));
+  EXPECT_FALSE(MayCall(Key(Role::kApp), PolicyFor("loyalty.future.v1.Service.NewRpc")));
+}
+
+TEST(Policy, MembersReachOnlyTheirOwnResources) {
+  const Principal ada = Member("shop", "mada");
+  EXPECT_TRUE(MayCall(ada, PolicyFor(kGetMember)));
+  EXPECT_FALSE(MayCall(ada, PolicyFor(kList)));
+  EXPECT_FALSE(MayCall(ada, PolicyFor(kEnroll)));
+  EXPECT_TRUE(OwnsResource(ada, PolicyFor(kGetMember), "shop", "mada"));
+  EXPECT_FALSE(OwnsResource(ada, PolicyFor(kGetMember), "shop", "mbob"));
+  EXPECT_FALSE(OwnsResource(ada, PolicyFor(kGetMember), "other", "mada"));
+  EXPECT_FALSE(OwnsResource(ada, PolicyFor(kGetMember), "shop", ""));
+  EXPECT_TRUE(OwnsResource(ada, PolicyFor(kGetProgram), "shop", ""));
+  EXPECT_FALSE(OwnsResource(ada, PolicyFor(kGetProgram), "other", ""));
+  EXPECT_TRUE(OwnsResource(Key(Role::kApp), PolicyFor(kGetMember), "any", "one"));
+}
+
+TEST(Policy, TableHasNoDuplicatesAndGeneratesKeysOnlyForEnrolmentAndPrograms) {
+  std::set<std::string_view> seen;
+  for (const RoutePolicy& policy : RoutePolicies()) {
+    EXPECT_TRUE(seen.insert(policy.rpc).second) << policy.rpc;
+    if (policy.idempotency == IdempotencyKeyPolicy::kGenerated) {
+      EXPECT_TRUE(policy.rpc == kEnroll ||
+                  policy.rpc == "loyalty.members.v1.MembersService.CreateProgram")
+          << policy.rpc;
+    }
+  }
+  EXPECT_EQ(PolicyFor("loyalty.points.v1.PointsService.RecordPurchase").idempotency,
+            IdempotencyKeyPolicy::kRequired);
+}
+
+}  // namespace
+}  // namespace loyalty::gateway

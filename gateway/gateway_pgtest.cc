@@ -1,0 +1,609 @@
+// The gateway end to end: a real members-svc (gRPC on port 0, its own migrations on a fresh
+// schema of the PostgreSQL that scripts/test starts) behind a real gateway (HTTP on port 0),
+// called over HTTP/1.1 as a client would. Time is one FakeClock for both, so tokens and tiers
+// move together.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/trace.h"
+#include "common/pg/migrate.h"
+#include "common/server/server.h"
+#include "common/testkit/fake_clock.h"
+#include "common/testkit/status_matchers.h"
+#include "common/testkit/test_schema.h"
+#include "gateway/auth/jwt_sign.h"
+#include "gateway/config.h"
+#include "gateway/gateway_server.h"
+#include "gateway/testing/http_client.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "members-svc/migrations.h"
+#include "members-svc/rpc/grpc_service.h"
+#include "members-svc/rpc/members_handler.h"
+
+namespace loyalty::gateway {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+using ::loyalty::testkit::IsOk;
+using testing::ClientResponse;
+using ::testing::HasSubstr;
+using testing::HttpClient;
+using ::testing::Not;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+const absl::Time kStart =
+    absl::FromCivil(absl::CivilSecond(2026, 1, 15, 12, 0, 0), absl::UTCTimeZone());
+constexpr char kSecret[] = "gateway-pgtest-secret-0123456789abcdef";
+constexpr char kIssuer[] = "https://id.test";
+constexpr char kAudience[] = "loyalty-gateway-test";
+constexpr char kAdminKey[] = "pgtest-admin-key";
+constexpr char kMerchantKey[] = "pgtest-merchant-key";
+constexpr char kAppKey[] = "pgtest-app-key";
+constexpr int kMemberBurst = 20;
+
+Struct Json(const std::string& text) {
+  Struct parsed;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &parsed).ok()) << text;
+  return parsed;
+}
+
+const Value& At(const Struct& object, const std::string& path) {
+  static const Value* const missing = new Value();
+  const Struct* current = &object;
+  const Value* value = missing;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string key = path.substr(start, dot == std::string::npos ? dot : dot - start);
+    const auto it = current->fields().find(key);
+    if (it == current->fields().end()) return *missing;
+    value = &it->second;
+    if (dot == std::string::npos) return *value;
+    current = &value->struct_value();
+    start = dot + 1;
+  }
+}
+
+std::string Reason(const ClientResponse& response) {
+  const Struct body = Json(response.body);
+  for (const Value& detail : At(body, "details").list_value().values()) {
+    const auto& fields = detail.struct_value().fields();
+    if (fields.at("@type").string_value() == "type.googleapis.com/google.rpc.ErrorInfo") {
+      return fields.at("reason").string_value();
+    }
+  }
+  return "";
+}
+
+std::string Field(const ClientResponse& response) {
+  const Struct body = Json(response.body);
+  for (const Value& detail : At(body, "details").list_value().values()) {
+    const auto& fields = detail.struct_value().fields();
+    if (fields.at("@type").string_value() == "type.googleapis.com/google.rpc.BadRequest") {
+      return fields.at("fieldViolations")
+          .list_value()
+          .values(0)
+          .struct_value()
+          .fields()
+          .at("field")
+          .string_value();
+    }
+  }
+  return "";
+}
+
+class GatewayPgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto schema = testkit::TestSchema::Create("gateway");
+    ASSERT_THAT(schema, IsOk());
+    schema_ = *std::move(schema);
+    pool_ = schema_->MakePool(4);
+    {
+      auto connection = pool_->Acquire();
+      ASSERT_THAT(connection, IsOk());
+      ASSERT_THAT(pg::ApplyMigrations(**connection, members::Migrations()), IsOk());
+    }
+    handler_ = std::make_unique<members::MembersHandler>(
+        *pool_, clock_, members::MembersHandlerOptions{.page_token_key = "gateway-test-page-key"});
+    service_ = std::make_unique<members::GrpcMembersService>(*handler_);
+    auto members = server::GrpcServer::Start({.service_name = "members-svc-test",
+                                              .listen_address = "127.0.0.1",
+                                              .grpc_port = 0,
+                                              .metrics_port = -1},
+                                             {service_.get()});
+    ASSERT_THAT(members, IsOk());
+    members_ = *std::move(members);
+    StartGateway();
+    client_ = std::make_unique<HttpClient>("127.0.0.1", gateway_->http_port());
+
+    ClientResponse program = Call("POST", "/v1/programs", Admin(),
+                                  R"({"program":{"id":"shop","displayName":"Shop Rewards",)"
+                                  R"("currencyCode":"EUR","pointValueMinorPerThousand":"1000"}})");
+    ASSERT_EQ(program.status, 200) << program.body;
+  }
+
+  void StartGateway(GatewayServerHooks hooks = {}) {
+    config::EnvReader reader(config::MapEnv({
+        {"LOYALTY_GATEWAY_LISTEN_ADDRESS", "127.0.0.1"},
+        {"LOYALTY_GATEWAY_HTTP_PORT", "0"},
+        {"LOYALTY_GATEWAY_METRICS_PORT", "0"},
+        {"LOYALTY_GATEWAY_MEMBERS_ADDR", absl::StrCat("127.0.0.1:", members_->grpc_port())},
+        {"LOYALTY_GATEWAY_POINTS_ADDR", "absent"},
+        {"LOYALTY_GATEWAY_REWARDS_ADDR", "absent"},
+        {"LOYALTY_GATEWAY_UPSTREAM_DEADLINE_MS", "5000"},
+        {"LOYALTY_GATEWAY_THREADS", "2"},
+        {"LOYALTY_GATEWAY_API_KEYS",
+         absl::StrCat(Sha256Hex(kAdminKey), ":admin,", Sha256Hex(kMerchantKey), ":merchant,",
+                      Sha256Hex(kAppKey), ":app")},
+        {"LOYALTY_GATEWAY_JWT_HS256_SECRET", kSecret},
+        {"LOYALTY_GATEWAY_JWT_ISSUER", kIssuer},
+        {"LOYALTY_GATEWAY_JWT_AUDIENCE", kAudience},
+        {"LOYALTY_GATEWAY_RATE_LIMIT_MEMBER_PER_SECOND", "1"},
+        {"LOYALTY_GATEWAY_RATE_LIMIT_MEMBER_BURST", absl::StrCat(kMemberBurst)},
+        {"LOYALTY_GATEWAY_ACCESS_LOG", "false"},
+        {"LOYALTY_GATEWAY_SHUTDOWN_GRACE_MS", "1000"},
+    }));
+    absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(reader);
+    ASSERT_THAT(config, IsOk());
+    hooks.clock = &clock_;
+    hooks.serve_metrics = false;
+    auto gateway = GatewayServer::Start(*std::move(config), std::move(hooks));
+    ASSERT_THAT(gateway, IsOk());
+    gateway_ = *std::move(gateway);
+  }
+
+  ClientResponse Call(const std::string& method, const std::string& target, Headers headers = {},
+                      const std::string& body = "") {
+    absl::StatusOr<ClientResponse> response = client_->Send(method, target, headers, body);
+    EXPECT_THAT(response, IsOk()) << method << " " << target;
+    return response.value_or(ClientResponse{});
+  }
+
+  static Headers Admin(std::string key = "") {
+    Headers headers = {{"x-api-key", kAdminKey}};
+    if (!key.empty()) headers.emplace_back("Idempotency-Key", key);
+    return headers;
+  }
+  static Headers Key(const char* key) { return {{"x-api-key", key}}; }
+
+  std::string Token(const std::string& member, const std::string& program = "shop") {
+    MemberTokenSpec spec;
+    spec.program = program;
+    spec.member = member;
+    spec.issuer = kIssuer;
+    spec.audience = kAudience;
+    spec.issue_time = clock_.Now();
+    return *MintMemberToken(spec, JwsAlgorithm::kHs256, kSecret);
+  }
+  Headers AsMember(const std::string& member) {
+    return {{"Authorization", absl::StrCat("Bearer ", Token(member))}};
+  }
+
+  // Enrols through the gateway; returns the member JSON.
+  Struct Enroll(const std::string& email, const std::string& key = "") {
+    ClientResponse response =
+        Call("POST", "/v1/programs/shop/members", Admin(key.empty() ? "enrol-" + email : key),
+             absl::StrCat(R"({"profile":{"email":")", email, R"(","displayName":"Ada"}})"));
+    EXPECT_EQ(response.status, 200) << response.body;
+    return At(Json(response.body), "member").struct_value();
+  }
+
+  testkit::FakeClock clock_{kStart};
+  std::unique_ptr<testkit::TestSchema> schema_;
+  std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<members::MembersHandler> handler_;
+  std::unique_ptr<members::GrpcMembersService> service_;
+  std::unique_ptr<server::GrpcServer> members_;
+  std::unique_ptr<GatewayServer> gateway_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(GatewayPgTest, EveryMembersRouteAnswersThroughTheGateway) {
+  ClientResponse program = Call("GET", "/v1/programs/shop", Admin());
+  ASSERT_EQ(program.status, 200) << program.body;
+  EXPECT_EQ(At(Json(program.body), "program.name").string_value(), "programs/shop");
+
+  const Struct member = Enroll("ada@example.com");
+  const std::string id = At(member, "id").string_value();
+  const std::string base = absl::StrCat("/v1/programs/shop/members/", id);
+  EXPECT_EQ(At(member, "status").string_value(), "MEMBER_STATUS_ACTIVE");
+
+  ClientResponse got = Call("GET", base, Admin());
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(At(Json(got.body), "member.profile.email").string_value(), "ada@example.com");
+
+  ClientResponse updated = Call("PATCH", base + "?updateMask=displayName", Admin("upd-1"),
+                                R"({"displayName":"Ada L.","email":"ignored@example.com"})");
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(At(Json(updated.body), "member.profile.displayName").string_value(), "Ada L.");
+  EXPECT_EQ(At(Json(updated.body), "member.profile.email").string_value(), "ada@example.com");
+
+  ClientResponse list =
+      Call("GET", "/v1/programs/shop/members?pageSize=10&status=MEMBER_STATUS_ACTIVE", Admin());
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(At(Json(list.body), "members").list_value().values_size(), 1);
+
+  ClientResponse tier = Call("GET", base + "/tierStatus", Admin());
+  ASSERT_EQ(tier.status, 200) << tier.body;
+  EXPECT_EQ(At(Json(tier.body), "currentTier.code").string_value(), "bronze");
+
+  ClientResponse suspended =
+      Call("POST", base + ":suspend", Admin("sus-1"), R"({"reason":"review"})");
+  ASSERT_EQ(suspended.status, 200) << suspended.body;
+  EXPECT_EQ(At(Json(suspended.body), "member.status").string_value(), "MEMBER_STATUS_SUSPENDED");
+  ClientResponse reactivated = Call("POST", base + ":reactivate", Admin("rea-1"));
+  ASSERT_EQ(reactivated.status, 200) << reactivated.body;
+  EXPECT_EQ(At(Json(reactivated.body), "member.status").string_value(), "MEMBER_STATUS_ACTIVE");
+  ClientResponse erased = Call("POST", base + ":erase", Admin("era-1"));
+  ASSERT_EQ(erased.status, 200) << erased.body;
+  EXPECT_EQ(At(Json(erased.body), "member.status").string_value(), "MEMBER_STATUS_ERASED");
+
+  // The internal RPC has no route.
+  ClientResponse internal = Call("POST", base + ":recordQualifyingActivity", Admin("q-1"), "{}");
+  EXPECT_EQ(internal.status, 404);
+  EXPECT_EQ(Reason(internal), "ROUTE_NOT_FOUND");
+}
+
+TEST_F(GatewayPgTest, JsonRoundTripsEveryFieldType) {
+  ClientResponse created =
+      Call("POST", "/v1/programs", Admin("prog-types"),
+           R"({"program":{"id":"types","displayName":"Types","currencyCode":"USD",)"
+           R"("pointValueMinorPerThousand":1250,"tierWindowMonths":6,"downgradeGraceDays":10,)"
+           R"("tiers":[{"code":"base","displayName":"Base","thresholdPoints":"0",)"
+           R"("earnMultiplierPercent":100,"benefits":[{"code":"WELCOME","description":"Hi"}]},)"
+           R"({"code":"top","displayName":"Top","thresholdPoints":"1000000000000",)"
+           R"("earnMultiplierPercent":200}]}})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  const Struct program = At(Json(created.body), "program").struct_value();
+  // int64 comes back as a string; int32 as a number.
+  EXPECT_EQ(At(program, "pointValueMinorPerThousand").string_value(), "1250");
+  EXPECT_EQ(At(program, "tierWindowMonths").number_value(), 6);
+  const auto& tiers = At(program, "tiers").list_value();
+  ASSERT_EQ(tiers.values_size(), 2);
+  EXPECT_EQ(At(tiers.values(1).struct_value(), "thresholdPoints").string_value(), "1000000000000");
+  EXPECT_EQ(At(tiers.values(0).struct_value(), "benefits").list_value().values_size(), 1);
+  // Timestamps in RFC 3339.
+  EXPECT_EQ(At(program, "createTime").string_value(), "2026-01-15T12:00:00Z");
+
+  ClientResponse enrolled =
+      Call("POST", "/v1/programs/types/members", Admin("enrol-types"),
+           R"({"profile":{"email":"t@example.com","phone":"+4915112345678",)"
+           R"("birthday":{"year":1990,"month":12,"day":10},"marketingConsent":true}})");
+  ASSERT_EQ(enrolled.status, 200) << enrolled.body;
+  const Struct member = At(Json(enrolled.body), "member").struct_value();
+  EXPECT_EQ(At(member, "profile.birthday.month").number_value(), 12);
+  EXPECT_TRUE(At(member, "profile.marketingConsent").bool_value());
+  EXPECT_EQ(At(member, "status").string_value(), "MEMBER_STATUS_ACTIVE");
+  EXPECT_EQ(At(member, "cardNumber").string_value().size(), 16u);
+  // Defaults are printed: an empty referral code, not a missing key.
+  EXPECT_EQ(At(member, "referredByCode").kind_case(), Value::kStringValue);
+
+  const std::string base =
+      absl::StrCat("/v1/programs/types/members/", At(member, "id").string_value());
+  // A field mask in the query (JSON names), a bool turned off.
+  ClientResponse updated = Call("PATCH", base + "?updateMask=marketingConsent,birthday",
+                                Admin("upd-types"), R"({"marketingConsent":false})");
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_FALSE(At(Json(updated.body), "member.profile.marketingConsent").bool_value());
+  EXPECT_EQ(At(Json(updated.body), "member.profile.birthday").kind_case(), Value::KIND_NOT_SET);
+
+  // An enum in the query, by name and by number; a double in the answer.
+  EXPECT_EQ(Call("GET", "/v1/programs/types/members?status=MEMBER_STATUS_ACTIVE", Admin()).status,
+            200);
+  EXPECT_EQ(Call("GET", "/v1/programs/types/members?status=1", Admin()).status, 200);
+  ClientResponse tier = Call("GET", base + "/tierStatus", Admin());
+  ASSERT_EQ(tier.status, 200);
+  EXPECT_EQ(At(Json(tier.body), "progressPercent").kind_case(), Value::kNumberValue);
+}
+
+TEST_F(GatewayPgTest, ServiceErrorsKeepTheirReasonAndMapToHttp) {
+  const Struct ada = Enroll("ada@example.com");
+  const std::string base = absl::StrCat("/v1/programs/shop/members/", At(ada, "id").string_value());
+
+  ClientResponse invalid = Call("POST", "/v1/programs/shop/members", Admin("bad-email"),
+                                R"({"profile":{"email":"not-an-email"}})");
+  EXPECT_EQ(invalid.status, 400);
+  EXPECT_EQ(Reason(invalid), "INVALID_EMAIL");
+  EXPECT_EQ(Field(invalid), "profile.email");
+  EXPECT_THAT(invalid.body, HasSubstr(R"("domain":"members.loyalty")"));
+
+  ClientResponse missing = Call("GET", "/v1/programs/shop/members/mnotthere12345", Admin());
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Reason(missing), "MEMBER_NOT_FOUND");
+  EXPECT_EQ(Call("GET", "/v1/programs/nope", Admin()).status, 404);
+
+  ClientResponse duplicate = Call("POST", "/v1/programs/shop/members", Admin("dup-2"),
+                                  R"({"profile":{"email":"ada@example.com"}})");
+  EXPECT_EQ(duplicate.status, 409);
+  EXPECT_EQ(Reason(duplicate), "MEMBER_ALREADY_ENROLLED");
+  ClientResponse program =
+      Call("POST", "/v1/programs", Admin("prog-again"),
+           R"({"program":{"id":"shop","displayName":"X","currencyCode":"EUR"}})");
+  EXPECT_EQ(program.status, 409);
+  EXPECT_EQ(Reason(program), "PROGRAM_ALREADY_EXISTS");
+
+  ClientResponse precondition = Call("POST", base + ":reactivate", Admin("rea-active"));
+  EXPECT_EQ(precondition.status, 400);
+  EXPECT_EQ(Reason(precondition), "MEMBER_NOT_SUSPENDED");
+
+  ClientResponse page = Call("GET", "/v1/programs/shop/members?pageSize=-1", Admin());
+  EXPECT_EQ(page.status, 400);
+  EXPECT_EQ(Reason(page), "INVALID_PAGE_SIZE");
+
+  // The gateway's own 400s name the field too.
+  ClientResponse unknown = Call("POST", "/v1/programs/shop/members", Admin("unk"),
+                                R"({"profile":{"emial":"x@example.com"}})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(Reason(unknown), "UNKNOWN_FIELD");
+  EXPECT_EQ(Field(unknown), "profile.emial");
+  ClientResponse type =
+      Call("POST", "/v1/programs/shop/members", Admin("typ"), R"({"profile":{"email":42}})");
+  EXPECT_EQ(type.status, 400);
+  EXPECT_EQ(Reason(type), "INVALID_FIELD_VALUE");
+  EXPECT_EQ(Field(type), "profile.email");
+  ClientResponse malformed = Call("POST", "/v1/programs/shop/members", Admin("mal"),
+                                  R"({"profile":{"email":"x@example.com")");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(Reason(malformed), "MALFORMED_JSON");
+  ClientResponse query = Call("GET", "/v1/programs/shop/members?pageSize=ten", Admin());
+  EXPECT_EQ(query.status, 400);
+  EXPECT_EQ(Field(query), "page_size");
+}
+
+TEST_F(GatewayPgTest, UnavailableMembersIs503AndReadinessFollows) {
+  EXPECT_EQ(Call("GET", "/readyz").status, 200);
+  members_->Shutdown();
+  members_.reset();
+  ClientResponse down = Call("GET", "/v1/programs/shop", Admin());
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(Reason(down), "UPSTREAM_UNAVAILABLE");
+  EXPECT_THAT(down.body, Not(HasSubstr("127.0.0.1")));
+  ClientResponse ready = Call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_THAT(ready.body, HasSubstr(R"("members":"UNREACHABLE")"));
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
+TEST_F(GatewayPgTest, CredentialsAreRequired) {
+  ClientResponse none = Call("GET", "/v1/programs/shop");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(Reason(none), "UNAUTHENTICATED");
+  EXPECT_EQ(Call("GET", "/v1/programs/shop", Key("not-a-key")).status, 401);
+  EXPECT_EQ(Call("GET", "/v1/programs/shop", {{"Authorization", "Bearer e30.e30.e30"}}).status,
+            401);
+  MemberTokenSpec spec;
+  spec.program = "shop";
+  spec.member = "mx";
+  spec.issuer = kIssuer;
+  spec.audience = kAudience;
+  spec.issue_time = clock_.Now();
+  const std::string forged =
+      *MintMemberToken(spec, JwsAlgorithm::kHs256, "another-secret-of-enough-length-000000");
+  EXPECT_EQ(Call("GET", "/v1/programs/shop", {{"Authorization", "Bearer " + forged}}).status, 401);
+}
+
+TEST_F(GatewayPgTest, ApiKeyRolesReachTheirRoutesOnly) {
+  ClientResponse enrolled = Call("POST", "/v1/programs/shop/members",
+                                 {{"x-api-key", kMerchantKey}, {"Idempotency-Key", "m-enrol"}},
+                                 R"({"profile":{"email":"m@example.com"}})");
+  ASSERT_EQ(enrolled.status, 200) << enrolled.body;
+  const std::string id = At(Json(enrolled.body), "member.id").string_value();
+  const std::string base = absl::StrCat("/v1/programs/shop/members/", id);
+  EXPECT_EQ(Call("GET", base, Key(kMerchantKey)).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/programs/shop/members", Key(kMerchantKey)).status, 403);
+  EXPECT_EQ(Call("POST", base + ":suspend", {{"x-api-key", kMerchantKey}, {"Idempotency-Key", "s"}})
+                .status,
+            403);
+  EXPECT_EQ(Call("GET", base, Key(kAppKey)).status, 200);
+  EXPECT_EQ(Call("GET", base + "/tierStatus", Key(kAppKey)).status, 200);
+  EXPECT_EQ(Call("GET", base + "/wallet", Key(kAppKey)).status, 200);
+  ClientResponse app_enrol = Call("POST", "/v1/programs/shop/members", Key(kAppKey),
+                                  R"({"profile":{"email":"a@example.com"}})");
+  EXPECT_EQ(app_enrol.status, 403);
+  EXPECT_EQ(Reason(app_enrol), "PERMISSION_DENIED");
+  EXPECT_EQ(Call("POST", "/v1/programs", Key(kMerchantKey), R"({"program":{"id":"x"}})").status,
+            403);
+  EXPECT_EQ(Call("GET", "/v1/programs/shop/members", Admin()).status, 200);
+}
+
+TEST_F(GatewayPgTest, AMemberTokenReachesOnlyItsOwnMemberAndNoByteOfAnotherComesBack) {
+  const Struct ada = Enroll("ada@example.com");
+  const Struct bob = Enroll("bob@example.com");
+  const std::string ada_id = At(ada, "id").string_value();
+  const std::string bob_id = At(bob, "id").string_value();
+  const std::string bob_card = At(bob, "cardNumber").string_value();
+  const std::string bob_referral = At(bob, "referralCode").string_value();
+  const Headers as_ada = AsMember(ada_id);
+
+  ClientResponse own = Call("GET", absl::StrCat("/v1/programs/shop/members/", ada_id), as_ada);
+  ASSERT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(At(Json(own.body), "member.profile.email").string_value(), "ada@example.com");
+  EXPECT_EQ(
+      Call("GET", absl::StrCat("/v1/programs/shop/members/", ada_id, "/wallet"), as_ada).status,
+      200);
+
+  const std::string bob_base = absl::StrCat("/v1/programs/shop/members/", bob_id);
+  struct Attempt {
+    std::string method;
+    std::string target;
+    std::string body;
+  };
+  for (const Attempt& attempt : std::vector<Attempt>{
+           {"GET", bob_base, ""},
+           {"PATCH", bob_base + "?updateMask=displayName", R"({"displayName":"pwned"})"},
+           {"GET", bob_base + "/tierStatus", ""},
+           {"GET", bob_base + "/wallet", ""},
+           {"POST", bob_base + ":suspend", "{}"},
+           {"POST", bob_base + ":reactivate", "{}"},
+           {"POST", bob_base + ":erase", "{}"},
+           {"GET", "/v1/programs/shop/members", ""},
+           {"GET", "/v1/programs/other/members/" + ada_id, ""}}) {
+    Headers headers = as_ada;
+    headers.emplace_back("Idempotency-Key", "bola-" + attempt.method);
+    ClientResponse response = Call(attempt.method, attempt.target, headers, attempt.body);
+    if (attempt.target == "/v1/programs/shop/members") {
+      EXPECT_EQ(response.status, 403) << attempt.target;
+    } else {
+      EXPECT_EQ(response.status, 404) << attempt.method << " " << attempt.target;
+      EXPECT_EQ(Reason(response), "RESOURCE_NOT_FOUND");
+    }
+    for (const std::string& secret : {std::string("bob@example.com"), bob_card, bob_referral}) {
+      EXPECT_THAT(response.body, Not(HasSubstr(secret))) << attempt.target;
+    }
+  }
+  // Bob is untouched.
+  ClientResponse check = Call("GET", bob_base, Admin());
+  EXPECT_EQ(At(Json(check.body), "member.profile.displayName").string_value(), "Ada");
+  EXPECT_EQ(At(Json(check.body), "member.status").string_value(), "MEMBER_STATUS_ACTIVE");
+}
+
+TEST_F(GatewayPgTest, BodyLimitContentTypeAndRateLimit) {
+  const std::string big =
+      absl::StrCat(R"({"profile":{"displayName":")", std::string(kBodyBytesMax, 'x'), R"("}})");
+  ClientResponse too_large = Call("POST", "/v1/programs/shop/members", Admin("big"), big);
+  EXPECT_EQ(too_large.status, 413);
+  EXPECT_EQ(Reason(too_large), "BODY_TOO_LARGE");
+
+  ClientResponse text = Call("POST", "/v1/programs/shop/members",
+                             {{"x-api-key", kAdminKey}, {"content-type", "text/plain"}}, "{}");
+  EXPECT_EQ(text.status, 415);
+  EXPECT_EQ(Reason(text), "UNSUPPORTED_MEDIA_TYPE");
+
+  const std::string id = At(Enroll("rate@example.com"), "id").string_value();
+  const std::string target = absl::StrCat("/v1/programs/shop/members/", id);
+  const Headers as_member = AsMember(id);
+  for (int i = 0; i < kMemberBurst; ++i) {
+    ASSERT_EQ(Call("GET", target, as_member).status, 200) << i;
+  }
+  ClientResponse limited = Call("GET", target, as_member);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(Reason(limited), "RATE_LIMITED");
+  EXPECT_EQ(limited.Header("retry-after"), "1");
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(Call("GET", target, as_member).status, 200);
+}
+
+TEST_F(GatewayPgTest, IdempotencyKeyHeaderReplaysTheFirstAnswer) {
+  const std::string body = R"({"profile":{"email":"once@example.com"}})";
+  ClientResponse first = Call("POST", "/v1/programs/shop/members", Admin("same-key"), body);
+  ClientResponse again = Call("POST", "/v1/programs/shop/members", Admin("same-key"), body);
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(At(Json(first.body), "member.id").string_value(),
+            At(Json(again.body), "member.id").string_value());
+  ClientResponse reused = Call("POST", "/v1/programs/shop/members", Admin("same-key"),
+                               R"({"profile":{"email":"other@example.com"}})");
+  EXPECT_EQ(reused.status, 400);
+  EXPECT_EQ(Reason(reused), "IDEMPOTENCY_KEY_REUSED");
+
+  const std::string base =
+      absl::StrCat("/v1/programs/shop/members/", At(Json(first.body), "member.id").string_value());
+  ClientResponse suspended = Call("POST", base + ":suspend", Admin("suspend-once"));
+  ClientResponse replayed = Call("POST", base + ":suspend", Admin("suspend-once"));
+  EXPECT_EQ(suspended.status, 200);
+  EXPECT_EQ(replayed.status, 200);
+  EXPECT_EQ(suspended.body, replayed.body);
+  ClientResponse keyless = Call("POST", base + ":reactivate", Admin());
+  EXPECT_EQ(keyless.status, 400);
+  EXPECT_EQ(Reason(keyless), "IDEMPOTENCY_KEY_REQUIRED");
+
+  // Enrolment without a key gets one, returned so that the client can retry with it.
+  ClientResponse generated = Call("POST", "/v1/programs/shop/members", Admin(),
+                                  R"({"profile":{"email":"gen@example.com"}})");
+  ASSERT_EQ(generated.status, 200);
+  const std::string key = generated.Header("idempotency-key");
+  ASSERT_FALSE(key.empty());
+  ClientResponse retried = Call("POST", "/v1/programs/shop/members", Admin(key),
+                                R"({"profile":{"email":"gen@example.com"}})");
+  EXPECT_EQ(retried.status, 200);
+  EXPECT_EQ(At(Json(retried.body), "member.id").string_value(),
+            At(Json(generated.body), "member.id").string_value());
+}
+
+TEST_F(GatewayPgTest, TraceparentIsContinuedAndReturned) {
+  Headers headers = Admin();
+  headers.emplace_back("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  ClientResponse response = Call("GET", "/v1/programs/shop", headers);
+  ASSERT_EQ(response.status, 200);
+  std::optional<log::TraceContext> trace = log::ParseTraceParent(response.Header("traceparent"));
+  ASSERT_TRUE(trace.has_value());
+  EXPECT_EQ(trace->trace_id, "0af7651916cd43dd8448eb211c80319c");
+}
+
+TEST_F(GatewayPgTest, WalletWithPointsAndRewardsAbsentIsPartial) {
+  const std::string id = At(Enroll("wallet@example.com"), "id").string_value();
+  ClientResponse wallet =
+      Call("GET", absl::StrCat("/v1/programs/shop/members/", id, "/wallet"), AsMember(id));
+  ASSERT_EQ(wallet.status, 200) << wallet.body;
+  const Struct body = Json(wallet.body);
+  EXPECT_EQ(At(body, "member.id").string_value(), id);
+  EXPECT_EQ(At(body, "tierStatus.currentTier.code").string_value(), "bronze");
+  ASSERT_EQ(At(body, "partial").list_value().values_size(), 2);
+  EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "points");
+  EXPECT_EQ(At(body, "partial").list_value().values(1).string_value(), "rewards");
+
+  ClientResponse unknown = Call("GET", "/v1/programs/shop/members/mnotthere12345/wallet", Admin());
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(Reason(unknown), "MEMBER_NOT_FOUND");
+}
+
+// A stand-in for points-svc's wallet part, which does not exist yet.
+class FakePointsPart final : public WalletPart {
+ public:
+  std::string_view name() const override { return "points"; }
+  void Fetch(const WalletQuery&, std::function<void(WalletPartResult)> done) override {
+    auto balance = std::make_shared<Struct>();
+    (*balance->mutable_fields())["available"].set_string_value("1200");
+    WalletPartResult result;
+    result.part = "points";
+    result.upstream = "points";
+    result.fields.emplace_back("balance", balance);
+    done(std::move(result));
+  }
+};
+
+TEST_F(GatewayPgTest, WalletWithMembersStoppedStillAnswersWithTheRest) {
+  const std::string id = At(Enroll("stopped@example.com"), "id").string_value();
+  gateway_.reset();
+  client_.reset();
+  StartGateway({.wallet_parts = [](Upstreams& upstreams) {
+    std::vector<std::unique_ptr<WalletPart>> parts;
+    parts.push_back(std::make_unique<MembersWalletPart>(upstreams));
+    parts.push_back(std::make_unique<FakePointsPart>());
+    parts.push_back(std::make_unique<AbsentWalletPart>("rewards"));
+    return parts;
+  }});
+  client_ = std::make_unique<HttpClient>("127.0.0.1", gateway_->http_port());
+  const std::string target = absl::StrCat("/v1/programs/shop/members/", id, "/wallet");
+  ClientResponse complete = Call("GET", target, AsMember(id));
+  ASSERT_EQ(complete.status, 200) << complete.body;
+  EXPECT_THAT(complete.body, HasSubstr(R"("partial":["rewards"])"));
+
+  members_->Shutdown();
+  members_.reset();
+  ClientResponse partial = Call("GET", target, AsMember(id));
+  ASSERT_EQ(partial.status, 200) << partial.body;
+  const Struct body = Json(partial.body);
+  EXPECT_EQ(At(body, "balance.available").string_value(), "1200");
+  EXPECT_EQ(At(body, "member").kind_case(), Value::KIND_NOT_SET);
+  ASSERT_EQ(At(body, "partial").list_value().values_size(), 2);
+  EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "members");
+}
+
+TEST_F(GatewayPgTest, ServesItsOpenApiDocument) {
+  ClientResponse document = Call("GET", "/openapi.json");
+  ASSERT_EQ(document.status, 200);
+  EXPECT_EQ(At(Json(document.body), "openapi").string_value(), "3.0.3");
+  EXPECT_THAT(document.body, HasSubstr("/v1/programs/{program}/members/{member}:suspend"));
+}
+
+}  // namespace
+}  // namespace loyalty::gateway

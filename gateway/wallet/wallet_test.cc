@@ -1,0 +1,122 @@
+#include "gateway/wallet/wallet.h"
+
+#include <memory>
+#include <string>
+
+#include "common/status/error.h"
+#include "common/status/grpc_status.h"
+#include "gateway/testing/fake_upstreams.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "loyalty/members/v1/members_service.pb.h"
+
+namespace loyalty::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using G = grpc::StatusCode;
+
+WalletPartResult Part(std::string name, grpc::Status status, std::string key = "",
+                      std::shared_ptr<google::protobuf::Message> message = nullptr) {
+  WalletPartResult result;
+  result.part = name;
+  result.upstream = std::move(name);
+  result.status = std::move(status);
+  if (message != nullptr) result.fields.emplace_back(std::move(key), std::move(message));
+  return result;
+}
+
+std::shared_ptr<members::v1::Member> Ada() {
+  auto member = std::make_shared<members::v1::Member>();
+  member->set_id("mada");
+  member->set_tier("gold");
+  return member;
+}
+
+google::protobuf::Struct Parse(const std::string& json) {
+  google::protobuf::Struct parsed;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok()) << json;
+  return parsed;
+}
+
+TEST(AssembleWallet, CompleteWalletHasAnEmptyPartialList) {
+  WalletAnswer answer = AssembleWallet({Part("members", grpc::Status::OK, "member", Ada())});
+  ASSERT_TRUE(answer.status.ok());
+  const google::protobuf::Struct wallet = Parse(answer.json);
+  EXPECT_EQ(wallet.fields().at("member").struct_value().fields().at("tier").string_value(), "gold");
+  EXPECT_EQ(wallet.fields().at("partial").list_value().values_size(), 0);
+}
+
+TEST(AssembleWallet, ServicesThatAreDownOrAbsentAreListedAsPartial) {
+  WalletAnswer answer =
+      AssembleWallet({Part("members", grpc::Status::OK, "member", Ada()),
+                      Part("points", grpc::Status(G::UNAVAILABLE, "down")),
+                      Part("rewards", grpc::Status(G::DEADLINE_EXCEEDED, "slow"))});
+  ASSERT_TRUE(answer.status.ok());
+  EXPECT_THAT(answer.json, HasSubstr(R"("partial":["points","rewards"])"));
+  EXPECT_THAT(answer.json, HasSubstr(R"("id":"mada")"));
+}
+
+TEST(AssembleWallet, ADecidingErrorWinsOverPartialOnes) {
+  WalletAnswer answer =
+      AssembleWallet({Part("members", grpc::Status(G::NOT_FOUND, "no such member")),
+                      Part("points", grpc::Status(G::UNAVAILABLE, "down"))});
+  EXPECT_EQ(answer.status.error_code(), G::NOT_FOUND);
+  EXPECT_EQ(answer.upstream, "members");
+}
+
+TEST(AssembleWallet, EveryPartMissingIsUnavailable) {
+  WalletAnswer answer = AssembleWallet({Part("members", grpc::Status(G::UNAVAILABLE, "down")),
+                                        Part("points", grpc::Status(G::UNAVAILABLE, "absent"))});
+  EXPECT_EQ(answer.status.error_code(), G::UNAVAILABLE);
+}
+
+TEST(MembersWalletPart, CallsGetMemberAndGetTierStatusWithTheCallOptions) {
+  testing::FakeUpstreams upstreams({"members"});
+  upstreams.SetAnswer([](const std::string& path, const google::protobuf::Message&,
+                         google::protobuf::Message& response) {
+    if (path == "/loyalty.members.v1.MembersService/GetMember") {
+      static_cast<members::v1::GetMemberResponse&>(response).mutable_member()->set_id("mada");
+    } else {
+      static_cast<members::v1::GetTierStatusResponse&>(response).set_qualifying_points(1200);
+    }
+    return grpc::Status::OK;
+  });
+  MembersWalletPart part(upstreams);
+  WalletQuery query{"shop", "mada", {.deadline = absl::Seconds(2), .traceparent = "tp"}};
+  WalletPartResult result;
+  part.Fetch(query, [&result](WalletPartResult r) { result = std::move(r); });
+  ASSERT_TRUE(result.status.ok());
+  ASSERT_EQ(result.fields.size(), 2u);
+  EXPECT_EQ(result.fields[0].first, "member");
+  EXPECT_EQ(result.fields[1].first, "tierStatus");
+  ASSERT_EQ(upstreams.calls().size(), 2u);
+  for (const auto& call : upstreams.calls()) {
+    EXPECT_EQ(call.options.traceparent, "tp");
+    EXPECT_THAT(call.request->ShortDebugString(), HasSubstr(R"(program: "shop" member: "mada")"));
+  }
+  const WalletAnswer answer = AssembleWallet({result});
+  EXPECT_THAT(answer.json, HasSubstr(R"("qualifyingPoints":"1200")"));
+}
+
+TEST(MembersWalletPart, NotFoundWinsOverUnavailable) {
+  testing::FakeUpstreams upstreams({"members"});
+  upstreams.SetAnswer(
+      [](const std::string& path, const google::protobuf::Message&, google::protobuf::Message&) {
+        if (path == "/loyalty.members.v1.MembersService/GetMember") {
+          return grpc::Status(G::UNAVAILABLE, "down");
+        }
+        return ToGrpcStatus(ErrorWithReason(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND", "no"),
+                            "members.loyalty");
+      });
+  MembersWalletPart part(upstreams);
+  WalletPartResult result;
+  part.Fetch(WalletQuery{"shop", "mnone", {}},
+             [&result](WalletPartResult r) { result = std::move(r); });
+  EXPECT_EQ(result.status.error_code(), G::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace loyalty::gateway
