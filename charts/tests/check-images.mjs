@@ -17,7 +17,11 @@ if (!root || !buildDir) {
 
 // Only for the developer loop: the PostgreSQL the tests start, the formatter, promtool (the
 // prometheus package) for scripts/lint-chart. Listed here whether or not scripts/setup has them.
-const kSetupOnly = ["postgresql-15", "postgresql-client-15", "clang-format", "prometheus"];
+const kSetupOnly = [
+  "postgresql-15", "postgresql-client-15", "clang-format", "prometheus",
+  // The gateway's fuzzing (clang-14 with libFuzzer) and load tools: tests and benchmarks only.
+  "clang-14", "libclang-rt-14-dev", "wrk", "curl",
+];
 // scripts/setup installs node and npm on its own (only when npm is missing).
 const kImageOnly = ["nodejs", "npm"];
 // Present in debian:12-slim already (apt itself depends on them).
