@@ -43,6 +43,16 @@ TEST(StatusSummary, ShowsCodeReasonAndMessageWithoutPayloadBytes) {
   EXPECT_EQ(StatusSummary(absl::OkStatus()), "OK");
 }
 
+TEST(InvalidField, ReplacesMalformedUtf8FromRequestsSoDetailsStayValidProtos) {
+  absl::Status status = InvalidField("na\xffme\xc3", "UNKNOWN_FIELD", "bad \xe2\x82");
+  ASSERT_EQ(FieldViolations(status).size(), 1u);
+  EXPECT_EQ(FieldViolations(status)[0].field, "na\xef\xbf\xbdme\xef\xbf\xbd");
+  EXPECT_EQ(FieldViolations(status)[0].description, "bad \xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(ErrorMetadataOf(status).at("field"), "na\xef\xbf\xbdme\xef\xbf\xbd");
+  // Well-formed text, multi-byte included, passes unchanged.
+  EXPECT_EQ(FieldViolations(InvalidField("caf\xc3\xa9", "R_X", "ok"))[0].field, "caf\xc3\xa9");
+}
+
 TEST(ErrorReason, AbsentOnPlainStatus) {
   EXPECT_EQ(ErrorReason(absl::NotFoundError("x")), std::nullopt);
   EXPECT_TRUE(ErrorMetadataOf(absl::OkStatus()).empty());
