@@ -14,29 +14,10 @@ namespace loyalty::gateway {
 namespace {
 
 // The metrics endpoint serves a scraper or two; bounded like the services' (common/server).
-constexpr char kMetricsThreads[] = "2";
-constexpr char kMetricsRequestTimeoutMs[] = "10000";
 
 #ifndef LOYALTY_PROJECT_VERSION
 #define LOYALTY_PROJECT_VERSION "dev"
 #endif
-
-std::string HostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
-  return absl::StrCat(host, ":", port);
-}
-
-// prometheus-cpp reports a failed bind by throwing from civetweb's constructor.
-absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartExposer(const std::string& address) {
-  try {
-    return std::make_unique<prometheus::Exposer>(
-        std::vector<std::string>{"listening_ports", address, "num_threads", kMetricsThreads,
-                                 "request_timeout_ms", kMetricsRequestTimeoutMs});
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics endpoint cannot listen on ", address, ": ", e.what()));
-  }
-}
 
 }  // namespace
 
@@ -72,7 +53,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayConfi
   server::RegisterBuildInfo(*server->registry_, "gateway", LOYALTY_PROJECT_VERSION);
   if (hooks.serve_metrics) {
     absl::StatusOr<std::unique_ptr<prometheus::Exposer>> exposer =
-        StartExposer(HostPort(cfg.listen_address, cfg.metrics_port));
+        server::StartMetricsExposer(cfg.listen_address, cfg.metrics_port);
     if (!exposer.ok()) return exposer.status();
     server->exposer_ = *std::move(exposer);
     server->exposer_->RegisterCollectable(server->registry_);

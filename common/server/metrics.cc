@@ -2,12 +2,14 @@
 
 #include <array>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/support/interceptor.h"
 #include "grpcpp/support/server_interceptor.h"
@@ -180,6 +182,23 @@ std::unique_ptr<ServerMetrics::Method> ServerMetrics::NewMethod(
     children->handled[code] = &handled_.Add(code_labels);
   }
   return children;
+}
+
+std::string HostPort(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
+}
+
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(const std::string& host,
+                                                                         int port) {
+  const std::string address = HostPort(host, port);
+  try {
+    return std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", address, "num_threads", "2", "request_timeout_ms", "10000"});
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics endpoint cannot listen on ", address, ": ", e.what()));
+  }
 }
 
 }  // namespace loyalty::server

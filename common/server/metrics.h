@@ -19,9 +19,11 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/support/status_code_enum.h"
 #include "prometheus/counter.h"
+#include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
@@ -88,5 +90,14 @@ class ServerMetrics {
   std::unique_ptr<Method> unknown_;
   absl::flat_hash_map<std::string, std::unique_ptr<Method>> methods_;
 };
+
+// "host:port", with an IPv6 host in brackets.
+std::string HostPort(const std::string& host, int port);
+
+// A Prometheus /metrics endpoint on host:port (2 threads, 10 s request timeout). UNAVAILABLE when
+// the port cannot be bound: prometheus-cpp throws from civetweb's constructor, and this is the
+// one place that exception becomes a status.
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(const std::string& host,
+                                                                         int port);
 
 }  // namespace loyalty::server

@@ -34,8 +34,6 @@ namespace {
 constexpr int kPortMax = 65535;
 // The metrics endpoint serves one scraper or two; its threads and request time are bounded so a
 // stuck client cannot hold it.
-constexpr char kMetricsThreads[] = "2";
-constexpr char kMetricsRequestTimeoutMs[] = "10000";
 
 // Client-side load balancing (round_robin over a headless Service) spreads calls only across the
 // pods a client has connected to, and clients resolve again only when a connection closes.
@@ -59,11 +57,6 @@ void InitGrpcOnce() {
     // library from being dropped by --as-needed.
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   });
-}
-
-std::string HostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
-  return absl::StrCat(host, ":", port);
 }
 
 absl::Status ValidateOptions(const ServerOptions& options,
@@ -170,19 +163,6 @@ class ServiceRegistryOption final : public grpc::ServerBuilderOption {
   std::vector<std::string>& service_names_;
 };
 
-// prometheus-cpp reports a failed bind by throwing from the civetweb constructor; this is the one
-// place that exception is turned into a status.
-absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartExposer(const std::string& address) {
-  try {
-    return std::make_unique<prometheus::Exposer>(
-        std::vector<std::string>{"listening_ports", address, "num_threads", kMetricsThreads,
-                                 "request_timeout_ms", kMetricsRequestTimeoutMs});
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics endpoint cannot listen on ", address, ": ", e.what()));
-  }
-}
-
 }  // namespace
 
 GrpcServer::GrpcServer(const ServerOptions& options)
@@ -204,7 +184,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // The metrics endpoint starts first, so a failure leaves no half-started gRPC server behind.
   if (options.metrics_port >= 0) {
     absl::StatusOr<std::unique_ptr<prometheus::Exposer>> exposer =
-        StartExposer(HostPort(options.listen_address, options.metrics_port));
+        StartMetricsExposer(options.listen_address, options.metrics_port);
     if (!exposer.ok()) return exposer.status();
     server->exposer_ = *std::move(exposer);
     server->exposer_->RegisterCollectable(server->registry_);
