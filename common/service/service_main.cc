@@ -6,6 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/idempotency/idempotency.h"
 #include "common/log/log.h"
 #include "common/server/server.h"
 #include "common/server/signals.h"
@@ -13,6 +14,8 @@
 
 namespace loyalty::service {
 namespace {
+
+constexpr int kPruneBatchMax = 5000;
 
 int Migrate(const Spec& spec, const config::ServiceConfig& config) {
   absl::StatusOr<std::unique_ptr<pg::Connection>> connection =
@@ -42,6 +45,8 @@ void PrintHelp(const Spec& spec) {
     std::printf("  %-44s %s (default: %s)\n", doc.name.c_str(), doc.description.c_str(),
                 doc.default_value.c_str());
   }
+  std::printf("  %-44s %s\n", "LOYALTY_IDEMPOTENCY_RETENTION_HOURS",
+              "how long answers are kept for request_id replays, 1-8784 (default: 168)");
   for (const auto& [name, description] : spec.extra_help) {
     std::printf("  %-44s %s\n", name.c_str(), description.c_str());
   }
@@ -62,7 +67,7 @@ void RunLoop(const BackgroundLoop& loop, absl::Notification& stopping) {
 }
 
 int Serve(const Spec& spec, config::EnvReader& reader, const config::ServiceConfig& config,
-          const BuildFn& build) {
+          int64_t retention_hours, const BuildFn& build) {
   absl::StatusOr<std::unique_ptr<pg::Pool>> pool =
       pg::Pool::Create({.connection = ConnectionOptionsFor(config, spec.name),
                         .size = config.db_pool_size,
@@ -103,6 +108,16 @@ int Serve(const Spec& spec, config::EnvReader& reader, const config::ServiceConf
   log::Info("serving", {{"grpc_port", static_cast<int64_t>((*server)->grpc_port())},
                         {"metrics_port", static_cast<int64_t>((*server)->metrics_port())},
                         {"schema", config.database_schema}});
+  pg::Pool* pool_for_pruning = pool->get();
+  built->loops.push_back({.name = "idempotency-prune",
+                          .interval = absl::Minutes(10),
+                          .run_once = [pool_for_pruning, retention_hours]() -> absl::StatusOr<int> {
+                            absl::StatusOr<int64_t> pruned = idempotency::PruneKeys(
+                                *pool_for_pruning, absl::Now() - absl::Hours(retention_hours),
+                                kPruneBatchMax);
+                            if (!pruned.ok()) return pruned.status();
+                            return static_cast<int>(*pruned);
+                          }});
   absl::Notification stopping;
   std::vector<std::thread> loops;
   for (const BackgroundLoop& loop : built->loops) {
@@ -149,9 +164,14 @@ int Main(int argc, char** argv, const Spec& spec, const BuildFn& build) {
   absl::StatusOr<config::ServiceConfig> config = config::LoadServiceConfig(reader, spec.defaults);
   if (!reader.status().ok()) config::ExitOnConfigError(spec.name, reader.status());
   if (!config.ok()) config::ExitOnConfigError(spec.name, config.status());
+  // Every service keeps the answers of acknowledged mutations (common/idempotency) for a bounded
+  // time; a loop of its own removes older ones in bounded batches.
+  const int64_t retention_hours =
+      reader.Int("LOYALTY_IDEMPOTENCY_RETENTION_HOURS", 168, 1, 24 * 366);
+  if (!reader.status().ok()) config::ExitOnConfigError(spec.name, reader.status());
   absl::StatusOr<log::Level> level = log::ParseLevel(config->log_level);
   log::Init(spec.name, level.ok() ? *level : log::Level::kInfo);
-  return migrate ? Migrate(spec, *config) : Serve(spec, reader, *config, build);
+  return migrate ? Migrate(spec, *config) : Serve(spec, reader, *config, retention_hours, build);
 }
 
 }  // namespace loyalty::service

@@ -1,0 +1,101 @@
+// Idempotent calls against the real PostgreSQL that scripts/test starts.
+#include "common/idempotency/idempotency.h"
+
+#include "common/check.h"
+#include "common/pg/migrate.h"
+#include "common/testkit/status_matchers.h"
+#include "common/testkit/test_schema.h"
+#include "google/protobuf/wrappers.pb.h"
+#include "gtest/gtest.h"
+
+namespace loyalty::idempotency {
+namespace {
+
+using ::loyalty::testkit::IsOk;
+using ::loyalty::testkit::StatusIs;
+
+// The table every service's migrations create (e.g. members-svc/migrations/0003_*.sql).
+constexpr pg::Migration kMigrations[] = {
+    {1, "0001_idempotency_keys.sql",
+     "CREATE TABLE idempotency_keys (scope text NOT NULL, request_id text NOT NULL, "
+     "method text NOT NULL, request_hash text NOT NULL, response bytea NOT NULL, "
+     "create_time timestamptz NOT NULL, PRIMARY KEY (scope, request_id));"
+     "CREATE TABLE effects (n int);"}};
+constexpr pg::Query kAddEffect{"t_add_effect", "INSERT INTO effects VALUES (1)"};
+constexpr pg::Query kCountEffects{"t_count_effects", "SELECT count(*) FROM effects"};
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'790'000'000);
+
+class IdempotencyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto schema = testkit::TestSchema::Create("idem");
+    ASSERT_THAT(schema, IsOk());
+    schema_ = *std::move(schema);
+    pool_ = schema_->MakePool(2);
+    auto connection = pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    ASSERT_THAT(pg::ApplyMigrations(**connection, kMigrations), IsOk());
+  }
+
+  // A call whose effect is one row in `effects`; answers the payload back.
+  absl::StatusOr<google::protobuf::StringValue> Run(const std::string& key,
+                                                    const std::string& payload, absl::Time now) {
+    google::protobuf::StringValue request;
+    request.set_value(payload);
+    const Call call{.scope = "p",
+                    .request_id = key,
+                    .method = "test/Run",
+                    .request_hash = RequestHash("test/Run", request),
+                    .now = now};
+    return RunIdempotent<google::protobuf::StringValue>(
+        *pool_, call,
+        [&](pg::Connection& connection) -> absl::StatusOr<google::protobuf::StringValue> {
+          if (auto added = connection.Execute(kAddEffect); !added.ok()) return added.status();
+          return request;
+        });
+  }
+
+  int64_t Effects() {
+    auto connection = pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto count = (*connection)->Execute(kCountEffects);
+    LOYALTY_CHECK(count.ok());
+    return count->Int64(0, 0);
+  }
+
+  std::unique_ptr<testkit::TestSchema> schema_;
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+TEST_F(IdempotencyTest, ReplayAnswersTheSameWithoutASecondEffect) {
+  ASSERT_THAT(Run("k1", "a", kT0), IsOk());
+  auto replay = Run("k1", "a", kT0 + absl::Minutes(1));
+  ASSERT_THAT(replay, IsOk());
+  EXPECT_EQ(replay->value(), "a");
+  EXPECT_EQ(Effects(), 1);
+  EXPECT_THAT(Run("k1", "b", kT0),
+              StatusIs(absl::StatusCode::kInvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
+  EXPECT_EQ(Effects(), 1);
+}
+
+TEST_F(IdempotencyTest, PruningRemovesOnlyKeysOlderThanTheCutoffWithinTheLimit) {
+  ASSERT_THAT(Run("old-1", "a", kT0), IsOk());
+  ASSERT_THAT(Run("old-2", "a", kT0 + absl::Hours(1)), IsOk());
+  ASSERT_THAT(Run("new", "a", kT0 + absl::Hours(24 * 10)), IsOk());
+  const absl::Time cutoff = kT0 + absl::Hours(24 * 7);
+  auto first = PruneKeys(*pool_, cutoff, 1);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(*first, 1);
+  auto rest = PruneKeys(*pool_, cutoff, 100);
+  ASSERT_THAT(rest, IsOk());
+  EXPECT_EQ(*rest, 1);
+  // The recent key still replays; a pruned one runs again (its retention is over).
+  ASSERT_THAT(Run("new", "a", kT0 + absl::Hours(24 * 10)), IsOk());
+  EXPECT_EQ(Effects(), 3);
+  ASSERT_THAT(Run("old-1", "a", kT0 + absl::Hours(24 * 10)), IsOk());
+  EXPECT_EQ(Effects(), 4);
+}
+
+}  // namespace
+}  // namespace loyalty::idempotency
