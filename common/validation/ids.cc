@@ -61,4 +61,18 @@ absl::Status ValidateCurrencyCode(std::string_view code, std::string_view field)
   return absl::OkStatus();
 }
 
+absl::Status ValidateMemberRef(std::string_view program_id, std::string_view member_id) {
+  if (absl::Status status = ValidateProgramId(program_id, "program"); !status.ok()) return status;
+  return ValidateMemberId(member_id, "member");
+}
+
+std::string ProgramName(std::string_view program_id) {
+  return absl::StrCat("programs/", absl::string_view(program_id.data(), program_id.size()));
+}
+
+std::string MemberName(std::string_view program_id, std::string_view member_id) {
+  return absl::StrCat(ProgramName(program_id), "/members/",
+                      absl::string_view(member_id.data(), member_id.size()));
+}
+
 }  // namespace loyalty

@@ -5,6 +5,7 @@
 // stable reason, and never echoes the rejected value.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -29,5 +30,12 @@ absl::Status ValidateRequestId(std::string_view request_id, std::string_view fie
 // Three uppercase ASCII letters (ISO 4217 form; whether the code is assigned is not checked).
 // Fails with reason INVALID_CURRENCY.
 absl::Status ValidateCurrencyCode(std::string_view code, std::string_view field);
+
+// Both halves of a request's member reference, as the fields "program" and "member".
+absl::Status ValidateMemberRef(std::string_view program_id, std::string_view member_id);
+
+// Resource names (AIP-122): "programs/{program}" and "programs/{program}/members/{member}".
+std::string ProgramName(std::string_view program_id);
+std::string MemberName(std::string_view program_id, std::string_view member_id);
 
 }  // namespace loyalty

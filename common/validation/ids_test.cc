@@ -10,6 +10,17 @@ namespace {
 
 using ::loyalty::testkit::IsInvalidField;
 
+TEST(ValidateMemberRef, NamesWhicheverHalfIsBad) {
+  EXPECT_TRUE(ValidateMemberRef("demo", "m1").ok());
+  EXPECT_TRUE(IsInvalidField(ValidateMemberRef("Demo", "m1"), "program", "INVALID_PROGRAM_ID"));
+  EXPECT_TRUE(IsInvalidField(ValidateMemberRef("demo", "M1"), "member", "INVALID_MEMBER_ID"));
+}
+
+TEST(ResourceNames, FollowTheRestPaths) {
+  EXPECT_EQ(ProgramName("demo"), "programs/demo");
+  EXPECT_EQ(MemberName("demo", "m1"), "programs/demo/members/m1");
+}
+
 TEST(ValidateMemberId, AcceptsLowercaseAlphanumericUpTo64) {
   EXPECT_TRUE(ValidateMemberId("m3cfh3zk8mg8rkk8", "member").ok());
   EXPECT_TRUE(ValidateMemberId(std::string(kMemberIdLengthMax, 'a'), "member").ok());

@@ -7,15 +7,6 @@
 
 namespace loyalty::members {
 
-std::string ProgramName(std::string_view program_id) {
-  return absl::StrCat("programs/", absl::string_view(program_id.data(), program_id.size()));
-}
-
-std::string MemberName(std::string_view program_id, std::string_view member_id) {
-  return absl::StrCat(ProgramName(program_id), "/members/",
-                      absl::string_view(member_id.data(), member_id.size()));
-}
-
 absl::StatusOr<Program> ParseProgram(const v1::Program& proto) {
   Program program;
   if (!proto.id().empty()) {

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/rpc/proto_time.h"
+#include "common/validation/ids.h"
 #include "loyalty/members/v1/members_service.pb.h"
 #include "members-svc/domain/member.h"
 
@@ -20,10 +21,6 @@ inline constexpr size_t kSuspendReasonCharsMax = 500;
 inline constexpr size_t kEventIdLengthMax = 128;
 inline constexpr int64_t kPointValueMinorPerThousandMax = 1'000'000'000;
 inline constexpr int32_t kTierWindowMonthsDefault = 12;
-
-// Resource names.
-std::string ProgramName(std::string_view program_id);
-std::string MemberName(std::string_view program_id, std::string_view member_id);
 
 // Validates the program in a CreateProgramRequest; `id` may be empty (the caller picks one).
 absl::StatusOr<Program> ParseProgram(const v1::Program& proto);

@@ -69,11 +69,6 @@ absl::Status AlreadyEnrolled(std::string_view program_id, std::string_view membe
                          {{"member", name}});
 }
 
-absl::Status ValidateMemberRef(const std::string& program_id, const std::string& member_id) {
-  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(program_id, "program"));
-  return ValidateMemberId(member_id, "member");
-}
-
 // Unique-violation statuses carry the constraint name (common/pg/sqlstate.h).
 bool IsUniqueViolationOf(const absl::Status& status,
                          std::initializer_list<std::string_view> names) {

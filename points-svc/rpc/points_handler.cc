@@ -44,10 +44,6 @@ std::string Method(std::string_view rpc) {
                       absl::string_view(rpc.data(), rpc.size()));
 }
 
-std::string MemberName(const std::string& program_id, const std::string& member_id) {
-  return absl::StrCat("programs/", program_id, "/members/", member_id);
-}
-
 absl::Status InsufficientPoints(int64_t available, int64_t required) {
   return ErrorWithReason(
       absl::StatusCode::kFailedPrecondition, "INSUFFICIENT_POINTS",
@@ -70,11 +66,6 @@ absl::Status ValidateText(std::string_view text, std::string_view field, size_t 
         absl::StrCat("must be at most ", max_length, " bytes without control characters"));
   }
   return absl::OkStatus();
-}
-
-absl::Status ValidateMemberRef(const std::string& program_id, const std::string& member_id) {
-  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(program_id, "program"));
-  return ValidateMemberId(member_id, "member");
 }
 
 idempotency::Call MakeCall(const google::protobuf::Message& request, std::string_view rpc,
