@@ -41,6 +41,11 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       reader.Int("LOYALTY_POINTS_PROJECTION_TTL_MS", 60'000, 0, 86'400'000);
   const int64_t maintenance_interval_ms =
       reader.Int("LOYALTY_POINTS_MAINTENANCE_INTERVAL_MS", 10'000, 100, 3'600'000);
+  const int64_t write_batch_max = reader.Int("LOYALTY_POINTS_WRITE_BATCH_MAX", 256, 1, 4096);
+  const int64_t writers = reader.Int("LOYALTY_POINTS_WRITERS", 2, 1, 16);
+  const int64_t write_queue_max = reader.Int("LOYALTY_POINTS_WRITE_QUEUE_MAX", 4096, 1, 1'000'000);
+  const int64_t write_wait_max_ms =
+      reader.Int("LOYALTY_POINTS_WRITE_WAIT_MAX_MS", 10'000, 100, 600'000);
   if (secret.size() < 16) {
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
   }
@@ -50,8 +55,13 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       absl::Milliseconds(members_deadline_ms));
   state->handler = std::make_unique<PointsHandler>(
       pool, state->clock, *state->directory,
-      PointsHandlerOptions{.page_token_key = secret,
-                           .projection_ttl = absl::Milliseconds(projection_ttl_ms)});
+      PointsHandlerOptions{
+          .page_token_key = secret,
+          .projection_ttl = absl::Milliseconds(projection_ttl_ms),
+          .purchase_writes = {.queue = {.max_batch = static_cast<int>(write_batch_max),
+                                        .max_queued = static_cast<int>(write_queue_max),
+                                        .writers = static_cast<int>(writers)},
+                              .wait_max = absl::Milliseconds(write_wait_max_ms)}});
   state->service = std::make_unique<GrpcPointsService>(*state->handler);
   PointsHandler* handler = state->handler.get();
   // Holds run out, pending points come due and lots expire at points in time, not on requests:
@@ -81,6 +91,15 @@ int main(int argc, char** argv) {
       {"LOYALTY_POINTS_PROJECTION_TTL_MS",
        "how long member and program data from members-svc is trusted (default: 60000)"},
       {"LOYALTY_POINTS_MAINTENANCE_INTERVAL_MS",
-       "how often holds, pending points and expiries are processed (default: 10000)"}};
+       "how often holds, pending points and expiries are processed (default: 10000)"},
+      {"LOYALTY_POINTS_WRITE_BATCH_MAX",
+       "purchases written in one transaction by group commit, 1-4096 (default: 256)"},
+      {"LOYALTY_POINTS_WRITERS",
+       "group-commit transactions in flight at once, 1-16; each holds a DB connection (default: "
+       "2)"},
+      {"LOYALTY_POINTS_WRITE_QUEUE_MAX",
+       "purchases waiting for a writer before RESOURCE_EXHAUSTED (default: 4096)"},
+      {"LOYALTY_POINTS_WRITE_WAIT_MAX_MS",
+       "longest a purchase waits for its batch before DEADLINE_EXCEEDED (default: 10000)"}};
   return loyalty::service::Main(argc, argv, spec, loyalty::points::Build);
 }

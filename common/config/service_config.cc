@@ -25,7 +25,7 @@ constexpr IntSetting kDbAcquireTimeoutMs{"DB_ACQUIRE_TIMEOUT_MS", 2'000, 1, 60'0
                                          "how long a call waits for a free connection, ms"};
 constexpr IntSetting kStatementTimeoutMs{"STATEMENT_TIMEOUT_MS", 5'000, 100, 600'000,
                                          "PostgreSQL statement_timeout, ms"};
-constexpr IntSetting kGrpcMaxThreads{"GRPC_MAX_THREADS", 16, 2, 512,
+constexpr IntSetting kGrpcMaxThreads{"GRPC_MAX_THREADS", 128, 2, 512,
                                      "gRPC server threads, hence calls served at once"};
 constexpr IntSetting kShutdownGraceMs{"SHUTDOWN_GRACE_MS", 10'000, 0, 300'000,
                                       "how long a stop lets in-flight calls finish, ms"};

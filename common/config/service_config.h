@@ -43,7 +43,7 @@ struct ServiceConfig {
   int64_t db_acquire_timeout_ms = 0;
   // LOYALTY_<P>_STATEMENT_TIMEOUT_MS, default 5000, 100..600000.
   int64_t statement_timeout_ms = 0;
-  // LOYALTY_<P>_GRPC_MAX_THREADS, default 16, 2..512.
+  // LOYALTY_<P>_GRPC_MAX_THREADS, default 128, 2..512.
   int grpc_max_threads = 0;
   // LOYALTY_<P>_SHUTDOWN_GRACE_MS, default 10000, 0..300000.
   int64_t shutdown_grace_ms = 0;

@@ -44,7 +44,7 @@ TEST(LoadServiceConfig, AppliesDefaults) {
   EXPECT_EQ(config->db_pool_size, 8);
   EXPECT_EQ(config->db_acquire_timeout_ms, 2000);
   EXPECT_EQ(config->statement_timeout_ms, 5000);
-  EXPECT_EQ(config->grpc_max_threads, 16);
+  EXPECT_EQ(config->grpc_max_threads, 128);
   EXPECT_EQ(config->shutdown_grace_ms, 10000);
   EXPECT_EQ(config->log_level, "info");
 }
@@ -206,7 +206,7 @@ TEST(DescribeServiceConfig, ListsEveryVariableInReadingOrderWithDefaults) {
                         Field(&Doc::default_value, "9101"), Field(&Doc::default_value, "none"),
                         Field(&Doc::default_value, "members"), Field(&Doc::default_value, "8"),
                         Field(&Doc::default_value, "2000"), Field(&Doc::default_value, "5000"),
-                        Field(&Doc::default_value, "16"), Field(&Doc::default_value, "10000"),
+                        Field(&Doc::default_value, "128"), Field(&Doc::default_value, "10000"),
                         Field(&Doc::default_value, "info")));
   EXPECT_EQ(docs[5].description, "database connections in the pool, 1..100");
 }

@@ -1,6 +1,7 @@
 #include "common/idempotency/idempotency.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/pg/array.h"
 #include "common/pg/migrate.h"
 #include "common/status/error.h"
 #include "common/status/macros.h"
@@ -20,6 +21,22 @@ constexpr pg::Query kInsertKey{
     "idempotency_insert_key",
     "INSERT INTO idempotency_keys (scope, request_id, method, request_hash, response, "
     "create_time) VALUES ($1, $2, $3, $4, $5, $6)"};
+// Batches: advisory locks taken in hash order; rows travel as arrays (common/pg/array.h).
+constexpr pg::Query kLockKeys{
+    "idempotency_lock_keys",
+    "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
+    "hashtextextended(k.scope || '/' || k.request_id, 0) AS h "
+    "FROM unnest($1::text[], $2::text[]) AS k(scope, request_id) ORDER BY h) AS keys"};
+constexpr pg::Query kFindKeys{
+    "idempotency_find_keys",
+    "SELECT k.n, i.method, i.request_hash, i.response "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(scope, request_id, n) "
+    "JOIN idempotency_keys i ON i.scope = k.scope AND i.request_id = k.request_id"};
+constexpr pg::Query kInsertKeys{
+    "idempotency_insert_keys",
+    "INSERT INTO idempotency_keys (scope, request_id, method, request_hash, response, "
+    "create_time) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+    "$5::bytea[], $6::timestamptz[])"};
 constexpr pg::Query kPruneKeys{
     "idempotency_prune_keys",
     "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys "
@@ -55,16 +72,11 @@ absl::Status Run(pg::Pool& pool, const Call& call, google::protobuf::Message& re
     LOYALTY_RETURN_IF_ERROR(connection.Execute(kLockKey, key).status());
     LOYALTY_ASSIGN_OR_RETURN(pg::Result found, connection.Execute(kFindKey, key));
     if (found.rows() == 1) {
-      if (found.String(0, "method") != call.method ||
-          found.String(0, "request_hash") != call.request_hash) {
-        return InvalidField("request_id", "IDEMPOTENCY_KEY_REUSED",
-                            "this request_id was already used for a different request");
-      }
-      if (!response.ParseFromString(found.Bytes(0, "response"))) {
-        return absl::InternalError(
-            absl::StrCat("stored answer for ", call.method, " does not parse"));
-      }
-      return absl::OkStatus();
+      return Replay(call,
+                    StoredAnswer{.method = found.String(0, "method"),
+                                 .request_hash = found.String(0, "request_hash"),
+                                 .response = found.Bytes(0, "response")},
+                    response);
     }
     LOYALTY_RETURN_IF_ERROR(body(connection));
     return connection
@@ -80,6 +92,62 @@ absl::Status Run(pg::Pool& pool, const Call& call, google::protobuf::Message& re
 }
 
 }  // namespace internal
+
+absl::Status Replay(const Call& call, const StoredAnswer& stored,
+                    google::protobuf::Message& response) {
+  if (stored.method != call.method || stored.request_hash != call.request_hash) {
+    return InvalidField("request_id", "IDEMPOTENCY_KEY_REUSED",
+                        "this request_id was already used for a different request");
+  }
+  if (!response.ParseFromString(stored.response)) {
+    return absl::InternalError(absl::StrCat("stored answer for ", call.method, " does not parse"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::optional<StoredAnswer>>> LockAndFind(
+    pg::Connection& connection, std::span<const Call* const> calls) {
+  std::vector<std::optional<StoredAnswer>> found(calls.size());
+  if (calls.empty()) return found;
+  pg::ArrayLiteral scopes, request_ids;
+  for (const Call* call : calls) {
+    scopes.Add(call->scope);
+    request_ids.Add(call->request_id);
+  }
+  const pg::Params keys = pg::Params().Add(scopes.Build()).Add(request_ids.Build());
+  LOYALTY_RETURN_IF_ERROR(connection.Execute(kLockKeys, keys).status());
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection.Execute(kFindKeys, keys));
+  for (int row = 0; row < rows.rows(); ++row) {
+    const int64_t index = rows.Int64(row, "n") - 1;  // WITH ORDINALITY counts from 1.
+    found[index] = StoredAnswer{.method = rows.String(row, "method"),
+                                .request_hash = rows.String(row, "request_hash"),
+                                .response = rows.Bytes(row, "response")};
+  }
+  return found;
+}
+
+absl::Status StoreAnswers(pg::Connection& connection,
+                          std::span<const std::pair<const Call*, std::string>> answers) {
+  if (answers.empty()) return absl::OkStatus();
+  pg::ArrayLiteral scopes, request_ids, methods, hashes, responses, times;
+  for (const auto& [call, response] : answers) {
+    scopes.Add(call->scope);
+    request_ids.Add(call->request_id);
+    methods.Add(call->method);
+    hashes.Add(call->request_hash);
+    responses.AddBytes(response);
+    times.Add(call->now);
+  }
+  return connection
+      .Execute(kInsertKeys, pg::Params()
+                                .Add(scopes.Build())
+                                .Add(request_ids.Build())
+                                .Add(methods.Build())
+                                .Add(hashes.Build())
+                                .Add(responses.Build())
+                                .Add(times.Build()))
+      .status();
+}
 
 absl::StatusOr<int64_t> PruneKeys(pg::Pool& pool, absl::Time cutoff, int limit) {
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());

@@ -13,8 +13,12 @@
 //
 // Each service's migrations create the table (see members-svc/migrations/0003_*.sql).
 
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -62,6 +66,29 @@ absl::StatusOr<Response> RunIdempotent(
   if (!status.ok()) return status;
   return response;
 }
+
+// --- Batches (group commit): the same rules for many calls in one transaction -------------
+
+// What a key already holds.
+struct StoredAnswer {
+  std::string method;
+  std::string request_hash;
+  std::string response;  // Serialized.
+};
+
+// Locks the keys of all `calls` (always in one order, so concurrent batches cannot deadlock on
+// them) and returns, by index, what each key already holds.
+absl::StatusOr<std::vector<std::optional<StoredAnswer>>> LockAndFind(
+    pg::Connection& connection, std::span<const Call* const> calls);
+
+// What a retry of `call` gets from its stored answer: the answer parsed into `response`, or
+// INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED when the key was used for another request.
+absl::Status Replay(const Call& call, const StoredAnswer& stored,
+                    google::protobuf::Message& response);
+
+// Stores the serialized answers of calls (keys locked by LockAndFind) in one statement.
+absl::Status StoreAnswers(pg::Connection& connection,
+                          std::span<const std::pair<const Call*, std::string>> answers);
 
 // Deletes keys created before `cutoff`, at most `limit` rows; returns how many went.
 absl::StatusOr<int64_t> PruneKeys(pg::Pool& pool, absl::Time cutoff, int limit);

@@ -97,5 +97,44 @@ TEST_F(IdempotencyTest, PruningRemovesOnlyKeysOlderThanTheCutoffWithinTheLimit) 
   EXPECT_EQ(Effects(), 4);
 }
 
+TEST_F(IdempotencyTest, BatchedKeysAreStoredTogetherAndReplayLikeSingleOnes) {
+  ASSERT_THAT(Run("k1", "a", kT0), IsOk());  // Stored by the one-call path.
+  google::protobuf::StringValue request;
+  request.set_value("b \"quoted\" \\ with\nbytes\x01");
+  const Call stored{.scope = "p",
+                    .request_id = "k1",
+                    .method = "test/Run",
+                    .request_hash = RequestHash("test/Run", request),
+                    .now = kT0};
+  const Call fresh{.scope = "p",
+                   .request_id = "k2, with {braces}",
+                   .method = "test/Run",
+                   .request_hash = RequestHash("test/Run", request),
+                   .now = kT0};
+  const Call* calls[] = {&fresh, &stored};
+  ASSERT_THAT(pool_->InTransaction([&](pg::Connection& connection) -> absl::Status {
+    auto found = LockAndFind(connection, calls);
+    if (!found.ok()) return found.status();
+    EXPECT_EQ(found->size(), 2u);
+    EXPECT_FALSE((*found)[0].has_value());
+    EXPECT_TRUE((*found)[1].has_value());
+    google::protobuf::StringValue replayed;
+    // k1 holds the answer to payload "a": another payload reuses the key.
+    EXPECT_THAT(Replay(stored, *(*found)[1], replayed),
+                StatusIs(absl::StatusCode::kInvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
+    const std::pair<const Call*, std::string> answers[] = {{&fresh, request.SerializeAsString()}};
+    return StoreAnswers(connection, answers);
+  }),
+              IsOk());
+  // The batched answer replays through the one-call path, bytes intact, without an effect.
+  auto replay = RunIdempotent<google::protobuf::StringValue>(
+      *pool_, fresh, [&](pg::Connection&) -> absl::StatusOr<google::protobuf::StringValue> {
+        return absl::InternalError("the body must not run on a replay");
+      });
+  ASSERT_THAT(replay, IsOk());
+  EXPECT_EQ(replay->value(), request.value());
+  EXPECT_EQ(Effects(), 1);
+}
+
 }  // namespace
 }  // namespace loyalty::idempotency

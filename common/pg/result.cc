@@ -127,7 +127,7 @@ std::string FormatTimestamp(absl::Time time) {
 
 Params& Params::Add(absl::Time value) { return Add(FormatTimestamp(value)); }
 
-Params& Params::AddBytes(std::string_view bytes) {
+std::string ByteaHex(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string text = "\\x";
   text.reserve(2 + bytes.size() * 2);
@@ -135,8 +135,9 @@ Params& Params::AddBytes(std::string_view bytes) {
     text.push_back(kHex[byte >> 4]);
     text.push_back(kHex[byte & 0xf]);
   }
-  values_.emplace_back(std::move(text));
-  return *this;
+  return text;
 }
+
+Params& Params::AddBytes(std::string_view bytes) { return Add(ByteaHex(bytes)); }
 
 }  // namespace loyalty::pg

@@ -72,5 +72,7 @@ class Result {
 std::optional<absl::Time> ParseTimestamp(std::string_view text);
 // Formats a time for a timestamptz parameter.
 std::string FormatTimestamp(absl::Time time);
+// Bytes in bytea's hex text form ("\\x0aff").
+std::string ByteaHex(std::string_view bytes);
 
 }  // namespace loyalty::pg

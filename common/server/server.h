@@ -46,8 +46,9 @@ struct ServerOptions {
   int metrics_port = 0;
   // Bounds the sync server's threads. One always waits for new calls, so max_threads - 1 handlers
   // run at once; a call arriving when none is free is answered RESOURCE_EXHAUSTED at once rather
-  // than queued. Size it as the handlers' own limit (the PG pool) + 1. At least 2.
-  int max_threads = 16;
+  // than queued. Handlers mostly wait (for a pooled connection, a group commit, the database),
+  // so this is the calls a service keeps in flight, not its CPU use. At least 2.
+  int max_threads = 128;
   int max_receive_message_bytes = 4 * 1024 * 1024;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);

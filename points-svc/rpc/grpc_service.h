@@ -34,6 +34,7 @@ class GrpcPointsService final : public v1::PointsService::Service {
   LOYALTY_POINTS_DECLARE(CreateHold)
   LOYALTY_POINTS_DECLARE(CaptureHold)
   LOYALTY_POINTS_DECLARE(VoidHold)
+  LOYALTY_POINTS_DECLARE(RefundHold)
 #undef LOYALTY_POINTS_DECLARE
 
  private:

@@ -17,14 +17,14 @@
 #include "common/validation/ids.h"
 #include "loyalty/members/v1/members_service.pb.h"
 #include "points-svc/rpc/convert.h"
+#include "points-svc/rpc/handler_support.h"
+#include "points-svc/rpc/purchase_writer.h"
 #include "points-svc/storage/ledger_store.h"
 #include "points-svc/storage/queries.h"
 
 namespace loyalty::points {
 namespace {
 
-constexpr std::string_view kServiceName = "loyalty.points.v1.PointsService/";
-constexpr int kBalanceDatedRowsMax = 5;
 constexpr int64_t kAdjustPointsAbsMax = 1'000'000'000;
 constexpr size_t kReasonLengthMax = 500;
 constexpr size_t kOrderIdLengthMax = 128;
@@ -38,166 +38,6 @@ constexpr int32_t kExpiryBatchDefault = 1000;
 constexpr int32_t kExpiryBatchMax = 10000;
 
 using members::v1::MemberStatus;
-
-std::string Method(std::string_view rpc) {
-  return absl::StrCat(absl::string_view(kServiceName.data(), kServiceName.size()),
-                      absl::string_view(rpc.data(), rpc.size()));
-}
-
-absl::Status InsufficientPoints(int64_t available, int64_t required) {
-  return ErrorWithReason(
-      absl::StatusCode::kFailedPrecondition, "INSUFFICIENT_POINTS",
-      absl::StrCat("available balance ", available, " is below ", required),
-      {{"available", std::to_string(available)}, {"required", std::to_string(required)}});
-}
-
-absl::Status ValidateText(std::string_view text, std::string_view field, size_t max_length,
-                          bool required) {
-  if (text.empty()) {
-    if (!required) return absl::OkStatus();
-    return InvalidField(field, "FIELD_REQUIRED", "is required");
-  }
-  const bool printable = std::all_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
-  });
-  if (text.size() > max_length || !printable) {
-    return InvalidField(
-        field, text.size() > max_length ? "FIELD_TOO_LONG" : "INVALID_TEXT",
-        absl::StrCat("must be at most ", max_length, " bytes without control characters"));
-  }
-  return absl::OkStatus();
-}
-
-idempotency::Call MakeCall(const google::protobuf::Message& request, std::string_view rpc,
-                           const std::string& program_id, const std::string& request_id,
-                           absl::Time now) {
-  const std::string method = Method(rpc);
-  return idempotency::Call{.scope = program_id,
-                           .request_id = request_id,
-                           .method = method,
-                           .request_hash = idempotency::RequestHash(method, request),
-                           .now = now};
-}
-
-absl::Time AddMonths(absl::Time time, int months) {
-  const absl::CivilSecond civil = absl::ToCivilSecond(time, absl::UTCTimeZone());
-  const absl::CivilMonth month = absl::CivilMonth(civil) + months;
-  const int days_in_month =
-      static_cast<int>(absl::CivilDay(absl::CivilMonth(month + 1)) - absl::CivilDay(month));
-  const absl::CivilSecond moved(month.year(), month.month(), std::min(civil.day(), days_in_month),
-                                civil.hour(), civil.minute(), civil.second());
-  return absl::FromCivil(moved, absl::UTCTimeZone()) +
-         (time - absl::FromCivil(civil, absl::UTCTimeZone()));
-}
-
-// When points credited at `from` expire under the rules (nullopt: never).
-std::optional<absl::Time> ExpireTime(const EarningRules& rules, absl::Time from) {
-  if (rules.expiry_months == 0) return std::nullopt;
-  return AddMonths(from, rules.expiry_months);
-}
-
-std::string Day(absl::Time time) { return absl::FormatTime("%Y-%m-%d", time, absl::UTCTimeZone()); }
-
-void ApplyToBalance(Balance& balance, const Posting& posting, const std::string& member_id) {
-  const BalanceDelta delta = DeltaFor(posting, member_id);
-  balance.available += delta.available;
-  balance.pending += delta.pending;
-  balance.held += delta.held;
-  balance.debt += delta.debt;
-}
-
-// Adds the entries crediting `points` to the member from `source`: debt is paid first, the rest
-// becomes available. Returns the split so the caller can open a lot for the available part.
-CreditSplit Credit(Posting& posting, const std::string& member_id, const Balance& balance,
-                   int64_t points, Account source) {
-  const CreditSplit split = SplitCredit(points, balance.debt);
-  posting.Add("", source, -points);
-  posting.Add(member_id, Account::kDebt, split.to_debt);
-  posting.Add(member_id, Account::kAvailable, split.to_available);
-  return split;
-}
-
-absl::StatusOr<std::pair<EarningRules, int64_t>> LoadRules(
-    pg::Connection& connection, const std::string& program_id,
-    pg::Query query = queries::kSelectRules) {
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
-                           connection.Execute(query, pg::Params().Add(program_id)));
-  if (rows.rows() == 0) return std::make_pair(DefaultEarningRules(), int64_t{0});
-  v1::EarningRules proto;
-  if (!proto.ParseFromString(rows.Bytes(0, "rules"))) {
-    return absl::InternalError(
-        absl::StrCat("stored earning rules of ", program_id, " are corrupt"));
-  }
-  LOYALTY_ASSIGN_OR_RETURN(EarningRules rules, ParseEarningRules(proto));
-  return std::make_pair(std::move(rules), rows.Int64(0, "version"));
-}
-
-std::string Etag(int64_t version) { return absl::StrCat("\"v", version, "\""); }
-
-absl::StatusOr<v1::Balance> BalanceView(pg::Connection& connection, const std::string& program_id,
-                                        const std::string& member_id) {
-  LOYALTY_ASSIGN_OR_RETURN(Balance balance, ReadBalance(connection, program_id, member_id));
-  v1::Balance view;
-  view.set_available(balance.available);
-  view.set_pending(balance.pending);
-  view.set_held(balance.held);
-  view.set_debt(balance.debt);
-  view.set_lifetime_earned(balance.lifetime_earned);
-  const pg::Params params =
-      pg::Params().Add(program_id).Add(member_id).Add(static_cast<int64_t>(kBalanceDatedRowsMax));
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result expiries, connection.Execute(queries::kNextExpiries, params));
-  for (int row = 0; row < expiries.rows(); ++row) {
-    v1::DatedPoints* dated = view.add_next_expiries();
-    dated->set_points(expiries.Int64(row, "points"));
-    *dated->mutable_time() = ToTimestamp(expiries.Time(row, "expire_time"));
-  }
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result upcoming,
-                           connection.Execute(queries::kUpcomingPending, params));
-  for (int row = 0; row < upcoming.rows(); ++row) {
-    v1::DatedPoints* dated = view.add_upcoming_available();
-    dated->set_points(upcoming.Int64(row, "points"));
-    *dated->mutable_time() = ToTimestamp(upcoming.Time(row, "available_time"));
-  }
-  return view;
-}
-
-v1::Transaction TransactionView(int64_t txn_id, const TransactionHeader& header, int64_t points) {
-  v1::Transaction transaction;
-  transaction.set_id(std::to_string(txn_id));
-  transaction.set_kind(static_cast<v1::TransactionKind>(header.kind));
-  transaction.set_points(points);
-  if (header.reason) transaction.set_reason(*header.reason);
-  if (header.order_id) transaction.set_order_id(*header.order_id);
-  if (header.hold_id) transaction.set_hold_id(*header.hold_id);
-  if (header.counterparty_member) transaction.set_counterparty_member(*header.counterparty_member);
-  *transaction.mutable_create_time() = ToTimestamp(header.time);
-  return transaction;
-}
-
-// Member points (available + pending) a posting changes, for the transaction view.
-int64_t MemberPoints(const Posting& posting, const std::string& member_id) {
-  return posting.AmountOf(member_id, Account::kAvailable) +
-         posting.AmountOf(member_id, Account::kPending);
-}
-
-// Purchase points the member already earned in the UTC day and calendar month of `time` (caps).
-absl::StatusOr<std::pair<int64_t, int64_t>> EarnedTodayAndThisMonth(pg::Connection& connection,
-                                                                    const std::string& program_id,
-                                                                    const std::string& member_id,
-                                                                    absl::Time time) {
-  const std::string day = Day(time);
-  const std::string month_start = absl::FormatCivilTime(
-      absl::CivilDay(absl::CivilMonth(absl::ToCivilDay(time, absl::UTCTimeZone()))));
-  LOYALTY_ASSIGN_OR_RETURN(
-      pg::Result today,
-      connection.Execute(queries::kPurchasePointsInDays,
-                         pg::Params().Add(program_id).Add(member_id).Add(day).Add(day)));
-  LOYALTY_ASSIGN_OR_RETURN(
-      pg::Result month,
-      connection.Execute(queries::kPurchasePointsInDays,
-                         pg::Params().Add(program_id).Add(member_id).Add(month_start).Add(day)));
-  return std::make_pair(today.Int64(0, 0), month.Int64(0, 0));
-}
 
 // Makes pending points that are due available (debt first), in the member's locked transaction.
 absl::StatusOr<int> ReleasePendingFor(pg::Connection& connection, const std::string& program_id,
@@ -304,13 +144,18 @@ PointsHandler::PointsHandler(pg::Pool& pool, const Clock& clock, MemberDirectory
       clock_(clock),
       directory_(directory),
       options_(std::move(options)),
-      page_tokens_(options_.page_token_key) {}
+      page_tokens_(options_.page_token_key),
+      members_memory_(options_.projection_ttl, options_.projection_cache_max),
+      currencies_memory_(options_.projection_ttl, options_.projection_cache_max),
+      purchases_(std::make_unique<PurchaseWriter>(pool_, options_.purchase_writes)) {}
 
 // --- Projections ---------------------------------------------------------------------------
 
 absl::StatusOr<PointsHandler::MemberState> PointsHandler::ResolveMember(
     const std::string& program_id, const std::string& member_id) {
   const absl::Time now = clock_.Now();
+  const std::string key = MemberName(program_id, member_id);
+  if (std::optional<MemberState> remembered = members_memory_.Fresh(key, now)) return *remembered;
   std::optional<MemberState> known;
   bool fresh = false;
   {
@@ -322,7 +167,9 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::ResolveMember(
       known = MemberState{.status = static_cast<int>(rows.Int64(0, "status")),
                           .tier_multiplier_percent =
                               static_cast<int32_t>(rows.Int64(0, "tier_multiplier_percent"))};
-      fresh = rows.Time(0, "refresh_time") + options_.projection_ttl > now;
+      const absl::Time refresh_time = rows.Time(0, "refresh_time");
+      fresh = refresh_time + options_.projection_ttl > now;
+      if (fresh) members_memory_.Remember(key, *known, refresh_time);
     }
   }
   if (known.has_value() && fresh) return *known;
@@ -350,8 +197,10 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::ResolveMember(
                         .Add(static_cast<int64_t>(info->tier_multiplier_percent))
                         .Add(now))
           .status());
-  return MemberState{.status = info->status,
-                     .tier_multiplier_percent = info->tier_multiplier_percent};
+  const MemberState state{.status = info->status,
+                          .tier_multiplier_percent = info->tier_multiplier_percent};
+  members_memory_.Remember(key, state, now);
+  return state;
 }
 
 absl::StatusOr<PointsHandler::MemberState> PointsHandler::RequireActiveMember(
@@ -368,6 +217,9 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::RequireActiveMember(
 
 absl::StatusOr<std::string> PointsHandler::ResolveProgramCurrency(const std::string& program_id) {
   const absl::Time now = clock_.Now();
+  if (std::optional<std::string> remembered = currencies_memory_.Fresh(program_id, now)) {
+    return *remembered;
+  }
   std::optional<std::string> known;
   bool fresh = false;
   {
@@ -376,7 +228,9 @@ absl::StatusOr<std::string> PointsHandler::ResolveProgramCurrency(const std::str
                                                                   pg::Params().Add(program_id)));
     if (rows.rows() == 1) {
       known = rows.String(0, "currency_code");
-      fresh = rows.Time(0, "refresh_time") + options_.projection_ttl > now;
+      const absl::Time refresh_time = rows.Time(0, "refresh_time");
+      fresh = refresh_time + options_.projection_ttl > now;
+      if (fresh) currencies_memory_.Remember(program_id, *known, refresh_time);
     }
   }
   if (known.has_value() && fresh) return *known;
@@ -395,6 +249,7 @@ absl::StatusOr<std::string> PointsHandler::ResolveProgramCurrency(const std::str
           ->Execute(queries::kUpsertProgramProjection,
                     pg::Params().Add(program_id).Add(info->currency_code).Add(now))
           .status());
+  currencies_memory_.Remember(program_id, info->currency_code, now);
   return info->currency_code;
 }
 
@@ -425,116 +280,12 @@ absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
   LOYALTY_ASSIGN_OR_RETURN(Purchase purchase, ParseProgramPurchase(request, now));
   LOYALTY_ASSIGN_OR_RETURN(MemberState member,
                            RequireActiveMember(request.program(), request.member()));
-  const std::string& program_id = request.program();
-  const std::string& member_id = request.member();
-  return idempotency::RunIdempotent<v1::RecordPurchaseResponse>(
-      pool_, MakeCall(request, "RecordPurchase", program_id, request.request_id(), now),
-      [&](pg::Connection& connection) -> absl::StatusOr<v1::RecordPurchaseResponse> {
-        LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
-        LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(connection, program_id));
-        const std::string day = Day(purchase.occur_time);
-        LOYALTY_ASSIGN_OR_RETURN(
-            auto earned,
-            EarnedTodayAndThisMonth(connection, program_id, member_id, purchase.occur_time));
-        const Evaluation evaluation = EvaluatePurchase(
-            rules.first, purchase,
-            MemberEarnContext{.tier_multiplier_percent = member.tier_multiplier_percent,
-                              .earned_today = earned.first,
-                              .earned_this_month = earned.second});
-        const int64_t points = evaluation.points;
-        const bool pending = rules.first.pending_days > 0 && points > 0;
-        const absl::Time available_time =
-            pending ? now + absl::Hours(24) * rules.first.pending_days : now;
-
-        Posting posting;
-        CreditSplit split;
-        if (pending) {
-          posting.Move("", Account::kIssued, member_id, Account::kPending, points);
-        } else {
-          split = Credit(posting, member_id, balance, points, Account::kIssued);
-        }
-        const TransactionHeader header{
-            .kind = v1::TRANSACTION_KIND_PURCHASE, .order_id = request.order_id(), .time = now};
-        LOYALTY_ASSIGN_OR_RETURN(int64_t txn_id, WritePosting(connection, program_id, header,
-                                                              posting, {{member_id, points}}));
-        std::optional<int64_t> pending_id, lot_id;
-        const std::optional<absl::Time> expire_time = ExpireTime(rules.first, available_time);
-        if (pending) {
-          LOYALTY_ASSIGN_OR_RETURN(
-              pg::Result inserted,
-              connection.Execute(queries::kInsertPending, pg::Params()
-                                                              .Add(program_id)
-                                                              .Add(member_id)
-                                                              .Add(request.order_id())
-                                                              .Add(points)
-                                                              .Add(available_time)
-                                                              .AddOptional(expire_time)));
-          pending_id = inserted.Int64(0, "pending_id");
-        } else if (split.to_available > 0) {
-          LOYALTY_ASSIGN_OR_RETURN(
-              lot_id, InsertLot(connection, program_id, member_id, txn_id, split.to_available,
-                                expire_time, request.order_id()));
-        }
-        absl::Status inserted =
-            connection
-                .Execute(queries::kInsertPurchase, pg::Params()
-                                                       .Add(program_id)
-                                                       .Add(request.order_id())
-                                                       .Add(member_id)
-                                                       .Add(request.currency_code())
-                                                       .Add(request.total_minor())
-                                                       .Add(points)
-                                                       .AddOptional(pending_id)
-                                                       .AddOptional(lot_id)
-                                                       .Add(purchase.occur_time)
-                                                       .Add(now))
-                .status();
-        if (inserted.code() == absl::StatusCode::kAlreadyExists) {
-          return ErrorWithReason(
-              absl::StatusCode::kAlreadyExists, "ORDER_ALREADY_RECORDED",
-              absl::StrCat("order ", request.order_id(), " was already recorded"),
-              {{"order_id", request.order_id()}});
-        }
-        LOYALTY_RETURN_IF_ERROR(inserted);
-        if (!purchase.lines.empty()) {
-          std::vector<int64_t> line_numbers, quantities, prices;
-          std::vector<std::string> skus, categories;
-          for (size_t i = 0; i < purchase.lines.size(); ++i) {
-            line_numbers.push_back(static_cast<int64_t>(i));
-            skus.push_back(purchase.lines[i].sku);
-            categories.push_back(purchase.lines[i].category);
-            quantities.push_back(purchase.lines[i].quantity);
-            prices.push_back(purchase.lines[i].unit_price_minor);
-          }
-          LOYALTY_RETURN_IF_ERROR(
-              connection
-                  .Execute(queries::kInsertPurchaseLines, pg::Params()
-                                                              .Add(program_id)
-                                                              .Add(request.order_id())
-                                                              .Add(Int64Array(line_numbers))
-                                                              .Add(TextArray(skus))
-                                                              .Add(TextArray(categories))
-                                                              .Add(Int64Array(quantities))
-                                                              .Add(Int64Array(prices)))
-                  .status());
-        }
-        LOYALTY_RETURN_IF_ERROR(
-            connection
-                .Execute(
-                    queries::kAddEarnDaily,
-                    pg::Params().Add(program_id).Add(member_id).Add(day).Add(points).Add(points))
-                .status());
-        v1::RecordPurchaseResponse response;
-        *response.mutable_transaction() =
-            TransactionView(txn_id, header, MemberPoints(posting, member_id));
-        response.set_points(points);
-        AppendBreakdown(evaluation.breakdown, response.mutable_breakdown());
-        response.set_pending(pending);
-        if (pending) *response.mutable_available_time() = ToTimestamp(available_time);
-        LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
-                                 BalanceView(connection, program_id, member_id));
-        return response;
-      });
+  // The ledger work happens in purchase_writer.cc, batched with concurrent purchases.
+  return purchases_->Record(PurchaseJob{
+      .request = request,
+      .purchase = std::move(purchase),
+      .tier_multiplier_percent = member.tier_multiplier_percent,
+      .call = MakeCall(request, "RecordPurchase", request.program(), request.request_id(), now)});
 }
 
 absl::StatusOr<v1::RefundPurchaseResponse> PointsHandler::RefundPurchase(
@@ -825,11 +576,12 @@ absl::StatusOr<v1::PreviewPurchaseResponse> PointsHandler::PreviewPurchase(
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
   LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(*connection, request.program()));
   if (!request.member().empty()) {
-    LOYALTY_ASSIGN_OR_RETURN(
-        auto earned, EarnedTodayAndThisMonth(*connection, request.program(), request.member(),
-                                             purchase.occur_time));
-    context.earned_today = earned.first;
-    context.earned_this_month = earned.second;
+    const MemberRef member[] = {{request.program(), request.member()}};
+    const absl::Time time[] = {purchase.occur_time};
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<EarnedSoFar> earned,
+                             PurchasePointsInWindows(*connection, member, time));
+    context.earned_today = earned[0].today;
+    context.earned_this_month = earned[0].this_month;
   }
   const Evaluation evaluation = EvaluatePurchase(rules.first, purchase, context);
   v1::PreviewPurchaseResponse response;
@@ -1318,6 +1070,36 @@ absl::StatusOr<v1::CreateHoldResponse> PointsHandler::CreateHold(
 
 namespace {
 
+// A hold with its member's balance and its own row locked, in the lock order of every other
+// path: the hold is looked up, its member's balance locked, then the hold row.
+struct LockedHold {
+  std::string member_id;
+  Balance balance;
+  int64_t points = 0;
+  int status = 0;
+  absl::Time expire_time;
+};
+
+absl::StatusOr<LockedHold> LockHold(pg::Connection& connection, const std::string& program_id,
+                                    const std::string& hold_id) {
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result found,
+      connection.Execute(queries::kSelectHold, pg::Params().Add(program_id).Add(hold_id)));
+  if (found.rows() == 0) {
+    return ErrorWithReason(absl::StatusCode::kNotFound, "HOLD_NOT_FOUND",
+                           absl::StrCat("no hold ", hold_id), {{"hold_id", hold_id}});
+  }
+  LockedHold locked{.member_id = found.String(0, "member_id")};
+  LOYALTY_ASSIGN_OR_RETURN(locked.balance, LockBalance(connection, program_id, locked.member_id));
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result hold,
+      connection.Execute(queries::kSelectHoldForUpdate, pg::Params().Add(program_id).Add(hold_id)));
+  locked.points = hold.Int64(0, "points");
+  locked.status = static_cast<int>(hold.Int64(0, "status"));
+  locked.expire_time = hold.Time(0, "expire_time");
+  return locked;
+}
+
 struct HoldResolution {
   v1::Hold hold;
   // Set when the hold could not be resolved as asked (the transaction still commits, e.g. an
@@ -1334,21 +1116,12 @@ absl::StatusOr<HoldResolution> ResolveHold(pg::Pool& pool, const Clock& clock,
   HoldResolution resolution;
   LOYALTY_RETURN_IF_ERROR(pool.InTransaction([&](pg::Connection& connection) -> absl::Status {
     resolution.refusal = absl::OkStatus();
-    LOYALTY_ASSIGN_OR_RETURN(
-        pg::Result found,
-        connection.Execute(queries::kSelectHold, pg::Params().Add(program_id).Add(hold_id)));
-    if (found.rows() == 0) {
-      return ErrorWithReason(absl::StatusCode::kNotFound, "HOLD_NOT_FOUND",
-                             absl::StrCat("no hold ", hold_id), {{"hold_id", hold_id}});
-    }
-    const std::string member_id = found.String(0, "member_id");
-    LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
-    LOYALTY_ASSIGN_OR_RETURN(pg::Result hold,
-                             connection.Execute(queries::kSelectHoldForUpdate,
-                                                pg::Params().Add(program_id).Add(hold_id)));
-    const int64_t points = hold.Int64(0, "points");
-    int status = static_cast<int>(hold.Int64(0, "status"));
-    const absl::Time expire_time = hold.Time(0, "expire_time");
+    LOYALTY_ASSIGN_OR_RETURN(LockedHold locked, LockHold(connection, program_id, hold_id));
+    const std::string& member_id = locked.member_id;
+    Balance& balance = locked.balance;
+    const int64_t points = locked.points;
+    int status = locked.status;
+    const absl::Time expire_time = locked.expire_time;
     if (status == v1::HOLD_STATUS_OPEN && expire_time <= now) {
       LOYALTY_RETURN_IF_ERROR(ReturnHeldPoints(connection, program_id, member_id, hold_id, points,
                                                v1::HOLD_STATUS_EXPIRED, balance, now));
@@ -1382,7 +1155,8 @@ absl::StatusOr<HoldResolution> ResolveHold(pg::Pool& pool, const Clock& clock,
           absl::StatusCode::kFailedPrecondition,
           status == v1::HOLD_STATUS_EXPIRED ? "HOLD_EXPIRED" : "HOLD_NOT_OPEN",
           absl::StrCat("hold ", hold_id, " can no longer be captured"), {{"hold_id", hold_id}});
-    } else if (!capture && status == v1::HOLD_STATUS_CAPTURED) {
+    } else if (!capture &&
+               (status == v1::HOLD_STATUS_CAPTURED || status == v1::HOLD_STATUS_REFUNDED)) {
       resolution.refusal =
           ErrorWithReason(absl::StatusCode::kFailedPrecondition, "HOLD_ALREADY_CAPTURED",
                           absl::StrCat("hold ", hold_id, " was captured"), {{"hold_id", hold_id}});
@@ -1417,6 +1191,62 @@ absl::StatusOr<v1::VoidHoldResponse> PointsHandler::VoidHold(const v1::VoidHoldR
   LOYALTY_RETURN_IF_ERROR(resolution.refusal);
   v1::VoidHoldResponse response;
   *response.mutable_hold() = std::move(resolution.hold);
+  return response;
+}
+
+absl::StatusOr<v1::RefundHoldResponse> PointsHandler::RefundHold(
+    const v1::RefundHoldRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
+  const absl::Time now = clock_.Now();
+  const std::string& program_id = request.program();
+  const std::string& hold_id = request.hold_id();
+  v1::RefundHoldResponse response;
+  LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+    LOYALTY_ASSIGN_OR_RETURN(LockedHold locked, LockHold(connection, program_id, hold_id));
+    const std::string& member_id = locked.member_id;
+    const int64_t points = locked.points;
+    const int status = locked.status;
+    const absl::Time expire_time = locked.expire_time;
+    Balance& balance = locked.balance;
+    if (status == v1::HOLD_STATUS_REFUNDED) {  // A retried refund: same answer, no second credit.
+      *response.mutable_hold() = HoldView(hold_id, member_id, points, status, expire_time);
+      return absl::OkStatus();
+    }
+    if (status != v1::HOLD_STATUS_CAPTURED) {
+      return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "HOLD_NOT_CAPTURED",
+                             absl::StrCat("hold ", hold_id, " was not captured"),
+                             {{"hold_id", hold_id}});
+    }
+    // The points come back from the redeemed account as fresh points: debt is paid first and the
+    // rest opens a lot with the program's expiry, as any credit does. Lifetime earnings do not
+    // grow: nothing was earned.
+    Posting posting;
+    const CreditSplit split = Credit(posting, member_id, balance, points, Account::kRedeemed);
+    const TransactionHeader header{.kind = v1::TRANSACTION_KIND_HOLD_REFUND,
+                                   .reason = std::string("redemption cancelled"),
+                                   .hold_id = hold_id,
+                                   .time = now};
+    LOYALTY_ASSIGN_OR_RETURN(int64_t txn_id, WritePosting(connection, program_id, header, posting));
+    if (split.to_available > 0) {
+      LOYALTY_ASSIGN_OR_RETURN(auto rules, LoadRules(connection, program_id));
+      LOYALTY_RETURN_IF_ERROR(InsertLot(connection, program_id, member_id, txn_id,
+                                        split.to_available, ExpireTime(rules.first, now),
+                                        std::nullopt)
+                                  .status());
+    }
+    LOYALTY_RETURN_IF_ERROR(
+        connection
+            .Execute(queries::kResolveHold, pg::Params()
+                                                .Add(program_id)
+                                                .Add(hold_id)
+                                                .Add(static_cast<int64_t>(v1::HOLD_STATUS_REFUNDED))
+                                                .Add(now))
+            .status());
+    *response.mutable_hold() =
+        HoldView(hold_id, member_id, points, v1::HOLD_STATUS_REFUNDED, expire_time);
+    return absl::OkStatus();
+  }));
   return response;
 }
 

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -17,6 +18,8 @@
 #include "points-svc/domain/earning.h"
 #include "points-svc/domain/ledger.h"
 #include "points-svc/rpc/member_directory.h"
+#include "points-svc/rpc/projection_memory.h"
+#include "points-svc/rpc/purchase_writer.h"
 
 namespace loyalty::points {
 
@@ -27,6 +30,11 @@ struct PointsHandlerOptions {
   std::string page_token_key;
   // How long what members-svc said about a member or program is trusted.
   absl::Duration projection_ttl = absl::Seconds(60);
+  // Group commit of RecordPurchase (rpc/purchase_writer.h).
+  PurchaseWriterOptions purchase_writes;
+  // Members and programs remembered in memory (besides the projection tables); when full, the
+  // memory is cleared and refilled from the tables.
+  int projection_cache_max = 100'000;
 };
 
 class PointsHandler {
@@ -59,6 +67,7 @@ class PointsHandler {
   absl::StatusOr<v1::CreateHoldResponse> CreateHold(const v1::CreateHoldRequest& request);
   absl::StatusOr<v1::CaptureHoldResponse> CaptureHold(const v1::CaptureHoldRequest& request);
   absl::StatusOr<v1::VoidHoldResponse> VoidHold(const v1::VoidHoldRequest& request);
+  absl::StatusOr<v1::RefundHoldResponse> RefundHold(const v1::RefundHoldRequest& request);
 
   // Background work (main.cc loops; tests call them with a moved clock). Each handles at most
   // `limit` items and returns how many it handled.
@@ -92,6 +101,11 @@ class PointsHandler {
   MemberDirectory& directory_;
   PointsHandlerOptions options_;
   paging::PageTokenCodec page_tokens_;
+  // The projection rows, remembered so the hot path does not read them on every call.
+  ProjectionMemory<MemberState> members_memory_;
+  ProjectionMemory<std::string> currencies_memory_;
+  // Last: its destructor writes what is queued while the rest is still alive.
+  std::unique_ptr<PurchaseWriter> purchases_;
 };
 
 }  // namespace loyalty::points

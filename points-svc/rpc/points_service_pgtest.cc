@@ -4,7 +4,10 @@
 // checked in SQL: every transaction sums to zero, stored balances equal their entries, and open
 // lots equal available plus held points.
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -243,6 +246,12 @@ class PointsServiceTest : public ::testing::Test {
     request.set_program("shop");
     request.set_hold_id(id);
     return Call(&v1::PointsService::Stub::VoidHold, request);
+  }
+  absl::StatusOr<v1::RefundHoldResponse> RefundHold(const std::string& id) {
+    v1::RefundHoldRequest request;
+    request.set_program("shop");
+    request.set_hold_id(id);
+    return Call(&v1::PointsService::Stub::RefundHold, request);
   }
 
   void SetRules(const std::function<void(v1::EarningRules&)>& edit) {
@@ -505,6 +514,32 @@ TEST_F(PointsServiceTest, HoldsResolveExactlyOnceByCaptureVoidOrExpiry) {
   EXPECT_THAT(Capture("missing"), StatusIs(C::kNotFound, "HOLD_NOT_FOUND"));
 }
 
+TEST_F(PointsServiceTest, CapturedHoldIsRefundedOnceAsFreshPoints) {
+  ASSERT_THAT(Adjust(alice_, 100, "seed"), IsOk());
+  ASSERT_THAT(Hold(alice_, "h1", 40), IsOk());
+  EXPECT_THAT(RefundHold("h1"), StatusIs(C::kFailedPrecondition, "HOLD_NOT_CAPTURED"));
+  ASSERT_THAT(Capture("h1"), IsOk());
+  EXPECT_EQ(Balance(alice_).available(), 60);
+
+  auto refunded = RefundHold("h1");
+  ASSERT_THAT(refunded, IsOk());
+  EXPECT_EQ(refunded->hold().status(), v1::HOLD_STATUS_REFUNDED);
+  EXPECT_EQ(refunded->hold().points(), 40);
+  auto again = RefundHold("h1");  // The saga's retry: same answer, no second credit.
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->hold().status(), v1::HOLD_STATUS_REFUNDED);
+  const v1::Balance balance = Balance(alice_);
+  EXPECT_EQ(balance.available(), 100);
+  EXPECT_EQ(balance.lifetime_earned(), 100);  // Given back, not earned again.
+  EXPECT_THAT(Capture("h1"), StatusIs(C::kFailedPrecondition, "HOLD_NOT_OPEN"));
+  EXPECT_THAT(Void("h1"), StatusIs(C::kFailedPrecondition, "HOLD_ALREADY_CAPTURED"));
+
+  ASSERT_THAT(Hold(alice_, "h2", 10), IsOk());
+  ASSERT_THAT(Void("h2"), IsOk());
+  EXPECT_THAT(RefundHold("h2"), StatusIs(C::kFailedPrecondition, "HOLD_NOT_CAPTURED"));
+  EXPECT_THAT(RefundHold("missing"), StatusIs(C::kNotFound, "HOLD_NOT_FOUND"));
+}
+
 TEST_F(PointsServiceTest, ExpiredHoldsAreVoidedByTheBackgroundSweep) {
   ASSERT_THAT(Adjust(alice_, 100, "seed"), IsOk());
   ASSERT_THAT(Hold(alice_, "h1", 70, 30), IsOk());
@@ -602,6 +637,104 @@ TEST_F(PointsServiceTest, AThousandConcurrentCreditsToOneMemberLoseNothing) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Balance(alice_).available(), kCredits);
+}
+
+// Group commit: concurrent purchases are written in shared transactions, yet each caller gets
+// the answer a transaction of its own would have given.
+TEST_F(PointsServiceTest, ConcurrentPurchasesShareTransactionsAndEachGetsItsOwnAnswer) {
+  constexpr int kMembers = 12;
+  constexpr int kPurchases = 96;
+  constexpr int kThreads = 32;
+  std::vector<std::string> members;
+  for (int i = 0; i < kMembers; ++i)
+    members.push_back(Enroll(absl::StrCat("m", i, "@example.com")));
+
+  std::mutex mutex;
+  std::map<std::string, std::vector<v1::RecordPurchaseResponse>> answers;  // By member.
+  std::vector<v1::RecordPurchaseResponse> replays;
+  std::map<std::string, absl::Status> duplicates;  // By member.
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < kPurchases + 16; i = next++) {
+        if (i < kPurchases) {  // Purchase i earns i + 1 points.
+          auto answer = Purchase(members[i % kMembers], absl::StrCat("o-", i), 100 * (i + 1));
+          std::lock_guard lock(mutex);
+          if (answer.ok()) {
+            answers[members[i % kMembers]].push_back(*answer);
+          } else {
+            ADD_FAILURE() << "purchase " << i << ": " << answer.status();
+          }
+        } else if (i < kPurchases + 8) {  // Retries of purchase 0, racing it.
+          auto replay = Purchase(members[0], "o-0", 100);
+          std::lock_guard lock(mutex);
+          if (replay.ok()) replays.push_back(*replay);
+          if (!replay.ok()) ADD_FAILURE() << "replay: " << replay.status();
+        } else {  // One order id sent for eight members under eight keys.
+          const int k = i - kPurchases - 8;
+          auto duplicate = Purchase(members[k], "same-order", 5000, absl::StrCat("same-order-", k));
+          std::lock_guard lock(mutex);
+          duplicates[members[k]] = duplicate.status();
+          if (duplicate.ok()) answers[members[k]].push_back(*duplicate);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  // Exactly one of the eight claims on the order id won; the rest were told why.
+  ASSERT_EQ(duplicates.size(), 8u);
+  std::string winner;
+  for (const auto& [member, status] : duplicates) {
+    if (status.ok()) {
+      EXPECT_EQ(winner, "") << "two purchases recorded one order id";
+      winner = member;
+    } else {
+      EXPECT_THAT(status, StatusIs(C::kAlreadyExists, "ORDER_ALREADY_RECORDED"));
+    }
+  }
+  EXPECT_NE(winner, "");
+  // Every retry of purchase 0 got purchase 0's one answer.
+  const auto& first = answers[members[0]];
+  auto original = std::find_if(first.begin(), first.end(), [](const auto& answer) {
+    return answer.transaction().order_id() == "o-0";
+  });
+  ASSERT_NE(original, first.end());
+  for (const auto& replay : replays) {
+    EXPECT_EQ(replay.transaction().id(), original->transaction().id());
+    EXPECT_EQ(replay.balance().available(), original->balance().available());
+  }
+
+  // Each answer shows its member's balance right after its own purchase: in ledger order, each
+  // available balance is the one before plus the purchase's points.
+  int64_t written = 0;
+  for (const std::string& member : members) {
+    auto mine = answers[member];
+    std::sort(mine.begin(), mine.end(), [](const auto& a, const auto& b) {
+      return std::stoll(a.transaction().id()) < std::stoll(b.transaction().id());
+    });
+    int64_t available = 0;
+    for (const auto& answer : mine) {
+      available += answer.points();
+      EXPECT_EQ(answer.balance().available(), available) << member;
+      EXPECT_EQ(answer.balance().lifetime_earned(), available) << member;
+    }
+    EXPECT_EQ(Balance(member).available(), available) << member;
+    written += static_cast<int64_t>(mine.size());
+  }
+  EXPECT_EQ(written, kPurchases + 1);  // With the one purchase of the shared order id.
+
+  // And they were written together: fewer database transactions than purchases.
+  auto connection = points_pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  auto transactions =
+      (*connection)
+          ->Execute(pg::Query{"t_purchase_xids",
+                              "SELECT count(DISTINCT xmin::text) FROM ledger_transactions"});
+  ASSERT_THAT(transactions, IsOk());
+  EXPECT_LT(transactions->Int64(0, 0), kPurchases);
+  EXPECT_GE(transactions->Int64(0, 0), 1);
 }
 
 TEST_F(PointsServiceTest, OfFiftyConcurrentSpendsOfSixtyFromOneHundredExactlyOneSucceeds) {

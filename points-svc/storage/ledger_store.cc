@@ -19,25 +19,6 @@ Balance BalanceFromRow(const pg::Result& rows) {
 
 }  // namespace
 
-std::string TextArray(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back('"');
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
-
-std::string Int64Array(const std::vector<int64_t>& values) {
-  return absl::StrCat("{", absl::StrJoin(values, ","), "}");
-}
-
 absl::StatusOr<Balance> LockBalance(pg::Connection& connection, const std::string& program_id,
                                     const std::string& member_id) {
   const pg::Params key = pg::Params().Add(program_id).Add(member_id);

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/pg/array.h"
 #include "common/pg/connection.h"
 #include "points-svc/domain/ledger.h"
 
@@ -67,8 +68,7 @@ absl::StatusOr<std::vector<Lot>> MemberDueLots(pg::Connection& connection,
                                                const std::string& program_id,
                                                const std::string& member_id, absl::Time as_of);
 
-// PostgreSQL text array literals for multi-row statements (values are quoted and escaped).
-std::string TextArray(const std::vector<std::string>& values);
-std::string Int64Array(const std::vector<int64_t>& values);
+using pg::Int64Array;
+using pg::TextArray;
 
 }  // namespace loyalty::points

@@ -82,12 +82,6 @@ inline constexpr pg::Query kTakeFromLots{
     "FROM unnest($3::bigint[], $4::bigint[]) AS t(lot_id, take) "
     "WHERE lots.program_id = $1 AND lots.member_id = $2 AND lots.lot_id = t.lot_id"};
 
-inline constexpr pg::Query kNextExpiries{
-    "points_next_expiries",
-    "SELECT expire_time, sum(remaining)::bigint AS points FROM lots "
-    "WHERE program_id = $1 AND member_id = $2 AND remaining > 0 AND expire_time IS NOT NULL "
-    "GROUP BY expire_time ORDER BY expire_time LIMIT $3"};
-
 // Lots due to expire whose member still has available points to expire, oldest first.
 inline constexpr pg::Query kSelectDueLots{
     "points_select_due_lots",
@@ -105,11 +99,6 @@ inline constexpr pg::Query kSelectMemberDueLots{
     "ORDER BY expire_time, lot_id"};
 
 // --- Pending credits -----------------------------------------------------------------------
-
-inline constexpr pg::Query kInsertPending{
-    "points_insert_pending",
-    "INSERT INTO pending_credits (program_id, member_id, order_id, amount, available_time, "
-    "expire_time) VALUES ($1, $2, $3, $4, $5, $6) RETURNING pending_id"};
 
 inline constexpr pg::Query kSelectDuePending{
     "points_select_due_pending",
@@ -132,12 +121,6 @@ inline constexpr pg::Query kReducePending{
     "UPDATE pending_credits SET amount = amount - $4 "
     "WHERE program_id = $1 AND member_id = $2 AND pending_id = $3"};
 
-inline constexpr pg::Query kUpcomingPending{
-    "points_upcoming_pending",
-    "SELECT available_time, sum(amount)::bigint AS points FROM pending_credits "
-    "WHERE program_id = $1 AND member_id = $2 AND NOT released AND amount > 0 "
-    "GROUP BY available_time ORDER BY available_time LIMIT $3"};
-
 // Members with pending points due (for the background release), at most $3.
 inline constexpr pg::Query kSelectMembersWithDuePending{
     "points_select_members_with_due_pending",
@@ -146,19 +129,6 @@ inline constexpr pg::Query kSelectMembersWithDuePending{
     "ORDER BY available_time LIMIT $3) AS due"};
 
 // --- Purchases and activities --------------------------------------------------------------
-
-inline constexpr pg::Query kInsertPurchase{
-    "points_insert_purchase",
-    "INSERT INTO purchases (program_id, order_id, member_id, currency_code, total_minor, "
-    "points_earned, pending_id, lot_id, occur_time, create_time) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"};
-
-inline constexpr pg::Query kInsertPurchaseLines{
-    "points_insert_purchase_lines",
-    "INSERT INTO purchase_lines (program_id, order_id, line_no, sku, category, quantity, "
-    "unit_price_minor) SELECT $1, $2, l.line_no, l.sku, l.category, l.quantity, l.unit_price "
-    "FROM unnest($3::integer[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) "
-    "AS l(line_no, sku, category, quantity, unit_price)"};
 
 inline constexpr pg::Query kSelectPurchaseForUpdate{
     "points_select_purchase_for_update",
@@ -188,11 +158,6 @@ inline constexpr pg::Query kAddEarnDaily{
     "VALUES ($1, $2, $3::date, $4, $5) ON CONFLICT (program_id, member_id, day) DO UPDATE SET "
     "purchase_points = earn_daily.purchase_points + EXCLUDED.purchase_points, "
     "points = earn_daily.points + EXCLUDED.points"};
-
-inline constexpr pg::Query kPurchasePointsInDays{
-    "points_purchase_points_in_days",
-    "SELECT COALESCE(sum(purchase_points), 0)::bigint FROM earn_daily "
-    "WHERE program_id = $1 AND member_id = $2 AND day >= $3::date AND day <= $4::date"};
 
 inline constexpr pg::Query kInsertActivityAward{
     "points_insert_activity_award",
@@ -299,5 +264,110 @@ inline constexpr pg::Query kLeaderboardMember{
     "WHERE program_id = $1 AND day >= $2::date GROUP BY member_id HAVING sum(points) > 0) "
     "SELECT total, (SELECT count(*) FROM totals o WHERE o.total > t.total) + 1 AS rank "
     "FROM totals t WHERE member_id = $3"};
+
+// --- Batched purchases (group commit; storage/purchase_batch_store.h) -----------------------
+// Rows travel as one array per column ($n::type[]) and come back with their input position.
+
+inline constexpr pg::Query kEnsureBalances{
+    "points_ensure_balances",
+    "INSERT INTO balances (program_id, member_id) "
+    "SELECT k.p, k.m FROM unnest($1::text[], $2::text[]) AS k(p, m) ORDER BY k.p, k.m "
+    "ON CONFLICT DO NOTHING"};
+
+// Locks in (program, member) order, so batches never deadlock on each other.
+inline constexpr pg::Query kLockBalances{
+    "points_lock_balances",
+    "SELECT b.program_id, b.member_id, b.available, b.pending, b.held, b.debt, "
+    "b.lifetime_earned FROM balances b JOIN unnest($1::text[], $2::text[]) AS k(p, m) "
+    "ON b.program_id = k.p AND b.member_id = k.m "
+    "ORDER BY b.program_id, b.member_id FOR UPDATE OF b"};
+
+inline constexpr pg::Query kApplyBalanceDeltas{
+    "points_apply_balance_deltas",
+    "UPDATE balances b SET available = b.available + d.available, "
+    "pending = b.pending + d.pending, held = b.held + d.held, debt = b.debt + d.debt, "
+    "lifetime_earned = b.lifetime_earned + d.earned "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
+    "$7::bigint[]) AS d(p, m, available, pending, held, debt, earned) "
+    "WHERE b.program_id = d.p AND b.member_id = d.m"};
+
+inline constexpr pg::Query kRecordedOrders{
+    "points_recorded_orders",
+    "SELECT k.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, o, n) "
+    "WHERE EXISTS (SELECT 1 FROM purchases WHERE program_id = k.p AND order_id = k.o)"};
+
+// Purchase points earned on the day of each row's time and in its month up to that day (caps).
+inline constexpr pg::Query kPurchasePointsInWindows{
+    "points_purchase_points_in_windows",
+    "SELECT k.n, COALESCE(sum(e.purchase_points) FILTER (WHERE e.day = k.day), 0)::bigint "
+    "AS today, COALESCE(sum(e.purchase_points), 0)::bigint AS month "
+    "FROM unnest($1::text[], $2::text[], $3::date[], $4::date[]) "
+    "WITH ORDINALITY AS k(p, m, day, month_start, n) "
+    "LEFT JOIN earn_daily e ON e.program_id = k.p AND e.member_id = k.m "
+    "AND e.day >= k.month_start AND e.day <= k.day GROUP BY k.n"};
+
+inline constexpr pg::Query kInsertTransactions{
+    "points_insert_transactions",
+    "INSERT INTO ledger_transactions (program_id, kind, order_id, create_time) "
+    "SELECT t.p, t.kind, t.o, t.at FROM unnest($1::text[], $2::smallint[], $3::text[], "
+    "$4::timestamptz[]) WITH ORDINALITY AS t(p, kind, o, at, n) ORDER BY t.n "
+    "RETURNING program_id, order_id, txn_id"};
+
+inline constexpr pg::Query kInsertEntriesBatch{
+    "points_insert_entries_batch",
+    "INSERT INTO ledger_entries (program_id, txn_id, owner, account, amount) "
+    "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])"};
+
+inline constexpr pg::Query kInsertLots{
+    "points_insert_lots",
+    "INSERT INTO lots (program_id, member_id, txn_id, amount, remaining, expire_time, order_id) "
+    "SELECT l.p, l.m, l.txn, l.amount, l.amount, l.expire_time, l.o FROM unnest($1::text[], "
+    "$2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[]) "
+    "AS l(p, m, txn, amount, expire_time, o) RETURNING program_id, order_id, lot_id"};
+
+inline constexpr pg::Query kInsertPendings{
+    "points_insert_pendings",
+    "INSERT INTO pending_credits (program_id, member_id, order_id, amount, available_time, "
+    "expire_time) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
+    "$5::timestamptz[], $6::timestamptz[]) RETURNING program_id, order_id, pending_id"};
+
+inline constexpr pg::Query kInsertPurchases{
+    "points_insert_purchases",
+    "INSERT INTO purchases (program_id, order_id, member_id, currency_code, total_minor, "
+    "points_earned, pending_id, lot_id, occur_time, create_time) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
+    "$6::bigint[], $7::bigint[], $8::bigint[], $9::timestamptz[], $10::timestamptz[])"};
+
+inline constexpr pg::Query kInsertPurchaseLinesBatch{
+    "points_insert_purchase_lines_batch",
+    "INSERT INTO purchase_lines (program_id, order_id, line_no, sku, category, quantity, "
+    "unit_price_minor) SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], "
+    "$5::text[], $6::bigint[], $7::bigint[])"};
+
+inline constexpr pg::Query kAddEarnDailyBatch{
+    "points_add_earn_daily_batch",
+    "INSERT INTO earn_daily (program_id, member_id, day, purchase_points, points) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::bigint[], $5::bigint[]) "
+    "ON CONFLICT (program_id, member_id, day) DO UPDATE SET "
+    "purchase_points = earn_daily.purchase_points + EXCLUDED.purchase_points, "
+    "points = earn_daily.points + EXCLUDED.points"};
+
+// The next expiries and upcoming pending credits of each member, at most $3 dates each, read
+// member by member through the lots and pending indexes.
+inline constexpr pg::Query kNextExpiriesBatch{
+    "points_next_expiries_batch",
+    "SELECT k.n, d.expire_time, d.points FROM unnest($1::text[], $2::text[]) "
+    "WITH ORDINALITY AS k(p, m, n) CROSS JOIN LATERAL (SELECT expire_time, "
+    "sum(remaining)::bigint AS points FROM lots WHERE program_id = k.p AND member_id = k.m "
+    "AND remaining > 0 AND expire_time IS NOT NULL GROUP BY expire_time ORDER BY expire_time "
+    "LIMIT $3) AS d ORDER BY k.n, d.expire_time"};
+
+inline constexpr pg::Query kUpcomingPendingBatch{
+    "points_upcoming_pending_batch",
+    "SELECT k.n, d.available_time, d.points FROM unnest($1::text[], $2::text[]) "
+    "WITH ORDINALITY AS k(p, m, n) CROSS JOIN LATERAL (SELECT available_time, "
+    "sum(amount)::bigint AS points FROM pending_credits WHERE program_id = k.p "
+    "AND member_id = k.m AND NOT released AND amount > 0 GROUP BY available_time "
+    "ORDER BY available_time LIMIT $3) AS d ORDER BY k.n, d.available_time"};
 
 }  // namespace loyalty::points::queries

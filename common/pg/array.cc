@@ -1,0 +1,52 @@
+#include "common/pg/array.h"
+
+#include "common/pg/params.h"
+#include "common/pg/result.h"
+
+namespace loyalty::pg {
+
+void ArrayLiteral::Separate() {
+  if (size_ > 0) text_.push_back(',');
+  ++size_;
+}
+
+ArrayLiteral& ArrayLiteral::Add(std::string_view value) {
+  Separate();
+  text_.push_back('"');
+  for (char c : value) {
+    if (c == '"' || c == '\\') text_.push_back('\\');
+    text_.push_back(c);
+  }
+  text_.push_back('"');
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Add(int64_t value) {
+  Separate();
+  text_ += std::to_string(value);
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Add(absl::Time value) { return Add(FormatTimestamp(value)); }
+
+ArrayLiteral& ArrayLiteral::AddBytes(std::string_view bytes) { return Add(ByteaHex(bytes)); }
+
+ArrayLiteral& ArrayLiteral::AddNull() {
+  Separate();
+  text_ += "NULL";
+  return *this;
+}
+
+std::string TextArray(const std::vector<std::string>& values) {
+  ArrayLiteral array;
+  for (const std::string& value : values) array.Add(value);
+  return array.Build();
+}
+
+std::string Int64Array(const std::vector<int64_t>& values) {
+  ArrayLiteral array;
+  for (int64_t value : values) array.Add(value);
+  return array.Build();
+}
+
+}  // namespace loyalty::pg

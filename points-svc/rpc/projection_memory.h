@@ -1,0 +1,44 @@
+#pragma once
+
+// An in-memory copy of projection rows (members, programs) with the rows' refresh times, so a
+// hot path trusts what it saw within the TTL without reading the projection table again. The
+// rule is the table's own: a row is trusted until refresh_time + TTL. Bounded: when full it
+// forgets everything and refills from the table.
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace loyalty::points {
+
+template <typename Value>
+class ProjectionMemory {
+ public:
+  ProjectionMemory(absl::Duration ttl, size_t max_entries) : ttl_(ttl), max_entries_(max_entries) {}
+
+  // The remembered value when still fresh at `now`.
+  std::optional<Value> Fresh(const std::string& key, absl::Time now) const {
+    absl::MutexLock lock(&mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.second + ttl_ <= now) return std::nullopt;
+    return it->second.first;
+  }
+
+  void Remember(const std::string& key, Value value, absl::Time refresh_time) {
+    absl::MutexLock lock(&mutex_);
+    if (entries_.size() >= max_entries_ && !entries_.contains(key)) entries_.clear();
+    entries_.insert_or_assign(key, std::make_pair(std::move(value), refresh_time));
+  }
+
+ private:
+  const absl::Duration ttl_;
+  const size_t max_entries_;
+  mutable absl::Mutex mutex_;
+  absl::flat_hash_map<std::string, std::pair<Value, absl::Time>> entries_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace loyalty::points
