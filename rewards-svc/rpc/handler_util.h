@@ -1,0 +1,32 @@
+#pragma once
+
+// Helpers the two halves of RewardsHandler (rewards_handler.cc, redemptions.cc) share.
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/idempotency/idempotency.h"
+#include "common/pg/connection.h"
+#include "google/protobuf/message.h"
+#include "rewards-svc/domain/reward.h"
+
+namespace loyalty::rewards {
+
+// The idempotency call of a RewardsService mutation.
+idempotency::Call MakeCall(const google::protobuf::Message& request, std::string_view rpc,
+                           const std::string& program_id, const std::string& request_id,
+                           absl::Time now);
+
+// Ids this service issues (rewards, redemptions, definitions): 1-64 of a-z, 0-9, '-', '_'.
+// INVALID_ARGUMENT INVALID_ID naming `field`.
+absl::Status ValidateResourceId(std::string_view id, std::string_view field);
+
+// The member's PENDING or COMPLETED redemptions of the reward in its current limit period.
+absl::StatusOr<int64_t> CountRedemptionsInPeriod(pg::Connection& connection,
+                                                 const std::string& program_id,
+                                                 const std::string& member_id, const Reward& reward,
+                                                 absl::Time now);
+
+}  // namespace loyalty::rewards

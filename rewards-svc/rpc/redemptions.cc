@@ -1,0 +1,516 @@
+// The redemption saga, its recovery, cancellation and the member's view of redemptions. The
+// order of steps and why each is safe to repeat is in rewards_handler.h.
+
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+#include "common/status/error.h"
+#include "common/status/macros.h"
+#include "common/validation/ids.h"
+#include "rewards-svc/domain/voucher_code.h"
+#include "rewards-svc/rpc/convert.h"
+#include "rewards-svc/rpc/handler_util.h"
+#include "rewards-svc/rpc/rewards_handler.h"
+#include "rewards-svc/storage/queries.h"
+
+namespace loyalty::rewards {
+namespace {
+
+// A hold refusal ends the redemption; anything else (points-svc down, deadline) leaves it
+// PENDING for a retry of the call or the recovery loop.
+bool IsRefusal(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kPermissionDenied:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status FailedError(const RedemptionRow& row, ErrorMetadata metadata = {}) {
+  metadata["redemption"] = row.redemption_id;
+  return ErrorWithReason(
+      absl::StatusCode::kFailedPrecondition, row.failure_reason,
+      absl::StrCat("redemption ", row.redemption_id, " failed: ", row.failure_reason), metadata);
+}
+
+absl::Status SetPointsState(pg::Pool& pool, const RedemptionRow& row, PointsState from,
+                            PointsState to) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());
+  return connection
+      ->Execute(queries::kSetPointsState, pg::Params()
+                                              .Add(row.program_id)
+                                              .Add(row.redemption_id)
+                                              .Add(static_cast<int64_t>(from))
+                                              .Add(static_cast<int64_t>(to)))
+      .status();
+}
+
+// Keyset cursor of ListRedemptions: microseconds since the epoch and the id.
+constexpr absl::Time kFarFuture = absl::FromUnixSeconds(253402300799);  // 9999-12-31
+
+}  // namespace
+
+absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
+    const v1::RedeemRewardRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateResourceId(request.reward(), "reward"));
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  const std::string& program_id = request.program();
+  const std::string& member_id = request.member();
+  const absl::Time now = clock_.Now();
+  // Outside the transaction (the tier comes from members-svc): the active window and the tier.
+  // Stock and the per-member limit are checked inside, where they cannot race; points by the
+  // hold.
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(Reward reward,
+                             SelectReward(*connection, program_id, request.reward()));
+    MemberFacts facts{.available_points = std::numeric_limits<int64_t>::max()};
+    if (!reward.min_tier.empty()) {
+      LOYALTY_ASSIGN_OR_RETURN(MemberTier tier, upstream_.Tier(program_id, member_id));
+      facts.tier_rank = tier.tier_rank;
+      const int rank = tier.rank_of(reward.min_tier);
+      facts.min_tier_rank = rank < 0 ? std::numeric_limits<int>::max() : rank;
+    }
+    reward.stock.reset();
+    const Eligibility eligibility = CheckEligibility(reward, facts, now);
+    if (eligibility.reason != Ineligible::kNone) return IneligibleError(eligibility, reward.id);
+  }
+  LOYALTY_ASSIGN_OR_RETURN(
+      v1::RedeemRewardResponse started,
+      idempotency::RunIdempotent<v1::RedeemRewardResponse>(
+          pool_, MakeCall(request, "RedeemReward", program_id, request.request_id(), now),
+          [&](pg::Connection& connection) -> absl::StatusOr<v1::RedeemRewardResponse> {
+            LOYALTY_ASSIGN_OR_RETURN(Reward reward,
+                                     SelectReward(connection, program_id, request.reward()));
+            if (reward.limit_per_member > 0) {
+              LOYALTY_RETURN_IF_ERROR(
+                  connection
+                      .Execute(queries::kLockMemberReward,
+                               pg::Params().Add(program_id).Add(member_id).Add(reward.id))
+                      .status());
+              LOYALTY_ASSIGN_OR_RETURN(
+                  int64_t used,
+                  CountRedemptionsInPeriod(connection, program_id, member_id, reward, now));
+              if (used >= reward.limit_per_member) {
+                return IneligibleError({.reason = Ineligible::kLimitReached}, reward.id);
+              }
+            }
+            if (reward.stock.has_value()) {
+              LOYALTY_ASSIGN_OR_RETURN(
+                  pg::Result reserved,
+                  connection.Execute(queries::kReserveStock,
+                                     pg::Params().Add(program_id).Add(reward.id)));
+              if (reserved.affected_rows() == 0) {
+                return IneligibleError({.reason = Ineligible::kOutOfStock}, reward.id);
+              }
+            }
+            RedemptionRow row{.program_id = program_id,
+                              .redemption_id = NewId('d'),
+                              .member_id = member_id,
+                              .reward_id = reward.id,
+                              .kind = reward.terms.kind,
+                              .points = reward.points_cost,
+                              .status = RedemptionStatus::kPending,
+                              .stock_reserved = reward.stock.has_value(),
+                              .create_time = now,
+                              .update_time = now};
+            LOYALTY_RETURN_IF_ERROR(
+                connection
+                    .Execute(queries::kInsertRedemption, pg::Params()
+                                                             .Add(program_id)
+                                                             .Add(row.redemption_id)
+                                                             .Add(member_id)
+                                                             .Add(reward.id)
+                                                             .Add(static_cast<int64_t>(row.kind))
+                                                             .Add(row.points)
+                                                             .Add(row.stock_reserved)
+                                                             .Add(now))
+                    .status());
+            v1::RedeemRewardResponse response;
+            *response.mutable_redemption() = RedemptionView(row);
+            return response;
+          }));
+  AfterStep(SagaStep::kReserved);
+  RedemptionRow row;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(row,
+                             SelectRedemption(*connection, program_id, started.redemption().id()));
+  }
+  v1::RedeemRewardResponse response;
+  LOYALTY_ASSIGN_OR_RETURN(*response.mutable_redemption(), Drive(row));
+  return response;
+}
+
+absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row) {
+  if (row.status == RedemptionStatus::kFailed) return FailedError(row);
+  if (row.status != RedemptionStatus::kPending) {
+    return LoadView(row.program_id, row.redemption_id, /*with_code=*/true);
+  }
+  // Step 2, the pivot. The hold id is the redemption id, so a repeat finds the same hold.
+  absl::StatusOr<HoldInfo> hold =
+      upstream_.CreateHold(row.program_id, row.member_id, row.redemption_id, row.points,
+                           options_.hold_ttl, absl::StrCat("reward:", row.reward_id));
+  if (!hold.ok()) {
+    if (!IsRefusal(hold.status())) return hold.status();
+    const std::string reason = ErrorReason(hold.status()).value_or("HOLD_REFUSED");
+    LOYALTY_RETURN_IF_ERROR(Compensate(row, reason, PointsState::kNone));
+    ErrorMetadata metadata;
+    const ErrorMetadata upstream = ErrorMetadataOf(hold.status());
+    int64_t available = 0, required = 0;
+    if (upstream.count("available") && upstream.count("required") &&
+        absl::SimpleAtoi(upstream.at("available"), &available) &&
+        absl::SimpleAtoi(upstream.at("required"), &required)) {
+      metadata["points_missing"] = std::to_string(required - available);
+    }
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(RedemptionRow now_row,
+                             SelectRedemption(*connection, row.program_id, row.redemption_id));
+    if (now_row.status == RedemptionStatus::kFailed) return FailedError(now_row, metadata);
+    return View(*connection, now_row, /*with_code=*/true);
+  }
+  AfterStep(SagaStep::kHeld);
+  const absl::Time now = clock_.Now();
+  if (!MayComplete(hold->status, hold->expire_time, now, options_.completion_margin)) {
+    LOYALTY_RETURN_IF_ERROR(Compensate(row, "HOLD_EXPIRED", PointsState::kHeld));
+    RedemptionRow failed = row;
+    failed.status = RedemptionStatus::kFailed;
+    failed.points_state = PointsState::kHeld;
+    if (absl::Status settled = Settle(failed); !settled.ok()) {
+      log::Warning("rewards: void after compensation failed; the recovery loop retries",
+                   {{"redemption", row.redemption_id}, {"status", StatusSummary(settled)}});
+    }
+  } else {
+    // Step 3: the decision and the voucher in one transaction.
+    LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+      const int64_t fulfilment = row.kind == RewardKind::kExperience
+                                     ? static_cast<int64_t>(Fulfilment::kRequested)
+                                     : int64_t{0};
+      LOYALTY_ASSIGN_OR_RETURN(
+          pg::Result decided,
+          connection.Execute(
+              queries::kCompleteRedemption,
+              pg::Params().Add(row.program_id).Add(row.redemption_id).Add(fulfilment).Add(now)));
+      if (decided.affected_rows() == 0) return absl::OkStatus();  // Decided by another caller.
+      if (!IssuesVoucher(row.kind)) return absl::OkStatus();
+      LOYALTY_ASSIGN_OR_RETURN(Reward reward,
+                               SelectReward(connection, row.program_id, row.reward_id));
+      return IssueVoucher(connection, row.program_id, row.redemption_id, row.member_id, reward, now)
+          .status();
+    }));
+    AfterStep(SagaStep::kCompleted);
+    // Step 4. A failure here leaves points_state HELD for the recovery loop to capture.
+    if (absl::StatusOr<HoldInfo> captured =
+            upstream_.CaptureHold(row.program_id, row.redemption_id);
+        captured.ok()) {
+      LOYALTY_RETURN_IF_ERROR(
+          SetPointsState(pool_, row, PointsState::kHeld, PointsState::kCaptured));
+    } else {
+      log::Warning(
+          "rewards: capture failed; the recovery loop retries",
+          {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
+    }
+    AfterStep(SagaStep::kCaptured);
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(RedemptionRow final_row,
+                           SelectRedemption(*connection, row.program_id, row.redemption_id));
+  if (final_row.status == RedemptionStatus::kFailed) return FailedError(final_row);
+  return View(*connection, final_row, /*with_code=*/true);
+}
+
+absl::Status RewardsHandler::Compensate(const RedemptionRow& row, const std::string& reason,
+                                        PointsState points_state) {
+  const absl::Time now = clock_.Now();
+  return pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result failed,
+        connection.Execute(queries::kFailRedemption, pg::Params()
+                                                         .Add(row.program_id)
+                                                         .Add(row.redemption_id)
+                                                         .Add(reason)
+                                                         .Add(static_cast<int64_t>(points_state))
+                                                         .Add(now)));
+    if (failed.rows() == 0 || !failed.Bool(0, "stock_reserved")) return absl::OkStatus();
+    return connection
+        .Execute(queries::kReleaseStock, pg::Params().Add(row.program_id).Add(row.reward_id))
+        .status();
+  });
+}
+
+absl::Status RewardsHandler::Settle(RedemptionRow row) {
+  const auto refused = [](const absl::StatusOr<HoldInfo>& result) {
+    return result.status().code() == absl::StatusCode::kFailedPrecondition ||
+           result.status().code() == absl::StatusCode::kNotFound;
+  };
+  if (row.points_state == PointsState::kHeld) {
+    if (row.status == RedemptionStatus::kFailed) {
+      absl::StatusOr<HoldInfo> voided = upstream_.VoidHold(row.program_id, row.redemption_id);
+      if (!voided.ok() && !refused(voided)) return voided.status();
+      return SetPointsState(pool_, row, PointsState::kHeld, PointsState::kReleased);
+    }
+    // COMPLETED wants the capture; CANCELLED captures first and then refunds, so one path
+    // returns the points whether or not the saga's own capture had happened.
+    absl::StatusOr<HoldInfo> captured = upstream_.CaptureHold(row.program_id, row.redemption_id);
+    if (!captured.ok() && !refused(captured)) return captured.status();
+    if (!captured.ok()) {
+      // The hold voided itself before the capture: the points never left the member.
+      if (row.status == RedemptionStatus::kCompleted) {
+        log::Error(
+            "rewards: a completed redemption's hold expired before its capture",
+            {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
+      }
+      return SetPointsState(pool_, row, PointsState::kHeld, PointsState::kReleased);
+    }
+    LOYALTY_RETURN_IF_ERROR(SetPointsState(pool_, row, PointsState::kHeld, PointsState::kCaptured));
+    row.points_state = PointsState::kCaptured;
+  }
+  if (row.status == RedemptionStatus::kCancelled && row.points_state == PointsState::kCaptured) {
+    LOYALTY_RETURN_IF_ERROR(upstream_.RefundHold(row.program_id, row.redemption_id).status());
+    return SetPointsState(pool_, row, PointsState::kCaptured, PointsState::kRefunded);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> RewardsHandler::Recover(int limit) {
+  const absl::Time cutoff = clock_.Now() - options_.recovery_grace;
+  const pg::Params params = pg::Params().Add(cutoff).Add(static_cast<int64_t>(limit));
+  std::vector<RedemptionRow> pending, unsettled;
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(pending,
+                             QueryRedemptions(*connection, queries::kSelectStalePending, params));
+  }
+  int handled = 0;
+  for (const RedemptionRow& row : pending) {
+    absl::StatusOr<v1::Redemption> driven = Drive(row);
+    if (driven.ok() || IsRefusal(driven.status())) {
+      ++handled;
+    } else {
+      log::Warning("rewards: recovery could not finish a redemption yet",
+                   {{"redemption", row.redemption_id}, {"status", StatusSummary(driven.status())}});
+    }
+  }
+  {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+    LOYALTY_ASSIGN_OR_RETURN(unsettled,
+                             QueryRedemptions(*connection, queries::kSelectUnsettled, params));
+  }
+  for (RedemptionRow& row : unsettled) {
+    if (absl::Status settled = Settle(std::move(row)); settled.ok()) {
+      ++handled;
+    } else {
+      log::Warning("rewards: recovery could not settle a hold yet",
+                   {{"status", StatusSummary(settled)}});
+    }
+  }
+  return handled;
+}
+
+absl::StatusOr<v1::Redemption> RewardsHandler::View(pg::Connection& connection,
+                                                    const RedemptionRow& row, bool with_code) {
+  v1::Redemption view = RedemptionView(row);
+  const bool has_voucher =
+      row.status == RedemptionStatus::kCompleted || row.status == RedemptionStatus::kCancelled;
+  if (!has_voucher || !IssuesVoucher(row.kind)) return view;
+  LOYALTY_ASSIGN_OR_RETURN(std::vector<VoucherRow> vouchers,
+                           QueryVouchers(connection, queries::kSelectVoucher,
+                                         pg::Params().Add(row.program_id).Add(row.redemption_id)));
+  if (vouchers.empty()) return view;
+  std::string code;
+  if (with_code) {
+    LOYALTY_ASSIGN_OR_RETURN(std::string canonical, keys_.Open(vouchers[0].code_sealed));
+    code = FormatVoucherCode(canonical);
+  }
+  *view.mutable_voucher() = VoucherView(vouchers[0], code);
+  return view;
+}
+
+absl::StatusOr<v1::Redemption> RewardsHandler::LoadView(const std::string& program_id,
+                                                        const std::string& redemption_id,
+                                                        bool with_code) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(RedemptionRow row,
+                           SelectRedemption(*connection, program_id, redemption_id));
+  return View(*connection, row, with_code);
+}
+
+absl::StatusOr<v1::GetRedemptionResponse> RewardsHandler::GetRedemption(
+    const v1::GetRedemptionRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateResourceId(request.redemption(), "redemption"));
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(RedemptionRow row,
+                           SelectRedemption(*connection, request.program(), request.redemption()));
+  if (row.member_id != request.member()) {
+    return ErrorWithReason(
+        absl::StatusCode::kNotFound, "REDEMPTION_NOT_FOUND",
+        absl::StrCat("no redemption ", request.redemption(), " of member ", request.member()));
+  }
+  v1::GetRedemptionResponse response;
+  LOYALTY_ASSIGN_OR_RETURN(*response.mutable_redemption(), View(*connection, row, true));
+  return response;
+}
+
+absl::StatusOr<v1::ListRedemptionsResponse> RewardsHandler::ListRedemptions(
+    const v1::ListRedemptionsRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_ASSIGN_OR_RETURN(int32_t page_size,
+                           paging::EffectivePageSize(request.page_size(), "page_size"));
+  const std::string fingerprint =
+      absl::StrCat("program=", request.program(), "|member=", request.member());
+  absl::Time before_time = kFarFuture;
+  std::string before_id;
+  if (!request.page_token().empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(paging::PageCursor cursor,
+                             page_tokens_.Decode(request.page_token(), fingerprint, "page_token"));
+    int64_t micros = 0;
+    if (cursor.keys.size() != 2 || !absl::SimpleAtoi(cursor.keys[0], &micros)) {
+      return InvalidField("page_token", "INVALID_PAGE_TOKEN", "malformed cursor");
+    }
+    before_time = absl::FromUnixMicros(micros);
+    before_id = cursor.keys[1];
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(std::vector<RedemptionRow> rows,
+                           QueryRedemptions(*connection, queries::kListRedemptions,
+                                            pg::Params()
+                                                .Add(request.program())
+                                                .Add(request.member())
+                                                .Add(before_time)
+                                                .Add(before_id)
+                                                .Add(page_size + 1)));
+  const bool more = static_cast<int32_t>(rows.size()) > page_size;
+  if (more) rows.resize(page_size);
+  v1::ListRedemptionsResponse response;
+  for (const RedemptionRow& row : rows) {
+    LOYALTY_ASSIGN_OR_RETURN(*response.add_redemptions(), View(*connection, row, true));
+  }
+  if (more) {
+    response.set_next_page_token(
+        page_tokens_.Encode({.keys = {std::to_string(absl::ToUnixMicros(rows.back().create_time)),
+                                      rows.back().redemption_id}},
+                            fingerprint));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::CancelRedemptionResponse> RewardsHandler::CancelRedemption(
+    const v1::CancelRedemptionRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateResourceId(request.redemption(), "redemption"));
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  const absl::Time now = clock_.Now();
+  const std::string& program_id = request.program();
+  RedemptionRow cancelled;
+  LOYALTY_ASSIGN_OR_RETURN(
+      v1::CancelRedemptionResponse response,
+      idempotency::RunIdempotent<v1::CancelRedemptionResponse>(
+          pool_, MakeCall(request, "CancelRedemption", program_id, request.request_id(), now),
+          [&](pg::Connection& connection) -> absl::StatusOr<v1::CancelRedemptionResponse> {
+            LOYALTY_ASSIGN_OR_RETURN(
+                RedemptionRow row,
+                SelectRedemption(connection, program_id, request.redemption(), true));
+            if (row.member_id != request.member()) {
+              return ErrorWithReason(absl::StatusCode::kNotFound, "REDEMPTION_NOT_FOUND",
+                                     absl::StrCat("no redemption ", request.redemption(),
+                                                  " of member ", request.member()));
+            }
+            LOYALTY_ASSIGN_OR_RETURN(
+                std::vector<VoucherRow> vouchers,
+                QueryVouchers(connection, queries::kSelectVoucherForUpdate,
+                              pg::Params().Add(program_id).Add(row.redemption_id)));
+            const VoucherState voucher = vouchers.empty() ? VoucherState{} : vouchers[0].state();
+            LOYALTY_RETURN_IF_ERROR(
+                CheckCancellable(row.status, row.kind, row.fulfilment, voucher));
+            LOYALTY_RETURN_IF_ERROR(
+                connection
+                    .Execute(queries::kCancelRedemption,
+                             pg::Params().Add(program_id).Add(row.redemption_id).Add(now))
+                    .status());
+            LOYALTY_RETURN_IF_ERROR(
+                connection
+                    .Execute(queries::kUpdateVoucherUse,
+                             pg::Params()
+                                 .Add(program_id)
+                                 .Add(row.redemption_id)
+                                 .Add(vouchers[0].balance_minor)
+                                 .Add(static_cast<int64_t>(VoucherStatus::kCancelled))
+                                 .Add(now))
+                    .status());
+            if (row.stock_reserved) {
+              LOYALTY_RETURN_IF_ERROR(connection
+                                          .Execute(queries::kReleaseStock,
+                                                   pg::Params().Add(program_id).Add(row.reward_id))
+                                          .status());
+            }
+            row.status = RedemptionStatus::kCancelled;
+            row.update_time = now;
+            cancelled = row;
+            v1::CancelRedemptionResponse response;
+            // No code: the answer is stored for replay, and a cancelled code is worthless.
+            LOYALTY_ASSIGN_OR_RETURN(*response.mutable_redemption(),
+                                     View(connection, row, /*with_code=*/false));
+            return response;
+          }));
+  // Points back: capture if the saga had not yet, then refund. A replay (cancelled unset) or a
+  // failure here is left to the recovery loop, which settles every CANCELLED redemption.
+  if (!cancelled.redemption_id.empty()) {
+    if (absl::Status settled = Settle(cancelled); !settled.ok()) {
+      log::Warning("rewards: refund after cancel failed; the recovery loop retries",
+                   {{"redemption", cancelled.redemption_id}, {"status", StatusSummary(settled)}});
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<v1::UpdateFulfilmentResponse> RewardsHandler::UpdateFulfilment(
+    const v1::UpdateFulfilmentRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateResourceId(request.redemption(), "redemption"));
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  if (request.status() < v1::FULFILMENT_STATUS_REQUESTED ||
+      request.status() > v1::FULFILMENT_STATUS_DELIVERED) {
+    return InvalidField("status", "INVALID_FULFILMENT_STATUS", "REQUESTED, SHIPPED or DELIVERED");
+  }
+  const absl::Time now = clock_.Now();
+  return idempotency::RunIdempotent<v1::UpdateFulfilmentResponse>(
+      pool_, MakeCall(request, "UpdateFulfilment", request.program(), request.request_id(), now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::UpdateFulfilmentResponse> {
+        LOYALTY_ASSIGN_OR_RETURN(RedemptionRow row, SelectRedemption(connection, request.program(),
+                                                                     request.redemption(), true));
+        if (row.member_id != request.member()) {
+          return ErrorWithReason(absl::StatusCode::kNotFound, "REDEMPTION_NOT_FOUND",
+                                 absl::StrCat("no redemption ", request.redemption()));
+        }
+        const Fulfilment from =
+            row.status == RedemptionStatus::kCompleted ? row.fulfilment : Fulfilment::kUnspecified;
+        const Fulfilment to = static_cast<Fulfilment>(request.status());
+        LOYALTY_RETURN_IF_ERROR(CheckFulfilmentTransition(from, to));
+        LOYALTY_RETURN_IF_ERROR(
+            connection
+                .Execute(queries::kSetFulfilment, pg::Params()
+                                                      .Add(request.program())
+                                                      .Add(row.redemption_id)
+                                                      .Add(static_cast<int64_t>(to))
+                                                      .Add(now))
+                .status());
+        row.fulfilment = to;
+        row.update_time = now;
+        v1::UpdateFulfilmentResponse response;
+        LOYALTY_ASSIGN_OR_RETURN(*response.mutable_redemption(),
+                                 View(connection, row, /*with_code=*/false));
+        return response;
+      });
+}
+
+}  // namespace loyalty::rewards

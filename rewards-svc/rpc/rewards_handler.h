@@ -1,0 +1,126 @@
+#pragma once
+
+// rewards-svc's RPCs as transport-agnostic handlers: proto in, absl::StatusOr<proto> out.
+//
+// The redemption saga (DESIGN.md section 3), keyed by the redemption id, which is also the
+// points-svc hold id:
+//   1. one transaction: reserve stock (conditional decrement) and insert the PENDING redemption,
+//      under the caller's request_id (common/idempotency);
+//   2. points-svc CreateHold: the pivot. A refusal (INSUFFICIENT_POINTS, MEMBER_SUSPENDED, ...)
+//      compensates: FAILED with the reason and the stock back, in one transaction;
+//   3. one transaction: PENDING -> COMPLETED and the voucher, only while the hold outlives a
+//      safety margin (so step 4 cannot find it expired);
+//   4. points-svc CaptureHold.
+// PENDING -> COMPLETED / FAILED is a conditional update, the single decision point; holds are
+// captured, voided or refunded only after the decision is committed. Recover() (a background
+// loop, also at start) drives stale PENDING redemptions through the same steps with the same
+// ids and settles decided ones whose hold does not match their status yet.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/paging/page_token.h"
+#include "common/pg/pool.h"
+#include "loyalty/rewards/v1/rewards_service.pb.h"
+#include "rewards-svc/rpc/upstream.h"
+#include "rewards-svc/rpc/voucher_keys.h"
+#include "rewards-svc/storage/reward_store.h"
+
+namespace loyalty::rewards {
+
+namespace v1 = ::loyalty::rewards::v1;
+
+// Saga steps after which a fault-injection hook may run (tests kill the process there).
+enum class SagaStep { kReserved = 1, kHeld = 2, kCompleted = 3, kCaptured = 4 };
+
+struct RewardsHandlerOptions {
+  // HMAC key for page tokens (>= 16 bytes).
+  std::string page_token_key;
+  // How long points-svc keeps a hold open before it voids itself.
+  absl::Duration hold_ttl = absl::Minutes(10);
+  // A PENDING redemption completes only while its hold has at least this long left.
+  absl::Duration completion_margin = absl::Minutes(1);
+  // The recovery loop leaves redemptions younger than this to the call that made them.
+  absl::Duration recovery_grace = absl::Seconds(30);
+  // Called after each saga step; unset in production (see main.cc's test-only crash setting).
+  std::function<void(SagaStep)> after_step;
+};
+
+class RewardsHandler {
+ public:
+  // `pool`, `clock` and `upstream` must outlive the handler.
+  RewardsHandler(pg::Pool& pool, const Clock& clock, Upstream& upstream, VoucherKeys keys,
+                 RewardsHandlerOptions options);
+
+  absl::StatusOr<v1::CreateRewardResponse> CreateReward(const v1::CreateRewardRequest& request);
+  absl::StatusOr<v1::GetRewardResponse> GetReward(const v1::GetRewardRequest& request);
+  absl::StatusOr<v1::UpdateRewardResponse> UpdateReward(const v1::UpdateRewardRequest& request);
+  absl::StatusOr<v1::ListRewardsResponse> ListRewards(const v1::ListRewardsRequest& request);
+  absl::StatusOr<v1::RedeemRewardResponse> RedeemReward(const v1::RedeemRewardRequest& request);
+  absl::StatusOr<v1::ListRedemptionsResponse> ListRedemptions(
+      const v1::ListRedemptionsRequest& request);
+  absl::StatusOr<v1::GetRedemptionResponse> GetRedemption(const v1::GetRedemptionRequest& request);
+  absl::StatusOr<v1::CancelRedemptionResponse> CancelRedemption(
+      const v1::CancelRedemptionRequest& request);
+  absl::StatusOr<v1::UpdateFulfilmentResponse> UpdateFulfilment(
+      const v1::UpdateFulfilmentRequest& request);
+  absl::StatusOr<v1::ValidateVoucherResponse> ValidateVoucher(
+      const v1::ValidateVoucherRequest& request);
+  absl::StatusOr<v1::ConsumeVoucherResponse> ConsumeVoucher(
+      const v1::ConsumeVoucherRequest& request);
+  absl::StatusOr<v1::CreatePunchCardDefinitionResponse> CreatePunchCardDefinition(
+      const v1::CreatePunchCardDefinitionRequest& request);
+  absl::StatusOr<v1::ListPunchCardsResponse> ListPunchCards(
+      const v1::ListPunchCardsRequest& request);
+  absl::StatusOr<v1::RecordStampResponse> RecordStamp(const v1::RecordStampRequest& request);
+  absl::StatusOr<v1::RevokeStampResponse> RevokeStamp(const v1::RevokeStampRequest& request);
+
+  // One recovery round (main.cc's loop, and tests): finishes or compensates at most `limit`
+  // stale PENDING redemptions and settles at most `limit` holds. Returns how many it handled.
+  absl::StatusOr<int> Recover(int limit);
+
+ private:
+  // Steps 2-4 for a PENDING redemption; the final answer for a decided one.
+  absl::StatusOr<v1::Redemption> Drive(const RedemptionRow& row);
+  // PENDING -> FAILED with `reason`, stock back; `points_state` says whether a hold may exist.
+  absl::Status Compensate(const RedemptionRow& row, const std::string& reason,
+                          PointsState points_state);
+  // Brings the hold in line with a decided redemption (capture, void, refund).
+  absl::Status Settle(RedemptionRow row);
+  // The redemption with its voucher (code shown when `with_code`).
+  absl::StatusOr<v1::Redemption> View(pg::Connection& connection, const RedemptionRow& row,
+                                      bool with_code);
+  absl::StatusOr<v1::Redemption> LoadView(const std::string& program_id,
+                                          const std::string& redemption_id, bool with_code);
+  // Issues a voucher for the reward under `voucher_id`; returns the canonical code.
+  absl::StatusOr<std::string> IssueVoucher(pg::Connection& connection,
+                                           const std::string& program_id,
+                                           const std::string& voucher_id,
+                                           const std::string& member_id, const Reward& reward,
+                                           absl::Time now);
+  // The voucher a typed code names: INVALID_VOUCHER_CODE, VOUCHER_NOT_FOUND.
+  absl::StatusOr<VoucherRow> FindVoucher(pg::Connection& connection, const std::string& program_id,
+                                         const std::string& code, bool for_update);
+  absl::StatusOr<v1::PunchCard> CardView(pg::Connection& connection, const std::string& program_id,
+                                         const std::string& member_id,
+                                         const v1::PunchCardDefinition& definition, int32_t stamps,
+                                         int32_t completed, bool with_codes);
+  void AfterStep(SagaStep step) const {
+    if (options_.after_step) options_.after_step(step);
+  }
+
+  pg::Pool& pool_;
+  const Clock& clock_;
+  Upstream& upstream_;
+  const VoucherKeys keys_;
+  const RewardsHandlerOptions options_;
+  paging::PageTokenCodec page_tokens_;
+};
+
+// A fresh id: `prefix` and 15 Crockford base32 characters (75 bits from the CSPRNG).
+std::string NewId(char prefix);
+
+}  // namespace loyalty::rewards

@@ -1,0 +1,646 @@
+// rewards-svc end to end: a real members-svc, points-svc and rewards-svc, each on a gRPC port 0
+// and in its own fresh schema of the test PostgreSQL, called through the generated stubs. Time
+// is one FakeClock for all three. After every test the invariants of DESIGN.md section 4 that
+// rewards-svc owns are checked in SQL: no negative stock, exactly one voucher per completed
+// redemption and none for a failed one, and every decided redemption's points settled.
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "common/rpc/proto_time.h"
+#include "common/status/error.h"
+#include "common/testkit/fake_clock.h"
+#include "common/testkit/invalid_field.h"
+#include "common/testkit/status_matchers.h"
+#include "gtest/gtest.h"
+#include "rewards-svc/migrations.h"
+#include "rewards-svc/rpc/grpc_service.h"
+#include "rewards-svc/rpc/rewards_handler.h"
+#include "rewards-svc/rpc/test_platform.h"
+
+namespace loyalty::rewards {
+namespace {
+
+using ::loyalty::rewards::testing::Invoke;
+using ::loyalty::rewards::testing::kProgram;
+using ::loyalty::testkit::IsInvalidField;
+using ::loyalty::testkit::IsOk;
+using ::loyalty::testkit::StatusIs;
+using C = absl::StatusCode;
+namespace pv1 = ::loyalty::points::v1;
+using Stub = v1::RewardsService::Stub;
+
+const absl::Time kStart =
+    absl::FromCivil(absl::CivilSecond(2026, 3, 10, 12, 0, 0), absl::UTCTimeZone());
+constexpr char kVoucherKey[] = "rewards-test-voucher-key-0123456789abcdef";
+
+constexpr pg::Query kBrokenInvariants{
+    "t_broken_invariants",
+    "SELECT (SELECT count(*) FROM rewards WHERE stock < 0) + "
+    "(SELECT count(*) FROM redemptions r WHERE r.status IN (2, 4) AND r.kind <> 7 AND "
+    " (SELECT count(*) FROM vouchers v WHERE v.program_id = r.program_id "
+    "  AND v.voucher_id = r.redemption_id) <> 1) + "
+    "(SELECT count(*) FROM redemptions r WHERE r.status IN (1, 3) AND EXISTS (SELECT 1 FROM "
+    " vouchers v WHERE v.program_id = r.program_id AND v.voucher_id = r.redemption_id)) + "
+    "(SELECT count(*) FROM redemptions WHERE (status = 2 AND points_state <> 2) OR "
+    " (status = 3 AND points_state = 1) OR (status = 4 AND points_state NOT IN (3, 4)))"};
+
+class RewardsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    platform_ = std::make_unique<testing::Platform>(clock_);
+    schema_ = testing::MustSchema("rewards");
+    pool_ = schema_->MakePool(16);
+    testing::Migrate(*pool_, Migrations());
+    upstream_ = std::make_unique<Upstream>(testing::Channel(platform_->points_address()),
+                                           testing::Channel(platform_->members_address()),
+                                           absl::Seconds(30));
+    auto keys = VoucherKeys::Create(kVoucherKey);
+    LOYALTY_CHECK(keys.ok());
+    handler_ = std::make_unique<RewardsHandler>(
+        *pool_, clock_, *upstream_, *std::move(keys),
+        RewardsHandlerOptions{.page_token_key = testing::kPageTokenKey});
+    service_ = std::make_unique<GrpcRewardsService>(*handler_);
+    server_ = testing::MustStart("rewards-test", service_.get());
+    stub_ = v1::RewardsService::NewStub(testing::Channel(testing::Address(*server_)));
+  }
+
+  void TearDown() override {
+    auto connection = pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    auto broken = (*connection)->Execute(kBrokenInvariants);
+    ASSERT_THAT(broken, IsOk());
+    EXPECT_EQ(broken->Int64(0, 0), 0) << "rewards invariant broken";
+    EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_OPEN), 0) << "an orphan hold is open";
+  }
+
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                          Response*),
+                                const Request& request) {
+    return Invoke(*stub_, rpc, request);
+  }
+
+  static v1::Reward Percent(int32_t percent, int64_t cost) {
+    v1::Reward reward;
+    reward.set_title(absl::StrCat(percent, "% off"));
+    reward.set_points_cost(cost);
+    reward.mutable_discount_percent()->set_percent(percent);
+    return reward;
+  }
+  static v1::Reward GiftCard(int64_t value, int64_t cost) {
+    v1::Reward reward;
+    reward.set_title("Gift card");
+    reward.set_points_cost(cost);
+    reward.mutable_gift_card()->set_value_minor(value);
+    reward.mutable_gift_card()->set_currency_code("EUR");
+    return reward;
+  }
+
+  absl::StatusOr<v1::CreateRewardResponse> TryCreate(const v1::Reward& reward) {
+    v1::CreateRewardRequest request;
+    request.set_program(kProgram);
+    request.set_request_id(absl::StrCat("create-", ++requests_));
+    *request.mutable_reward() = reward;
+    return Call(&Stub::CreateReward, request);
+  }
+  v1::Reward Create(const v1::Reward& reward) {
+    auto created = TryCreate(reward);
+    LOYALTY_CHECK(created.ok());
+    return created->reward();
+  }
+
+  absl::StatusOr<v1::RedeemRewardResponse> Redeem(const std::string& member,
+                                                  const std::string& reward,
+                                                  const std::string& key) {
+    v1::RedeemRewardRequest request;
+    request.set_program(kProgram);
+    request.set_member(member);
+    request.set_reward(reward);
+    request.set_request_id(key);
+    return Call(&Stub::RedeemReward, request);
+  }
+
+  v1::Reward Get(const std::string& reward, const std::string& member = "") {
+    v1::GetRewardRequest request;
+    request.set_program(kProgram);
+    request.set_reward(reward);
+    request.set_member(member);
+    auto response = Call(&Stub::GetReward, request);
+    LOYALTY_CHECK(response.ok());
+    return response->reward();
+  }
+
+  absl::StatusOr<v1::ValidateVoucherResponse> Validate(const std::string& code, int64_t total) {
+    v1::ValidateVoucherRequest request;
+    request.set_program(kProgram);
+    request.set_code(code);
+    request.set_order_total_minor(total);
+    return Call(&Stub::ValidateVoucher, request);
+  }
+  absl::StatusOr<v1::ConsumeVoucherResponse> Consume(const std::string& code,
+                                                     const std::string& order, int64_t total) {
+    v1::ConsumeVoucherRequest request;
+    request.set_program(kProgram);
+    request.set_code(code);
+    request.set_order_id(order);
+    request.set_order_total_minor(total);
+    request.set_request_id("consume-" + order);
+    return Call(&Stub::ConsumeVoucher, request);
+  }
+
+  testkit::FakeClock clock_{kStart};
+  std::unique_ptr<testing::Platform> platform_;
+  std::unique_ptr<testkit::TestSchema> schema_;
+  std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<Upstream> upstream_;
+  std::unique_ptr<RewardsHandler> handler_;
+  std::unique_ptr<GrpcRewardsService> service_;
+  std::unique_ptr<server::GrpcServer> server_;
+  std::unique_ptr<Stub> stub_;
+  int requests_ = 0;
+};
+
+// --- Catalog -------------------------------------------------------------------------------
+
+TEST_F(RewardsServiceTest, CatalogPagesCheapestFirstWithFilters) {
+  const v1::Reward a = Create(Percent(10, 300));
+  const v1::Reward b = Create(GiftCard(5000, 100));
+  const v1::Reward c = Create(Percent(20, 200));
+  EXPECT_EQ(a.kind(), v1::REWARD_KIND_DISCOUNT_PERCENT);
+  EXPECT_EQ(a.etag(), "\"v1\"");
+  EXPECT_FALSE(a.has_stock());
+
+  v1::ListRewardsRequest list;
+  list.set_program(kProgram);
+  list.set_page_size(2);
+  auto first = Call(&Stub::ListRewards, list);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_EQ(first->rewards_size(), 2);
+  EXPECT_EQ(first->rewards(0).id(), b.id());
+  EXPECT_EQ(first->rewards(1).id(), c.id());
+  list.set_page_token(first->next_page_token());
+  auto second = Call(&Stub::ListRewards, list);
+  ASSERT_THAT(second, IsOk());
+  ASSERT_EQ(second->rewards_size(), 1);
+  EXPECT_EQ(second->rewards(0).id(), a.id());
+  EXPECT_TRUE(second->next_page_token().empty());
+
+  list.clear_page_token();
+  list.set_kind(v1::REWARD_KIND_DISCOUNT_PERCENT);
+  list.set_max_points_cost(250);
+  auto filtered = Call(&Stub::ListRewards, list);
+  ASSERT_THAT(filtered, IsOk());
+  ASSERT_EQ(filtered->rewards_size(), 1);
+  EXPECT_EQ(filtered->rewards(0).id(), c.id());
+  // A token made for other filters is refused.
+  list.set_page_token(first->next_page_token());
+  EXPECT_TRUE(IsInvalidField(Call(&Stub::ListRewards, list).status(), "page_token",
+                             "PAGE_TOKEN_FILTER_MISMATCH"));
+}
+
+TEST_F(RewardsServiceTest, UpdateChecksTheEtagAndKeepsTheKind) {
+  const v1::Reward reward = Create(Percent(10, 300));
+  v1::UpdateRewardRequest update;
+  update.set_program(kProgram);
+  update.set_reward(reward.id());
+  update.set_request_id("update-1");
+  update.set_etag(reward.etag());
+  update.mutable_reward_patch()->set_stock(5);
+  update.mutable_reward_patch()->set_title("Ten percent");
+  update.mutable_update_mask()->add_paths("stock");
+  update.mutable_update_mask()->add_paths("title");
+  auto updated = Call(&Stub::UpdateReward, update);
+  ASSERT_THAT(updated, IsOk());
+  EXPECT_EQ(updated->reward().stock(), 5);
+  EXPECT_EQ(updated->reward().title(), "Ten percent");
+  EXPECT_EQ(updated->reward().points_cost(), 300);
+  EXPECT_EQ(updated->reward().etag(), "\"v2\"");
+
+  update.set_request_id("update-2");  // The old etag is stale now.
+  EXPECT_THAT(Call(&Stub::UpdateReward, update), StatusIs(C::kAborted, "ETAG_MISMATCH"));
+
+  update.set_request_id("update-3");
+  update.set_etag(updated->reward().etag());
+  update.clear_update_mask();
+  update.mutable_update_mask()->add_paths("gift_card");
+  update.mutable_reward_patch()->mutable_gift_card()->set_value_minor(100);
+  update.mutable_reward_patch()->mutable_gift_card()->set_currency_code("EUR");
+  EXPECT_TRUE(
+      IsInvalidField(Call(&Stub::UpdateReward, update).status(), "update_mask", "KIND_IMMUTABLE"));
+  update.set_request_id("update-4");
+  update.clear_update_mask();
+  update.mutable_update_mask()->add_paths("etag");
+  EXPECT_TRUE(IsInvalidField(Call(&Stub::UpdateReward, update).status(), "update_mask",
+                             "INVALID_UPDATE_MASK"));
+  EXPECT_EQ(Get(reward.id()).etag(), "\"v2\"");
+}
+
+TEST_F(RewardsServiceTest, EligibilitySaysWhyAMemberCannotRedeem) {
+  const std::string alice = platform_->Member("alice", 250);
+  v1::Reward expensive = Create(Percent(10, 400));
+  v1::Reward gold = Percent(15, 100);
+  gold.set_min_tier("gold");
+  gold = Create(gold);
+  v1::Reward sold_out = Percent(5, 100);
+  sold_out.set_stock(0);
+  sold_out = Create(sold_out);
+  v1::Reward ended = Percent(5, 100);
+  *ended.mutable_end_time() = ToTimestamp(kStart - absl::Hours(1));
+  ended = Create(ended);
+  v1::Reward once = Percent(5, 50);
+  once.set_limit_per_member(1);
+  once.set_limit_period(v1::LIMIT_PERIOD_LIFETIME);
+  once = Create(once);
+  ASSERT_THAT(Redeem(alice, once.id(), "once-1"), IsOk());
+
+  v1::ListRewardsRequest list;
+  list.set_program(kProgram);
+  list.set_member(alice);
+  auto listed = Call(&Stub::ListRewards, list);
+  ASSERT_THAT(listed, IsOk());
+  std::map<std::string, v1::Eligibility> by_id;
+  for (const v1::Reward& reward : listed->rewards()) by_id[reward.id()] = reward.eligibility();
+  EXPECT_EQ(by_id[expensive.id()].reason(), v1::INELIGIBLE_REASON_INSUFFICIENT_POINTS);
+  EXPECT_EQ(by_id[expensive.id()].points_missing(), 200);  // 250 - 50 spent, 400 needed.
+  EXPECT_EQ(by_id[gold.id()].reason(), v1::INELIGIBLE_REASON_TIER_TOO_LOW);
+  EXPECT_EQ(by_id[sold_out.id()].reason(), v1::INELIGIBLE_REASON_OUT_OF_STOCK);
+  EXPECT_EQ(by_id[ended.id()].reason(), v1::INELIGIBLE_REASON_NOT_ACTIVE);
+  EXPECT_EQ(by_id[once.id()].reason(), v1::INELIGIBLE_REASON_LIMIT_REACHED);
+  EXPECT_FALSE(by_id[once.id()].redeemable());
+  EXPECT_TRUE(Get(sold_out.id(), alice).has_eligibility());
+
+  // Redeeming says the same.
+  EXPECT_THAT(Redeem(alice, expensive.id(), "r-1"),
+              StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  EXPECT_THAT(Redeem(alice, gold.id(), "r-2"), StatusIs(C::kFailedPrecondition, "TIER_TOO_LOW"));
+  EXPECT_THAT(Redeem(alice, sold_out.id(), "r-3"),
+              StatusIs(C::kFailedPrecondition, "OUT_OF_STOCK"));
+  EXPECT_THAT(Redeem(alice, ended.id(), "r-4"), StatusIs(C::kFailedPrecondition, "NOT_ACTIVE"));
+  EXPECT_THAT(Redeem(alice, once.id(), "r-5"), StatusIs(C::kFailedPrecondition, "LIMIT_REACHED"));
+  EXPECT_EQ(platform_->Balance(alice).available(), 200);
+}
+
+// --- Redemption saga -----------------------------------------------------------------------
+
+TEST_F(RewardsServiceTest, RedeemSpendsThePointsTakesStockAndIssuesAVoucher) {
+  const std::string alice = platform_->Member("alice", 1000);
+  v1::Reward reward = GiftCard(2500, 400);
+  reward.set_stock(3);
+  reward = Create(reward);
+  auto redeemed = Redeem(alice, reward.id(), "redeem-1");
+  ASSERT_THAT(redeemed, IsOk());
+  const v1::Redemption& redemption = redeemed->redemption();
+  EXPECT_EQ(redemption.status(), v1::REDEMPTION_STATUS_COMPLETED);
+  EXPECT_EQ(redemption.points(), 400);
+  EXPECT_EQ(redemption.voucher().status(), v1::VOUCHER_STATUS_ACTIVE);
+  EXPECT_EQ(redemption.voucher().balance_minor(), 2500);
+  EXPECT_EQ(absl::FromUnixSeconds(redemption.voucher().expire_time().seconds()),
+            kStart + absl::Hours(24 * 30));
+  EXPECT_EQ(redemption.voucher().code().size(), 15u);
+  EXPECT_EQ(platform_->Balance(alice).available(), 600);
+  EXPECT_EQ(platform_->Balance(alice).held(), 0);
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_CAPTURED), 1);
+  EXPECT_EQ(Get(reward.id()).stock(), 2);
+
+  // The same request again: the same redemption and voucher, nothing spent twice.
+  auto replay = Redeem(alice, reward.id(), "redeem-1");
+  ASSERT_THAT(replay, IsOk());
+  EXPECT_EQ(replay->redemption().id(), redemption.id());
+  EXPECT_EQ(replay->redemption().voucher().code(), redemption.voucher().code());
+  EXPECT_EQ(platform_->Balance(alice).available(), 600);
+  EXPECT_EQ(Get(reward.id()).stock(), 2);
+  // The same key for another reward is a reuse.
+  const v1::Reward other = Create(Percent(10, 10));
+  EXPECT_THAT(Redeem(alice, other.id(), "redeem-1"),
+              StatusIs(C::kInvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
+
+  v1::GetRedemptionRequest get;
+  get.set_program(kProgram);
+  get.set_member(alice);
+  get.set_redemption(redemption.id());
+  auto fetched = Call(&Stub::GetRedemption, get);
+  ASSERT_THAT(fetched, IsOk());
+  EXPECT_EQ(fetched->redemption().voucher().code(), redemption.voucher().code());
+}
+
+TEST_F(RewardsServiceTest, AHoldRefusalFailsTheRedemptionAndReturnsTheStock) {
+  const std::string bob = platform_->Member("bob", 100);
+  v1::Reward reward = Percent(10, 300);
+  reward.set_stock(1);
+  reward = Create(reward);
+  auto refused = Redeem(bob, reward.id(), "poor-1");
+  EXPECT_THAT(refused, StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  EXPECT_EQ(ErrorMetadataOf(refused.status())["points_missing"], "200");
+  EXPECT_EQ(Get(reward.id()).stock(), 1);
+  EXPECT_EQ(platform_->Balance(bob).available(), 100);
+  v1::ListRedemptionsRequest list;
+  list.set_program(kProgram);
+  list.set_member(bob);
+  auto listed = Call(&Stub::ListRedemptions, list);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->redemptions_size(), 1);
+  EXPECT_EQ(listed->redemptions(0).status(), v1::REDEMPTION_STATUS_FAILED);
+  EXPECT_EQ(listed->redemptions(0).failure_reason(), "INSUFFICIENT_POINTS");
+  EXPECT_FALSE(listed->redemptions(0).has_voucher());
+  // A replay of the failed request fails the same way without a second attempt.
+  EXPECT_THAT(Redeem(bob, reward.id(), "poor-1"),
+              StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  EXPECT_EQ(Call(&Stub::ListRedemptions, list)->redemptions_size(), 1);
+}
+
+TEST_F(RewardsServiceTest, LastItemManyBuyersSellsEachUnitExactlyOnce) {
+  constexpr int kMembers = 200;
+  constexpr int kRounds = 20;
+  constexpr int64_t kCost = 10;
+  std::vector<std::string> members;
+  for (int i = 0; i < kMembers; ++i)
+    members.push_back(platform_->Member(absl::StrCat("m", i), 1000));
+  for (int round = 0; round < kRounds; ++round) {
+    v1::Reward reward = Percent(50, kCost);
+    reward.set_stock(1);
+    reward = Create(reward);
+    std::atomic<int> completed{0}, out_of_stock{0}, other{0};
+    std::vector<std::thread> buyers;
+    for (int i = 0; i < kMembers; ++i) {
+      buyers.emplace_back([&, i] {
+        auto result = Redeem(members[i], reward.id(), absl::StrCat("round", round, "-", i));
+        if (result.ok() && result->redemption().status() == v1::REDEMPTION_STATUS_COMPLETED) {
+          ++completed;
+        } else if (ErrorReason(result.status()) == "OUT_OF_STOCK") {
+          ++out_of_stock;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (std::thread& buyer : buyers) buyer.join();
+    EXPECT_EQ(completed.load(), 1) << "round " << round;
+    EXPECT_EQ(out_of_stock.load(), kMembers - 1) << "round " << round;
+    EXPECT_EQ(other.load(), 0) << "round " << round;
+    EXPECT_EQ(Get(reward.id()).stock(), 0);
+  }
+  int64_t total = 0;
+  for (const std::string& member : members) total += platform_->Balance(member).available();
+  EXPECT_EQ(total, kMembers * 1000 - kRounds * kCost);
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_CAPTURED), kRounds);
+}
+
+TEST_F(RewardsServiceTest, ConcurrentRedemptionsBeyondTheBalanceNeverOverspend) {
+  const std::string alice = platform_->Member("alice", 1000);
+  const v1::Reward reward = Create(Percent(10, 70));  // 14 fit in 1000, 50 are asked for.
+  std::atomic<int> completed{0}, insufficient{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 50; ++i) {
+    callers.emplace_back([&, i] {
+      auto result = Redeem(alice, reward.id(), absl::StrCat("burst-", i));
+      if (result.ok()) ++completed;
+      if (ErrorReason(result.status()) == "INSUFFICIENT_POINTS") ++insufficient;
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(completed.load(), 14);
+  EXPECT_EQ(insufficient.load(), 36);
+  const pv1::Balance balance = platform_->Balance(alice);
+  EXPECT_EQ(balance.available(), 1000 - 14 * 70);
+  EXPECT_EQ(balance.held(), 0);
+}
+
+TEST_F(RewardsServiceTest, CancelBeforeUseReturnsPointsAndStock) {
+  const std::string alice = platform_->Member("alice", 1000);
+  v1::Reward reward = Percent(10, 300);
+  reward.set_stock(2);
+  reward = Create(reward);
+  auto redeemed = Redeem(alice, reward.id(), "to-cancel");
+  ASSERT_THAT(redeemed, IsOk());
+  v1::CancelRedemptionRequest cancel;
+  cancel.set_program(kProgram);
+  cancel.set_member(alice);
+  cancel.set_redemption(redeemed->redemption().id());
+  cancel.set_request_id("cancel-1");
+  auto cancelled = Call(&Stub::CancelRedemption, cancel);
+  ASSERT_THAT(cancelled, IsOk());
+  EXPECT_EQ(cancelled->redemption().status(), v1::REDEMPTION_STATUS_CANCELLED);
+  EXPECT_EQ(cancelled->redemption().voucher().status(), v1::VOUCHER_STATUS_CANCELLED);
+  EXPECT_EQ(platform_->Balance(alice).available(), 1000);
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_REFUNDED), 1);
+  EXPECT_EQ(Get(reward.id()).stock(), 2);
+  EXPECT_THAT(Validate(redeemed->redemption().voucher().code(), 1000),
+              StatusIs(C::kFailedPrecondition, "VOUCHER_CANCELLED"));
+  // A replay changes nothing; a second cancel is refused.
+  ASSERT_THAT(Call(&Stub::CancelRedemption, cancel), IsOk());
+  cancel.set_request_id("cancel-2");
+  EXPECT_THAT(Call(&Stub::CancelRedemption, cancel),
+              StatusIs(C::kFailedPrecondition, "NOT_CANCELLABLE"));
+  EXPECT_EQ(platform_->Balance(alice).available(), 1000);
+
+  // A used voucher cannot be cancelled.
+  auto used = Redeem(alice, reward.id(), "to-use");
+  ASSERT_THAT(used, IsOk());
+  ASSERT_THAT(Consume(used->redemption().voucher().code(), "order-1", 5000), IsOk());
+  cancel.set_redemption(used->redemption().id());
+  cancel.set_request_id("cancel-3");
+  EXPECT_THAT(Call(&Stub::CancelRedemption, cancel),
+              StatusIs(C::kFailedPrecondition, "VOUCHER_ALREADY_USED"));
+  EXPECT_EQ(platform_->Balance(alice).available(), 700);
+}
+
+// --- Vouchers ------------------------------------------------------------------------------
+
+TEST_F(RewardsServiceTest, AVoucherValidatesThenIsUsedOnce) {
+  const std::string alice = platform_->Member("alice", 1000);
+  v1::Reward reward = Percent(20, 100);
+  reward.mutable_discount_percent()->set_cap_minor(1500);
+  reward = Create(reward);
+  auto redeemed = Redeem(alice, reward.id(), "v-1");
+  ASSERT_THAT(redeemed, IsOk());
+  const std::string code = redeemed->redemption().voucher().code();
+  auto small = Validate(code, 5000);
+  ASSERT_THAT(small, IsOk());
+  EXPECT_EQ(small->value().discount_minor(), 1000);
+  auto lowercase = code;
+  for (char& c : lowercase) c = static_cast<char>(std::tolower(c));
+  auto capped = Validate(lowercase, 50000);
+  ASSERT_THAT(capped, IsOk());
+  EXPECT_EQ(capped->value().discount_minor(), 1500);
+  auto consumed = Consume(code, "order-9", 5000);
+  ASSERT_THAT(consumed, IsOk());
+  EXPECT_EQ(consumed->value().discount_minor(), 1000);
+  EXPECT_THAT(Consume(code, "order-10", 5000),
+              StatusIs(C::kFailedPrecondition, "VOUCHER_ALREADY_USED"));
+  EXPECT_THAT(Validate(code, 5000), StatusIs(C::kFailedPrecondition, "VOUCHER_ALREADY_USED"));
+  // Replaying the first consume returns its answer.
+  EXPECT_THAT(Consume(code, "order-9", 5000), IsOk());
+}
+
+TEST_F(RewardsServiceTest, AVoucherExpiresAfterItsValidity) {
+  const std::string alice = platform_->Member("alice", 1000);
+  v1::Reward reward = Percent(10, 100);
+  reward.set_voucher_validity_days(7);
+  reward = Create(reward);
+  auto redeemed = Redeem(alice, reward.id(), "e-1");
+  ASSERT_THAT(redeemed, IsOk());
+  clock_.Advance(absl::Hours(24 * 7) - absl::Seconds(1));
+  EXPECT_THAT(Validate(redeemed->redemption().voucher().code(), 100), IsOk());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_THAT(Validate(redeemed->redemption().voucher().code(), 100),
+              StatusIs(C::kFailedPrecondition, "VOUCHER_EXPIRED"));
+  EXPECT_THAT(Consume(redeemed->redemption().voucher().code(), "late", 100),
+              StatusIs(C::kFailedPrecondition, "VOUCHER_EXPIRED"));
+}
+
+TEST_F(RewardsServiceTest, AGiftCardIsSpentAcrossOrdersUntilEmpty) {
+  const std::string alice = platform_->Member("alice", 1000);
+  const v1::Reward reward = Create(GiftCard(5000, 500));
+  auto redeemed = Redeem(alice, reward.id(), "g-1");
+  ASSERT_THAT(redeemed, IsOk());
+  const std::string code = redeemed->redemption().voucher().code();
+  auto first = Consume(code, "g-order-1", 2000);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->value().discount_minor(), 2000);
+  EXPECT_EQ(first->balance_minor(), 3000);
+  auto second = Consume(code, "g-order-2", 4000);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->value().discount_minor(), 3000);
+  EXPECT_EQ(second->balance_minor(), 0);
+  EXPECT_THAT(Consume(code, "g-order-3", 100),
+              StatusIs(C::kFailedPrecondition, "VOUCHER_ALREADY_USED"));
+  // A partly spent gift card cannot be cancelled for points.
+  v1::CancelRedemptionRequest cancel;
+  cancel.set_program(kProgram);
+  cancel.set_member(alice);
+  cancel.set_redemption(redeemed->redemption().id());
+  cancel.set_request_id("g-cancel");
+  EXPECT_THAT(Call(&Stub::CancelRedemption, cancel),
+              StatusIs(C::kFailedPrecondition, "VOUCHER_ALREADY_USED"));
+}
+
+TEST_F(RewardsServiceTest, CodesAreStoredOnlyAsKeyedHashAndSealed) {
+  const std::string alice = platform_->Member("alice", 1000);
+  const v1::Reward reward = Create(Percent(10, 100));
+  auto redeemed = Redeem(alice, reward.id(), "h-1");
+  ASSERT_THAT(redeemed, IsOk());
+  std::string canonical = redeemed->redemption().voucher().code();
+  canonical.erase(std::remove(canonical.begin(), canonical.end(), '-'), canonical.end());
+  static constexpr pg::Query kDump{
+      "t_dump",
+      "SELECT count(*) FROM (SELECT encode(code_hash, 'escape') || encode(code_sealed, 'escape') "
+      "|| voucher_id AS dumped FROM vouchers UNION ALL SELECT encode(response, 'escape') FROM "
+      "idempotency_keys) AS d WHERE strpos(dumped, $1) > 0"};
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  auto hits = (*connection)->Execute(kDump, pg::Params().Add(canonical));
+  ASSERT_THAT(hits, IsOk());
+  EXPECT_EQ(hits->Int64(0, 0), 0);
+}
+
+// --- Punch cards ---------------------------------------------------------------------------
+
+TEST_F(RewardsServiceTest, APunchCardFillsOnTheFifthQualifyingPurchaseButNotARefundedOne) {
+  const std::string alice = platform_->Member("alice", 0);
+  v1::Reward coffee;
+  coffee.set_title("Free coffee");
+  coffee.set_points_cost(100);
+  coffee.mutable_free_product()->set_sku("COFFEE-1");
+  coffee = Create(coffee);
+  v1::CreatePunchCardDefinitionRequest define;
+  define.set_program(kProgram);
+  define.set_request_id("card-1");
+  define.mutable_definition()->set_title("Buy 5 coffees, get one free");
+  define.mutable_definition()->set_category("coffee");
+  define.mutable_definition()->set_stamps_needed(5);
+  define.mutable_definition()->set_reward(coffee.id());
+  ASSERT_THAT(Call(&Stub::CreatePunchCardDefinition, define), IsOk());
+
+  const auto stamp = [&](const std::string& order, const std::string& category) {
+    v1::RecordStampRequest request;
+    request.set_program(kProgram);
+    request.set_member(alice);
+    request.set_order_id(order);
+    v1::StampLine* line = request.add_lines();
+    line->set_sku("X");
+    line->set_category(category);
+    line->set_quantity(1);
+    return Call(&Stub::RecordStamp, request);
+  };
+  v1::RevokeStampRequest revoke;
+  revoke.set_program(kProgram);
+  revoke.set_member(alice);
+  for (int i = 1; i <= 3; ++i) ASSERT_THAT(stamp(absl::StrCat("o", i), "coffee"), IsOk());
+  // A stamped order refunded later comes off the open card.
+  ASSERT_THAT(stamp("o3b", "coffee"), IsOk());
+  revoke.set_order_id("o3b");
+  auto removed = Call(&Stub::RevokeStamp, revoke);
+  ASSERT_THAT(removed, IsOk());
+  EXPECT_EQ(removed->stamps_removed(), 1);
+  ASSERT_THAT(stamp("o4", "coffee"), IsOk());
+  auto tea = stamp("tea-1", "tea");
+  ASSERT_THAT(tea, IsOk());
+  EXPECT_EQ(tea->cards(0).stamps(), 4);
+  // Order 5 was refunded before its stamp arrived: it does not count.
+  revoke.set_order_id("o5");
+  ASSERT_THAT(Call(&Stub::RevokeStamp, revoke), IsOk());
+  auto refunded = stamp("o5", "coffee");
+  ASSERT_THAT(refunded, IsOk());
+  EXPECT_EQ(refunded->cards(0).stamps(), 4);
+  EXPECT_EQ(refunded->issued_vouchers_size(), 0);
+
+  auto full = stamp("o6", "coffee");
+  ASSERT_THAT(full, IsOk());
+  ASSERT_EQ(full->issued_vouchers_size(), 1);
+  EXPECT_TRUE(full->issued_vouchers(0).code().empty());
+  EXPECT_EQ(full->cards(0).stamps(), 0);
+  EXPECT_EQ(full->cards(0).completed_cards(), 1);
+  // Idempotent by order: the same stamp again issues nothing more.
+  auto again = stamp("o6", "coffee");
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->cards(0).completed_cards(), 1);
+
+  v1::ListPunchCardsRequest list;
+  list.set_program(kProgram);
+  list.set_member(alice);
+  auto cards = Call(&Stub::ListPunchCards, list);
+  ASSERT_THAT(cards, IsOk());
+  ASSERT_EQ(cards->cards_size(), 1);
+  ASSERT_EQ(cards->cards(0).vouchers_size(), 1);
+  const std::string code = cards->cards(0).vouchers(0).code();
+  auto value = Validate(code, 500);
+  ASSERT_THAT(value, IsOk());
+  EXPECT_EQ(value->value().sku(), "COFFEE-1");
+  EXPECT_EQ(platform_->Balance(alice).available(), 0);  // No points were spent.
+}
+
+// --- Bad input -----------------------------------------------------------------------------
+
+TEST_F(RewardsServiceTest, BadInputIsRefusedAndWritesNothing) {
+  const std::string alice = platform_->Member("alice", 1000);
+  EXPECT_THAT(Redeem(alice, "rnosuchreward", "bad-1"), StatusIs(C::kNotFound, "REWARD_NOT_FOUND"));
+  v1::Reward negative = Percent(10, -5);
+  EXPECT_TRUE(
+      IsInvalidField(TryCreate(negative).status(), "reward.points_cost", "INVALID_POINTS_COST"));
+  EXPECT_TRUE(IsInvalidField(TryCreate(Percent(101, 10)).status(),
+                             "reward.discount_percent.percent", "INVALID_PERCENT"));
+  v1::Reward kindless = Percent(10, 10);
+  kindless.clear_discount_percent();
+  EXPECT_TRUE(IsInvalidField(TryCreate(kindless).status(), "reward.details", "KIND_REQUIRED"));
+  EXPECT_TRUE(IsInvalidField(Validate("NOT-A-CODE", 100).status(), "code", "INVALID_VOUCHER_CODE"));
+  EXPECT_TRUE(IsInvalidField(Consume("0000-0000-0000!", "x", 100).status(), "code",
+                             "INVALID_VOUCHER_CODE"));
+  // Well-formed but never issued.
+  EXPECT_THAT(Validate("0000-0000-0000-0", 100), StatusIs(C::kNotFound, "VOUCHER_NOT_FOUND"));
+  EXPECT_TRUE(IsInvalidField(Redeem("Not A Member", "r1", "bad-2").status(), "member",
+                             "INVALID_MEMBER_ID"));
+  v1::ListRewardsRequest list;
+  list.set_program(kProgram);
+  auto listed = Call(&Stub::ListRewards, list);
+  ASSERT_THAT(listed, IsOk());
+  EXPECT_EQ(listed->rewards_size(), 0);
+  EXPECT_EQ(platform_->Balance(alice).available(), 1000);
+}
+
+}  // namespace
+}  // namespace loyalty::rewards

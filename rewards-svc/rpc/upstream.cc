@@ -1,0 +1,131 @@
+#include "rewards-svc/rpc/upstream.h"
+
+#include <map>
+
+#include "common/log/trace.h"
+#include "common/status/grpc_status.h"
+#include "common/status/macros.h"
+
+namespace loyalty::rewards {
+namespace {
+
+namespace pv1 = ::loyalty::points::v1;
+namespace mv1 = ::loyalty::members::v1;
+
+// One unary call with the deadline and the current trace.
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> Call(Stub& stub,
+                              grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                        Response*),
+                              const Request& request, absl::Duration deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  if (const log::TraceContext* trace = log::CurrentTraceContext(); trace != nullptr) {
+    context.AddMetadata("traceparent", log::FormatTraceParent(log::ChildOf(*trace)));
+  }
+  Response response;
+  LOYALTY_RETURN_IF_ERROR(FromGrpcStatus((stub.*rpc)(&context, request, &response)));
+  return response;
+}
+
+HoldInfo InfoOf(const pv1::Hold& hold) {
+  return {.status = static_cast<HoldStatus>(hold.status()),
+          .expire_time = absl::FromUnixSeconds(hold.expire_time().seconds()) +
+                         absl::Nanoseconds(hold.expire_time().nanos())};
+}
+
+template <typename Request>
+Request HoldRef(const std::string& program_id, const std::string& hold_id) {
+  Request request;
+  request.set_program(program_id);
+  request.set_hold_id(hold_id);
+  return request;
+}
+
+}  // namespace
+
+Upstream::Upstream(std::shared_ptr<grpc::Channel> points, std::shared_ptr<grpc::Channel> members,
+                   absl::Duration deadline)
+    : points_(pv1::PointsService::NewStub(std::move(points))),
+      members_(mv1::MembersService::NewStub(std::move(members))),
+      deadline_(deadline) {}
+
+absl::StatusOr<int64_t> Upstream::AvailablePoints(const std::string& program_id,
+                                                  const std::string& member_id) {
+  pv1::GetBalanceRequest request;
+  request.set_program(program_id);
+  request.set_member(member_id);
+  LOYALTY_ASSIGN_OR_RETURN(
+      pv1::GetBalanceResponse response,
+      Call(*points_, &pv1::PointsService::Stub::GetBalance, request, deadline_));
+  return response.balance().available();
+}
+
+absl::StatusOr<MemberTier> Upstream::Tier(const std::string& program_id,
+                                          const std::string& member_id) {
+  mv1::GetProgramRequest program_request;
+  program_request.set_program(program_id);
+  LOYALTY_ASSIGN_OR_RETURN(
+      mv1::GetProgramResponse program,
+      Call(*members_, &mv1::MembersService::Stub::GetProgram, program_request, deadline_));
+  mv1::GetMemberRequest member_request;
+  member_request.set_program(program_id);
+  member_request.set_member(member_id);
+  LOYALTY_ASSIGN_OR_RETURN(
+      mv1::GetMemberResponse member,
+      Call(*members_, &mv1::MembersService::Stub::GetMember, member_request, deadline_));
+  auto ranks = std::make_shared<std::map<std::string, int>>();
+  for (int i = 0; i < program.program().tiers_size(); ++i) {
+    (*ranks)[program.program().tiers(i).code()] = i;
+  }
+  MemberTier tier;
+  tier.rank_of = [ranks](const std::string& code) {
+    auto it = ranks->find(code);
+    return it == ranks->end() ? -1 : it->second;
+  };
+  tier.tier_rank = std::max(0, tier.rank_of(member.member().tier()));
+  return tier;
+}
+
+absl::StatusOr<HoldInfo> Upstream::CreateHold(const std::string& program_id,
+                                              const std::string& member_id,
+                                              const std::string& hold_id, int64_t points,
+                                              absl::Duration ttl, const std::string& reason) {
+  pv1::CreateHoldRequest request;
+  request.set_program(program_id);
+  request.set_member(member_id);
+  request.set_hold_id(hold_id);
+  request.set_points(points);
+  request.mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
+  request.set_reason(reason);
+  LOYALTY_ASSIGN_OR_RETURN(
+      pv1::CreateHoldResponse response,
+      Call(*points_, &pv1::PointsService::Stub::CreateHold, request, deadline_));
+  return InfoOf(response.hold());
+}
+
+absl::StatusOr<HoldInfo> Upstream::CaptureHold(const std::string& program_id,
+                                               const std::string& hold_id) {
+  LOYALTY_ASSIGN_OR_RETURN(pv1::CaptureHoldResponse response,
+                           Call(*points_, &pv1::PointsService::Stub::CaptureHold,
+                                HoldRef<pv1::CaptureHoldRequest>(program_id, hold_id), deadline_));
+  return InfoOf(response.hold());
+}
+
+absl::StatusOr<HoldInfo> Upstream::VoidHold(const std::string& program_id,
+                                            const std::string& hold_id) {
+  LOYALTY_ASSIGN_OR_RETURN(pv1::VoidHoldResponse response,
+                           Call(*points_, &pv1::PointsService::Stub::VoidHold,
+                                HoldRef<pv1::VoidHoldRequest>(program_id, hold_id), deadline_));
+  return InfoOf(response.hold());
+}
+
+absl::StatusOr<HoldInfo> Upstream::RefundHold(const std::string& program_id,
+                                              const std::string& hold_id) {
+  LOYALTY_ASSIGN_OR_RETURN(pv1::RefundHoldResponse response,
+                           Call(*points_, &pv1::PointsService::Stub::RefundHold,
+                                HoldRef<pv1::RefundHoldRequest>(program_id, hold_id), deadline_));
+  return InfoOf(response.hold());
+}
+
+}  // namespace loyalty::rewards

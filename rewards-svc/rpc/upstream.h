@@ -1,0 +1,55 @@
+#pragma once
+
+// What rewards-svc asks other services: points-svc for balances and the saga's holds, and
+// members-svc for a member's tier and the program's tier ladder. Every call has a deadline and
+// carries the caller's trace; errors come back as absl::Status with the callee's ErrorInfo
+// reason (FromGrpcStatus), so the saga can tell a refusal (FAILED_PRECONDITION, NOT_FOUND) from
+// an outage (UNAVAILABLE, DEADLINE_EXCEEDED).
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "loyalty/members/v1/members_service.grpc.pb.h"
+#include "loyalty/points/v1/points_service.grpc.pb.h"
+#include "rewards-svc/domain/redemption.h"
+
+namespace loyalty::rewards {
+
+struct HoldInfo {
+  HoldStatus status = HoldStatus::kUnspecified;
+  absl::Time expire_time;
+};
+
+struct MemberTier {
+  // Rank of the member's tier in the ladder (0 lowest).
+  int tier_rank = 0;
+  // Rank of a tier code in the same ladder, -1 when the program has no such tier.
+  std::function<int(const std::string&)> rank_of;
+};
+
+class Upstream {
+ public:
+  Upstream(std::shared_ptr<grpc::Channel> points, std::shared_ptr<grpc::Channel> members,
+           absl::Duration deadline);
+
+  absl::StatusOr<int64_t> AvailablePoints(const std::string& program_id,
+                                          const std::string& member_id);
+  absl::StatusOr<MemberTier> Tier(const std::string& program_id, const std::string& member_id);
+
+  absl::StatusOr<HoldInfo> CreateHold(const std::string& program_id, const std::string& member_id,
+                                      const std::string& hold_id, int64_t points,
+                                      absl::Duration ttl, const std::string& reason);
+  absl::StatusOr<HoldInfo> CaptureHold(const std::string& program_id, const std::string& hold_id);
+  absl::StatusOr<HoldInfo> VoidHold(const std::string& program_id, const std::string& hold_id);
+  absl::StatusOr<HoldInfo> RefundHold(const std::string& program_id, const std::string& hold_id);
+
+ private:
+  std::unique_ptr<points::v1::PointsService::Stub> points_;
+  std::unique_ptr<members::v1::MembersService::Stub> members_;
+  absl::Duration deadline_;
+};
+
+}  // namespace loyalty::rewards
