@@ -121,7 +121,9 @@ absl::Status Pool::InTransaction(const TransactionOptions& options,
     absl::StatusOr<PooledConnection> connection = Acquire();
     if (!connection.ok()) return connection.status();
     Connection& conn = **connection;
-    absl::StatusOr<Result> begun = conn.ExecuteScript("begin", BeginStatement(options));
+    std::string begin(BeginStatement(options));
+    if (!options.local_settings.empty()) begin.append("; ").append(options.local_settings);
+    absl::StatusOr<Result> begun = conn.ExecuteScript("begin", begin);
     if (!begun.ok()) return begun.status();
     status = body(conn);
     if (status.ok()) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
@@ -35,6 +36,9 @@ struct TransactionOptions {
   // Attempts in all, for serialization failures and deadlocks only (>= 1).
   int max_attempts = 4;
   bool read_only = false;
+  // Trusted SQL run right after BEGIN in the same round trip, e.g. "SET LOCAL ..." planner
+  // settings for the transaction's statements. Never built from input.
+  std::string_view local_settings;
 };
 
 class Pool;

@@ -124,6 +124,27 @@ TEST(InTransaction, FailedBodyRollsBackEverything) {
   EXPECT_EQ(value->Int64(0, 0), 0);
 }
 
+TEST(InTransaction, LocalSettingsHoldForTheTransactionOnly) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(1);
+  constexpr Query kShowHashJoin{"t_show_hashjoin", "SELECT current_setting('enable_hashjoin')"};
+  std::string inside;
+  ASSERT_THAT(pool->InTransaction({.local_settings = "SET LOCAL enable_hashjoin = off"},
+                                  [&](Connection& c) -> absl::Status {
+                                    auto shown = c.Execute(kShowHashJoin);
+                                    if (!shown.ok()) return shown.status();
+                                    inside = shown->String(0, 0);
+                                    return absl::OkStatus();
+                                  }),
+              IsOk());
+  EXPECT_EQ(inside, "off");
+  auto connection = pool->Acquire();  // The one connection, after COMMIT.
+  ASSERT_THAT(connection, IsOk());
+  auto after = (*connection)->Execute(kShowHashJoin);
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ(after->String(0, 0), "on");
+}
+
 // Concurrent increments under SERIALIZABLE conflict; the bounded retry makes every one land.
 TEST(InTransaction, RetriesSerializationFailuresUntilEveryIncrementCommits) {
   auto schema = NewSchema();

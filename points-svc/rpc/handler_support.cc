@@ -136,8 +136,9 @@ absl::StatusOr<v1::Balance> BalanceView(pg::Connection& connection, const std::s
                                         const std::string& member_id) {
   LOYALTY_ASSIGN_OR_RETURN(Balance balance, ReadBalance(connection, program_id, member_id));
   const MemberRef member[] = {{program_id, member_id}};
-  LOYALTY_ASSIGN_OR_RETURN(std::vector<DatedBalance> dated,
-                           ReadDatedBalances(connection, member, kBalanceDatedRowsMax));
+  LOYALTY_ASSIGN_OR_RETURN(
+      std::vector<DatedBalance> dated,
+      ReadDatedBalances(connection, member, {&balance, 1}, kBalanceDatedRowsMax));
   return BalanceProto(balance, dated[0]);
 }
 

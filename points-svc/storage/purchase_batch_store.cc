@@ -320,23 +320,36 @@ absl::StatusOr<std::vector<PurchaseIds>> WritePurchases(pg::Connection& connecti
 
 absl::StatusOr<std::vector<DatedBalance>> ReadDatedBalances(pg::Connection& connection,
                                                             std::span<const MemberRef> members,
+                                                            std::span<const Balance> balances,
                                                             int dates) {
-  std::vector<DatedBalance> balances(members.size());
+  LOYALTY_CHECK(members.size() == balances.size());
+  std::vector<DatedBalance> dated(members.size());
   pg::Params params = MemberColumns(members);
   params.Add(static_cast<int64_t>(dates));
   LOYALTY_ASSIGN_OR_RETURN(pg::Result expiries,
                            connection.Execute(queries::kNextExpiriesBatch, params));
   for (int row = 0; row < expiries.rows(); ++row) {
-    balances[expiries.Int64(row, "n") - 1].next_expiries.push_back(DatedPoints{
+    dated[expiries.Int64(row, "n") - 1].next_expiries.push_back(DatedPoints{
         .time = expiries.Time(row, "expire_time"), .points = expiries.Int64(row, "points")});
   }
+  // Pending credits of the members that have some, answered by their position in `members`.
+  std::vector<MemberRef> pending_members;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (balances[i].pending == 0) continue;
+    pending_members.push_back(members[i]);
+    positions.push_back(i);
+  }
+  if (pending_members.empty()) return dated;
+  pg::Params pending_params = MemberColumns(pending_members);
+  pending_params.Add(static_cast<int64_t>(dates));
   LOYALTY_ASSIGN_OR_RETURN(pg::Result upcoming,
-                           connection.Execute(queries::kUpcomingPendingBatch, params));
+                           connection.Execute(queries::kUpcomingPendingBatch, pending_params));
   for (int row = 0; row < upcoming.rows(); ++row) {
-    balances[upcoming.Int64(row, "n") - 1].upcoming_available.push_back(DatedPoints{
+    dated[positions[upcoming.Int64(row, "n") - 1]].upcoming_available.push_back(DatedPoints{
         .time = upcoming.Time(row, "available_time"), .points = upcoming.Int64(row, "points")});
   }
-  return balances;
+  return dated;
 }
 
 }  // namespace loyalty::points

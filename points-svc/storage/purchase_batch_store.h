@@ -78,7 +78,8 @@ struct PurchaseIds {
 absl::StatusOr<std::vector<PurchaseIds>> WritePurchases(pg::Connection& connection,
                                                         std::span<const PurchaseWrite> purchases);
 
-// A member's next expiries and upcoming pending credits, at most `dates` each.
+// Each member's next expiries and upcoming pending credits, at most `dates` each, given the
+// member's current stored balance (pending credits are only looked up when it has some).
 struct DatedPoints {
   absl::Time time;
   int64_t points = 0;
@@ -89,6 +90,7 @@ struct DatedBalance {
 };
 absl::StatusOr<std::vector<DatedBalance>> ReadDatedBalances(pg::Connection& connection,
                                                             std::span<const MemberRef> members,
+                                                            std::span<const Balance> balances,
                                                             int dates);
 
 }  // namespace loyalty::points
