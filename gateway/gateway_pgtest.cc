@@ -1,8 +1,9 @@
-// The gateway end to end: a real members-svc (gRPC on port 0, its own migrations on a fresh
-// schema of the PostgreSQL that scripts/test starts) behind a real gateway (HTTP on port 0),
-// called over HTTP/1.1 as a client would. Time is one FakeClock for both, so tokens and tiers
-// move together.
+// The gateway end to end: a real members-svc and a real points-svc (each gRPC on port 0, with its
+// own migrations on a fresh schema of the PostgreSQL that scripts/test starts) behind a real
+// gateway (HTTP on port 0), called over HTTP/1.1 as a client would. Time is one FakeClock for all
+// three, so tokens, tiers and expiries move together.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,10 +22,16 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
+#include "points-svc/migrations.h"
+#include "points-svc/rpc/grpc_service.h"
+#include "points-svc/rpc/member_directory.h"
+#include "points-svc/rpc/points_handler.h"
 
 namespace loyalty::gateway {
 namespace {
@@ -102,25 +109,28 @@ std::string Field(const ClientResponse& response) {
 class GatewayPgTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto schema = testkit::TestSchema::Create("gateway");
-    ASSERT_THAT(schema, IsOk());
-    schema_ = *std::move(schema);
-    pool_ = schema_->MakePool(4);
-    {
-      auto connection = pool_->Acquire();
-      ASSERT_THAT(connection, IsOk());
-      ASSERT_THAT(pg::ApplyMigrations(**connection, members::Migrations()), IsOk());
-    }
+    ASSERT_NO_FATAL_FAILURE(MakeSchema("gateway", members::Migrations(), schema_, pool_));
     handler_ = std::make_unique<members::MembersHandler>(
-        *pool_, clock_, members::MembersHandlerOptions{.page_token_key = "gateway-test-page-key"});
+        *pool_, clock_, members::MembersHandlerOptions{.page_token_key = kPageTokenKey});
     service_ = std::make_unique<members::GrpcMembersService>(*handler_);
-    auto members = server::GrpcServer::Start({.service_name = "members-svc-test",
-                                              .listen_address = "127.0.0.1",
-                                              .grpc_port = 0,
-                                              .metrics_port = -1},
-                                             {service_.get()});
-    ASSERT_THAT(members, IsOk());
-    members_ = *std::move(members);
+    members_ = StartService("members-svc-test", service_.get());
+    ASSERT_NE(members_, nullptr);
+
+    ASSERT_NO_FATAL_FAILURE(
+        MakeSchema("gwpoints", points::Migrations(), points_schema_, points_pool_));
+    directory_ = std::make_unique<points::GrpcMemberDirectory>(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", members_->grpc_port()),
+                            grpc::InsecureChannelCredentials()),
+        absl::Seconds(5));
+    // What points-svc learnt about a member stays trusted for the whole test (the clock moves
+    // by seconds at most), so its part of the wallet answers with members-svc stopped.
+    points_handler_ = std::make_unique<points::PointsHandler>(
+        *points_pool_, clock_, *directory_,
+        points::PointsHandlerOptions{.page_token_key = kPageTokenKey,
+                                     .projection_ttl = absl::Hours(1)});
+    points_service_ = std::make_unique<points::GrpcPointsService>(*points_handler_);
+    points_ = StartService("points-svc-test", points_service_.get());
+    ASSERT_NE(points_, nullptr);
     StartGateway();
     client_ = std::make_unique<HttpClient>("127.0.0.1", gateway_->http_port());
 
@@ -130,13 +140,46 @@ class GatewayPgTest : public ::testing::Test {
     ASSERT_EQ(program.status, 200) << program.body;
   }
 
-  void StartGateway(GatewayServerHooks hooks = {}) {
-    config::EnvReader reader(config::MapEnv({
+  static constexpr char kPageTokenKey[] = "gateway-test-page-key";
+
+  // A fresh schema named after `prefix`, with `migrations` applied, and a pool on it.
+  static void MakeSchema(std::string_view prefix, std::span<const pg::Migration> migrations,
+                         std::unique_ptr<testkit::TestSchema>& schema,
+                         std::unique_ptr<pg::Pool>& pool) {
+    auto created = testkit::TestSchema::Create(prefix);
+    ASSERT_THAT(created, IsOk());
+    schema = *std::move(created);
+    pool = schema->MakePool(4);
+    auto connection = pool->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    ASSERT_THAT(pg::ApplyMigrations(**connection, migrations), IsOk());
+  }
+
+  static std::unique_ptr<server::GrpcServer> StartService(const std::string& name,
+                                                          grpc::Service* service) {
+    auto server = server::GrpcServer::Start(
+        {.service_name = name, .listen_address = "127.0.0.1", .grpc_port = 0, .metrics_port = -1},
+        {service});
+    EXPECT_THAT(server, IsOk());
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  // Replaces the running gateway (and its client) with one started with `hooks` and the
+  // variables in `env` on top of the test's own.
+  void RestartGateway(GatewayServerHooks hooks, std::map<std::string, std::string> env = {}) {
+    client_.reset();
+    gateway_.reset();
+    StartGateway(std::move(hooks), std::move(env));
+    client_ = std::make_unique<HttpClient>("127.0.0.1", gateway_->http_port());
+  }
+
+  void StartGateway(GatewayServerHooks hooks = {}, std::map<std::string, std::string> env = {}) {
+    env.insert({
         {"LOYALTY_GATEWAY_LISTEN_ADDRESS", "127.0.0.1"},
         {"LOYALTY_GATEWAY_HTTP_PORT", "0"},
         {"LOYALTY_GATEWAY_METRICS_PORT", "0"},
         {"LOYALTY_GATEWAY_MEMBERS_ADDR", absl::StrCat("127.0.0.1:", members_->grpc_port())},
-        {"LOYALTY_GATEWAY_POINTS_ADDR", "absent"},
+        {"LOYALTY_GATEWAY_POINTS_ADDR", absl::StrCat("127.0.0.1:", points_->grpc_port())},
         {"LOYALTY_GATEWAY_REWARDS_ADDR", "absent"},
         {"LOYALTY_GATEWAY_UPSTREAM_DEADLINE_MS", "5000"},
         {"LOYALTY_GATEWAY_THREADS", "2"},
@@ -150,7 +193,8 @@ class GatewayPgTest : public ::testing::Test {
         {"LOYALTY_GATEWAY_RATE_LIMIT_MEMBER_BURST", absl::StrCat(kMemberBurst)},
         {"LOYALTY_GATEWAY_ACCESS_LOG", "false"},
         {"LOYALTY_GATEWAY_SHUTDOWN_GRACE_MS", "1000"},
-    }));
+    });
+    config::EnvReader reader(config::MapEnv(std::move(env)));
     absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(reader);
     ASSERT_THAT(config, IsOk());
     hooks.clock = &clock_;
@@ -202,6 +246,12 @@ class GatewayPgTest : public ::testing::Test {
   std::unique_ptr<members::MembersHandler> handler_;
   std::unique_ptr<members::GrpcMembersService> service_;
   std::unique_ptr<server::GrpcServer> members_;
+  std::unique_ptr<testkit::TestSchema> points_schema_;
+  std::unique_ptr<pg::Pool> points_pool_;
+  std::unique_ptr<points::GrpcMemberDirectory> directory_;
+  std::unique_ptr<points::PointsHandler> points_handler_;
+  std::unique_ptr<points::GrpcPointsService> points_service_;
+  std::unique_ptr<server::GrpcServer> points_;
   std::unique_ptr<GatewayServer> gateway_;
   std::unique_ptr<HttpClient> client_;
 };
@@ -538,7 +588,8 @@ TEST_F(GatewayPgTest, TraceparentIsContinuedAndReturned) {
   EXPECT_EQ(trace->trace_id, "0af7651916cd43dd8448eb211c80319c");
 }
 
-TEST_F(GatewayPgTest, WalletWithPointsAndRewardsAbsentIsPartial) {
+TEST_F(GatewayPgTest, WalletWithPointsAbsentListsPointsAndRewardsAsPartial) {
+  RestartGateway({}, {{"LOYALTY_GATEWAY_POINTS_ADDR", "absent"}});
   const std::string id = At(Enroll("wallet@example.com"), "id").string_value();
   ClientResponse wallet =
       Call("GET", absl::StrCat("/v1/programs/shop/members/", id, "/wallet"), AsMember(id));
@@ -546,6 +597,7 @@ TEST_F(GatewayPgTest, WalletWithPointsAndRewardsAbsentIsPartial) {
   const Struct body = Json(wallet.body);
   EXPECT_EQ(At(body, "member.id").string_value(), id);
   EXPECT_EQ(At(body, "tierStatus.currentTier.code").string_value(), "bronze");
+  EXPECT_EQ(At(body, "balance").kind_case(), Value::KIND_NOT_SET);
   ASSERT_EQ(At(body, "partial").list_value().values_size(), 2);
   EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "points");
   EXPECT_EQ(At(body, "partial").list_value().values(1).string_value(), "rewards");
@@ -555,47 +607,105 @@ TEST_F(GatewayPgTest, WalletWithPointsAndRewardsAbsentIsPartial) {
   EXPECT_EQ(Reason(unknown), "MEMBER_NOT_FOUND");
 }
 
-// A stand-in for points-svc's wallet part, which does not exist yet.
-class FakePointsPart final : public WalletPart {
- public:
-  std::string_view name() const override { return "points"; }
-  void Fetch(const WalletQuery&, std::function<void(WalletPartResult)> done) override {
-    auto balance = std::make_shared<Struct>();
-    (*balance->mutable_fields())["available"].set_string_value("1200");
-    WalletPartResult result;
-    result.part = "points";
-    result.upstream = "points";
-    result.fields.emplace_back("balance", balance);
-    done(std::move(result));
-  }
-};
+TEST_F(GatewayPgTest, WalletShowsTheBalanceAfterAPurchase) {
+  const std::string id = At(Enroll("buyer@example.com"), "id").string_value();
+  const std::string base = absl::StrCat("/v1/programs/shop/members/", id);
+  ClientResponse before = Call("GET", base + "/wallet", AsMember(id));
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(At(Json(before.body), "balance.available").string_value(), "0");
+  EXPECT_EQ(At(Json(before.body), "balance.nextExpiries").list_value().values_size(), 0);
+
+  // 123.45 EUR at the default 1 point per euro; the points expire after 12 months.
+  ClientResponse purchase =
+      Call("POST", base + "/purchases", {{"x-api-key", kMerchantKey}, {"Idempotency-Key", "buy-1"}},
+           R"({"orderId":"order-1","currencyCode":"EUR","totalMinor":"12345"})");
+  ASSERT_EQ(purchase.status, 200) << purchase.body;
+  ASSERT_EQ(At(Json(purchase.body), "points").string_value(), "123");
+
+  ClientResponse wallet = Call("GET", base + "/wallet", AsMember(id));
+  ASSERT_EQ(wallet.status, 200) << wallet.body;
+  const Struct body = Json(wallet.body);
+  EXPECT_EQ(At(body, "member.id").string_value(), id);
+  EXPECT_EQ(At(body, "tierStatus.currentTier.code").string_value(), "bronze");
+  EXPECT_EQ(At(body, "balance.available").string_value(), "123");
+  EXPECT_EQ(At(body, "balance.pending").string_value(), "0");
+  EXPECT_EQ(At(body, "balance.held").string_value(), "0");
+  EXPECT_EQ(At(body, "balance.lifetimeEarned").string_value(), "123");
+  const auto& expiries = At(body, "balance.nextExpiries").list_value();
+  ASSERT_EQ(expiries.values_size(), 1);
+  EXPECT_EQ(At(expiries.values(0).struct_value(), "points").string_value(), "123");
+  EXPECT_EQ(At(expiries.values(0).struct_value(), "time").string_value(), "2027-01-15T12:00:00Z");
+  ASSERT_EQ(At(body, "partial").list_value().values_size(), 1);
+  EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "rewards");
+
+  // The same numbers as the balance route itself.
+  ClientResponse balance = Call("GET", base + "/balance", AsMember(id));
+  ASSERT_EQ(balance.status, 200) << balance.body;
+  Struct wallet_balance;
+  *wallet_balance.mutable_fields() = At(body, "balance").struct_value().fields();
+  EXPECT_EQ(At(Json(balance.body), "balance").struct_value().DebugString(),
+            wallet_balance.DebugString());
+}
+
+TEST_F(GatewayPgTest, WalletWithPointsStoppedIsPartialNamingPointsAndHasTheRest) {
+  const std::string id = At(Enroll("nopoints@example.com"), "id").string_value();
+  const std::string target = absl::StrCat("/v1/programs/shop/members/", id, "/wallet");
+  ASSERT_EQ(Call("GET", target, AsMember(id)).status, 200);
+
+  points_->Shutdown();
+  points_.reset();
+  ClientResponse partial = Call("GET", target, AsMember(id));
+  ASSERT_EQ(partial.status, 200) << partial.body;
+  const Struct body = Json(partial.body);
+  EXPECT_EQ(At(body, "member.id").string_value(), id);
+  EXPECT_EQ(At(body, "member.profile.email").string_value(), "nopoints@example.com");
+  EXPECT_EQ(At(body, "tierStatus.currentTier.code").string_value(), "bronze");
+  EXPECT_EQ(At(body, "balance").kind_case(), Value::KIND_NOT_SET);
+  ASSERT_EQ(At(body, "partial").list_value().values_size(), 2);
+  EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "points");
+  EXPECT_EQ(At(body, "partial").list_value().values(1).string_value(), "rewards");
+  // The points route itself is down, and says so.
+  ClientResponse balance =
+      Call("GET", absl::StrCat("/v1/programs/shop/members/", id, "/balance"), AsMember(id));
+  EXPECT_EQ(balance.status, 503);
+  EXPECT_EQ(Reason(balance), "UPSTREAM_UNAVAILABLE");
+}
 
 TEST_F(GatewayPgTest, WalletWithMembersStoppedStillAnswersWithTheRest) {
   const std::string id = At(Enroll("stopped@example.com"), "id").string_value();
-  gateway_.reset();
-  client_.reset();
-  StartGateway({.wallet_parts = [](Upstreams& upstreams) {
-    std::vector<std::unique_ptr<WalletPart>> parts;
-    parts.push_back(std::make_unique<MembersWalletPart>(upstreams));
-    parts.push_back(std::make_unique<FakePointsPart>());
-    parts.push_back(std::make_unique<AbsentWalletPart>("rewards"));
-    return parts;
-  }});
-  client_ = std::make_unique<HttpClient>("127.0.0.1", gateway_->http_port());
-  const std::string target = absl::StrCat("/v1/programs/shop/members/", id, "/wallet");
-  ClientResponse complete = Call("GET", target, AsMember(id));
+  const std::string base = absl::StrCat("/v1/programs/shop/members/", id);
+  // points-svc learns the member with the purchase, and keeps it in its projection.
+  ASSERT_EQ(Call("POST", base + "/purchases", Admin("stopped-buy"),
+                 R"({"orderId":"order-s","currencyCode":"EUR","totalMinor":"5000"})")
+                .status,
+            200);
+  ClientResponse complete = Call("GET", base + "/wallet", AsMember(id));
   ASSERT_EQ(complete.status, 200) << complete.body;
   EXPECT_THAT(complete.body, HasSubstr(R"("partial":["rewards"])"));
 
   members_->Shutdown();
   members_.reset();
-  ClientResponse partial = Call("GET", target, AsMember(id));
+  ClientResponse partial = Call("GET", base + "/wallet", AsMember(id));
   ASSERT_EQ(partial.status, 200) << partial.body;
   const Struct body = Json(partial.body);
-  EXPECT_EQ(At(body, "balance.available").string_value(), "1200");
+  EXPECT_EQ(At(body, "balance.available").string_value(), "50");
   EXPECT_EQ(At(body, "member").kind_case(), Value::KIND_NOT_SET);
+  EXPECT_EQ(At(body, "tierStatus").kind_case(), Value::KIND_NOT_SET);
   ASSERT_EQ(At(body, "partial").list_value().values_size(), 2);
   EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "members");
+  EXPECT_EQ(At(body, "partial").list_value().values(1).string_value(), "rewards");
+}
+
+TEST_F(GatewayPgTest, WalletWithEveryServiceDownIs503) {
+  const std::string id = At(Enroll("alldown@example.com"), "id").string_value();
+  members_->Shutdown();
+  members_.reset();
+  points_->Shutdown();
+  points_.reset();
+  ClientResponse down =
+      Call("GET", absl::StrCat("/v1/programs/shop/members/", id, "/wallet"), AsMember(id));
+  EXPECT_EQ(down.status, 503);
+  EXPECT_THAT(down.body, Not(HasSubstr("127.0.0.1")));
 }
 
 TEST_F(GatewayPgTest, ServesItsOpenApiDocument) {

@@ -28,9 +28,13 @@ std::vector<std::unique_ptr<WalletPart>> DefaultWalletParts(Upstreams& upstreams
   } else {
     parts.push_back(std::make_unique<AbsentWalletPart>("members"));
   }
-  // points-svc (balance, next expiries) and rewards-svc (affordable rewards, open vouchers) get
-  // real parts when they are linked into the gateway (services.cc).
-  parts.push_back(std::make_unique<AbsentWalletPart>("points"));
+  if (upstreams.Has("points")) {
+    parts.push_back(std::make_unique<PointsWalletPart>(upstreams));
+  } else {
+    parts.push_back(std::make_unique<AbsentWalletPart>("points"));
+  }
+  // rewards-svc (affordable rewards, open vouchers) gets a real part when it is linked into the
+  // gateway (services.cc).
   parts.push_back(std::make_unique<AbsentWalletPart>("rewards"));
   return parts;
 }

@@ -32,8 +32,8 @@ struct GatewayServerHooks {
   std::function<std::vector<std::unique_ptr<WalletPart>>(Upstreams&)> wallet_parts;
 };
 
-// members-svc when configured, and points and rewards, which are absent until those services
-// are linked (each becomes a real part then).
+// members-svc and points-svc when configured (else absent parts), and rewards, which is absent
+// until rewards-svc is linked (it becomes a real part then).
 std::vector<std::unique_ptr<WalletPart>> DefaultWalletParts(Upstreams& upstreams);
 
 class GatewayServer {

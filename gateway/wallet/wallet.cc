@@ -1,5 +1,6 @@
 #include "gateway/wallet/wallet.h"
 
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -7,12 +8,23 @@
 #include "common/log/log.h"
 #include "gateway/transcode/json_print.h"
 #include "loyalty/members/v1/members_service.pb.h"
+#include "loyalty/points/v1/points_service.pb.h"
 
 namespace loyalty::gateway {
 namespace {
 
 constexpr char kGetMember[] = "/loyalty.members.v1.MembersService/GetMember";
 constexpr char kGetTierStatus[] = "/loyalty.members.v1.MembersService/GetTierStatus";
+constexpr char kGetBalance[] = "/loyalty.points.v1.PointsService/GetBalance";
+
+// A part's result without fields yet; the part and the upstream that serves it share the name.
+WalletPartResult ResultOf(std::string_view part, grpc::Status status) {
+  WalletPartResult result;
+  result.part = std::string(part);
+  result.upstream = std::string(part);
+  result.status = std::move(status);
+  return result;
+}
 
 }  // namespace
 
@@ -35,10 +47,8 @@ bool IsPartialFailure(grpc::StatusCode code) {
 
 void AbsentWalletPart::Fetch(const WalletQuery& /*query*/,
                              std::function<void(WalletPartResult)> done) {
-  WalletPartResult result;
-  result.part = name_;
-  result.upstream = name_;
-  result.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "not deployed");
+  WalletPartResult result =
+      ResultOf(name_, grpc::Status(grpc::StatusCode::UNAVAILABLE, "not deployed"));
   result.absent = true;
   done(std::move(result));
 }
@@ -65,10 +75,7 @@ void MembersWalletPart::Fetch(const WalletQuery& query,
         if (--pending > 0) return;
         error = first_error;
       }
-      WalletPartResult result;
-      result.part = "members";
-      result.upstream = "members";
-      result.status = error;
+      WalletPartResult result = ResultOf("members", error);
       if (error.ok()) {
         result.fields.emplace_back(
             "member", std::shared_ptr<const google::protobuf::Message>(member, &member->member()));
@@ -92,6 +99,23 @@ void MembersWalletPart::Fetch(const WalletQuery& query,
                   [join](grpc::Status status) { join->Finish(status); });
   upstreams_.Call("members", kGetTierStatus, tier_request, join->tier, query.call,
                   [join](grpc::Status status) { join->Finish(status); });
+}
+
+void PointsWalletPart::Fetch(const WalletQuery& query, std::function<void(WalletPartResult)> done) {
+  auto request = std::make_shared<points::v1::GetBalanceRequest>();
+  request->set_program(query.program);
+  request->set_member(query.member);
+  auto response = std::make_shared<points::v1::GetBalanceResponse>();
+  upstreams_.Call("points", kGetBalance, std::move(request), response, query.call,
+                  [response, done = std::move(done)](grpc::Status status) {
+                    WalletPartResult result = ResultOf("points", std::move(status));
+                    if (result.status.ok()) {
+                      result.fields.emplace_back("balance",
+                                                 std::shared_ptr<const google::protobuf::Message>(
+                                                     response, &response->balance()));
+                    }
+                    done(std::move(result));
+                  });
 }
 
 WalletAnswer AssembleWallet(const std::vector<WalletPartResult>& results) {

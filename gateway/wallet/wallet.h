@@ -3,16 +3,17 @@
 // The mobile app's wallet view, GET /v1/programs/{program}/members/{member}/wallet: one answer
 // assembled from every service, called concurrently.
 //
-// Each service contributes a WalletPart. Today members-svc gives `member` and `tierStatus`;
-// points-svc (balance, next expiries) and rewards-svc (affordable rewards, open vouchers) plug in
-// as parts when they exist, and until then their absent parts put "points" and "rewards" in the
-// answer's `partial` list. A part whose service is down or slow is listed in `partial` too, and
+// Each service contributes a WalletPart: members-svc gives `member` and `tierStatus`, points-svc
+// gives `balance` (available, pending, held, lifetime earned, next expiries). rewards-svc
+// (affordable rewards, open vouchers) plugs in as a part when it exists, and until then its absent
+// part puts "rewards" in the answer's `partial` list. A part whose service is down or slow (or
+// configured `absent`) is listed in `partial` too, and
 // the rest still comes back (200). A part that says the request itself is wrong (NOT_FOUND for a
 // member that does not exist, INVALID_ARGUMENT) decides the whole answer, since the wallet of a
 // member that does not exist is not a partial success. Only when every part failed is the answer
 // an error (503).
 //
-//   {"member": {...}, "tierStatus": {...}, "partial": ["points", "rewards"]}
+//   {"member": {...}, "tierStatus": {...}, "balance": {...}, "partial": ["rewards"]}
 
 #include <functional>
 #include <memory>
@@ -72,6 +73,19 @@ class MembersWalletPart final : public WalletPart {
   // `upstreams` must outlive the part and have "members".
   explicit MembersWalletPart(Upstreams& upstreams) : upstreams_(upstreams) {}
   std::string_view name() const override { return "members"; }
+  void Fetch(const WalletQuery& query, std::function<void(WalletPartResult)> done) override;
+
+ private:
+  Upstreams& upstreams_;
+};
+
+// points-svc: GetBalance, as `balance` (the Balance message: available, pending, held, debt,
+// lifetimeEarned, nextExpiries, upcomingAvailable).
+class PointsWalletPart final : public WalletPart {
+ public:
+  // `upstreams` must outlive the part and have "points".
+  explicit PointsWalletPart(Upstreams& upstreams) : upstreams_(upstreams) {}
+  std::string_view name() const override { return "points"; }
   void Fetch(const WalletQuery& query, std::function<void(WalletPartResult)> done) override;
 
  private:

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status/error.h"
 #include "common/status/grpc_status.h"
@@ -11,11 +12,13 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "loyalty/members/v1/members_service.pb.h"
+#include "loyalty/points/v1/points_service.pb.h"
 
 namespace loyalty::gateway {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using G = grpc::StatusCode;
 
 WalletPartResult Part(std::string name, grpc::Status status, std::string key = "",
@@ -116,6 +119,71 @@ TEST(MembersWalletPart, NotFoundWinsOverUnavailable) {
   part.Fetch(WalletQuery{"shop", "mnone", {}},
              [&result](WalletPartResult r) { result = std::move(r); });
   EXPECT_EQ(result.status.error_code(), G::NOT_FOUND);
+}
+
+TEST(PointsWalletPart, GetsTheBalanceWithItsNextExpiries) {
+  testing::FakeUpstreams upstreams({"points"});
+  upstreams.SetAnswer([](const std::string& path, const google::protobuf::Message&,
+                         google::protobuf::Message& response) {
+    if (path != "/loyalty.points.v1.PointsService/GetBalance") {
+      return grpc::Status(G::UNIMPLEMENTED, path);
+    }
+    points::v1::Balance& balance =
+        *static_cast<points::v1::GetBalanceResponse&>(response).mutable_balance();
+    balance.set_available(120);
+    balance.set_pending(30);
+    balance.set_held(5);
+    balance.set_lifetime_earned(155);
+    points::v1::DatedPoints& expiry = *balance.add_next_expiries();
+    expiry.set_points(120);
+    expiry.mutable_time()->set_seconds(1800000000);
+    return grpc::Status::OK;
+  });
+  PointsWalletPart part(upstreams);
+  WalletPartResult result;
+  part.Fetch(WalletQuery{"shop", "mada", {.deadline = absl::Seconds(2), .traceparent = "tp"}},
+             [&result](WalletPartResult r) { result = std::move(r); });
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.part, "points");
+  const std::vector<testing::FakeUpstreams::RecordedCall> calls = upstreams.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  const auto& call = calls[0];
+  EXPECT_EQ(call.service, "points");
+  EXPECT_EQ(call.options.traceparent, "tp");
+  EXPECT_EQ(call.options.deadline, absl::Seconds(2));
+  EXPECT_THAT(call.request->ShortDebugString(), HasSubstr(R"(program: "shop" member: "mada")"));
+
+  const WalletAnswer answer = AssembleWallet({result});
+  ASSERT_TRUE(answer.status.ok());
+  const google::protobuf::Struct wallet = Parse(answer.json);
+  const auto& balance = wallet.fields().at("balance").struct_value().fields();
+  EXPECT_EQ(balance.at("available").string_value(), "120");
+  EXPECT_EQ(balance.at("pending").string_value(), "30");
+  EXPECT_EQ(balance.at("held").string_value(), "5");
+  EXPECT_EQ(balance.at("lifetimeEarned").string_value(), "155");
+  const auto& expiries = balance.at("nextExpiries").list_value();
+  ASSERT_EQ(expiries.values_size(), 1);
+  EXPECT_EQ(expiries.values(0).struct_value().fields().at("time").string_value(),
+            "2027-01-15T08:00:00Z");
+}
+
+TEST(PointsWalletPart, AFailingPointsServiceMakesTheWalletPartial) {
+  testing::FakeUpstreams upstreams({"points"});
+  upstreams.SetAnswer(
+      [](const std::string&, const google::protobuf::Message&, google::protobuf::Message&) {
+        return grpc::Status(G::UNAVAILABLE, "connection refused");
+      });
+  PointsWalletPart part(upstreams);
+  WalletPartResult result;
+  part.Fetch(WalletQuery{"shop", "mada", {}},
+             [&result](WalletPartResult r) { result = std::move(r); });
+  EXPECT_EQ(result.status.error_code(), G::UNAVAILABLE);
+  EXPECT_TRUE(result.fields.empty());
+  const WalletAnswer answer =
+      AssembleWallet({Part("members", grpc::Status::OK, "member", Ada()), result});
+  ASSERT_TRUE(answer.status.ok());
+  EXPECT_THAT(answer.json, HasSubstr(R"("partial":["points"])"));
+  EXPECT_THAT(answer.json, Not(HasSubstr("balance")));
 }
 
 }  // namespace
