@@ -513,7 +513,17 @@ void Gateway::FailUpstream(const std::shared_ptr<Exchange>& exchange, const grpc
       exchange->route->kind == RouteKind::kRpc) {
     metrics_->RecordUpstreamError(upstream, status.error_code());
   }
-  if (reply.http_status >= 500) {
+  for (const google::protobuf::Any& detail : reply.status.details()) {
+    google::rpc::ErrorInfo info;
+    if (detail.UnpackTo(&info)) {
+      exchange->error_reason = info.reason();
+      break;
+    }
+  }
+  // A service shedding load answers many calls a second, all alike ("Server Threadpool
+  // Exhausted"): the access log line (reason UPSTREAM_OVERLOADED) and the upstream error metric
+  // say it, and a second line per call would double the logging exactly when CPU is short.
+  if (reply.http_status >= 500 && exchange->error_reason != kReasonUpstreamOverloaded) {
     // The upstream's own message goes to the log only; services keep personal data out of it.
     log::Warning("upstream call failed", {{"route", exchange->route_label},
                                           {"upstream", upstream},
@@ -522,13 +532,6 @@ void Gateway::FailUpstream(const std::shared_ptr<Exchange>& exchange, const grpc
   }
   if (reply.retry_after_seconds > 0) {
     exchange->extra_headers.emplace_back("retry-after", absl::StrCat(reply.retry_after_seconds));
-  }
-  for (const google::protobuf::Any& detail : reply.status.details()) {
-    google::rpc::ErrorInfo info;
-    if (detail.UnpackTo(&info)) {
-      exchange->error_reason = info.reason();
-      break;
-    }
   }
   Finish(exchange, JsonResponse(reply.http_status, reply.body));
 }

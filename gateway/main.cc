@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/synchronization/mutex.h"
 #include "common/config/env.h"
 #include "common/log/log.h"
 #include "common/server/signals.h"
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
   using namespace loyalty;  // NOLINT(build/namespaces): main only.
   // Before any thread exists, so every thread inherits the blocked mask (signals.h).
   server::BlockTerminationSignals();
+  // Debian's Abseil is built with the mutex deadlock detector on; as in the services
+  // (common/service), it is a debugging aid that costs every lock on the request path
+  // (docs/benchmarks.md, "Gateway").
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     PrintHelp();
     return 0;
