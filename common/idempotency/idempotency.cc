@@ -105,18 +105,18 @@ absl::Status Replay(const Call& call, const StoredAnswer& stored,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::optional<StoredAnswer>>> LockAndFind(
-    pg::Connection& connection, std::span<const Call* const> calls) {
-  std::vector<std::optional<StoredAnswer>> found(calls.size());
-  if (calls.empty()) return found;
+std::vector<pg::Statement> LockAndFindStatements(std::span<const Call* const> calls) {
   pg::ArrayLiteral scopes, request_ids;
   for (const Call* call : calls) {
     scopes.Add(call->scope);
     request_ids.Add(call->request_id);
   }
   const pg::Params keys = pg::Params().Add(scopes.Build()).Add(request_ids.Build());
-  LOYALTY_RETURN_IF_ERROR(connection.Execute(kLockKeys, keys).status());
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection.Execute(kFindKeys, keys));
+  return {{&kLockKeys, keys}, {&kFindKeys, keys}};
+}
+
+std::vector<std::optional<StoredAnswer>> ParseFound(const pg::Result& rows, size_t calls) {
+  std::vector<std::optional<StoredAnswer>> found(calls);
   for (int row = 0; row < rows.rows(); ++row) {
     const int64_t index = rows.Int64(row, "n") - 1;  // WITH ORDINALITY counts from 1.
     found[index] = StoredAnswer{.method = rows.String(row, "method"),
@@ -126,9 +126,15 @@ absl::StatusOr<std::vector<std::optional<StoredAnswer>>> LockAndFind(
   return found;
 }
 
-absl::Status StoreAnswers(pg::Connection& connection,
-                          std::span<const std::pair<const Call*, std::string>> answers) {
-  if (answers.empty()) return absl::OkStatus();
+absl::StatusOr<std::vector<std::optional<StoredAnswer>>> LockAndFind(
+    pg::Connection& connection, std::span<const Call* const> calls) {
+  if (calls.empty()) return std::vector<std::optional<StoredAnswer>>();
+  const std::vector<pg::Statement> statements = LockAndFindStatements(calls);
+  LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> results, connection.ExecutePipeline(statements));
+  return ParseFound(results[1], calls.size());
+}
+
+pg::Statement StoreAnswersStatement(std::span<const std::pair<const Call*, std::string>> answers) {
   pg::ArrayLiteral scopes, request_ids, methods, hashes, responses, times;
   for (const auto& [call, response] : answers) {
     scopes.Add(call->scope);
@@ -138,15 +144,20 @@ absl::Status StoreAnswers(pg::Connection& connection,
     responses.AddBytes(response);
     times.Add(call->now);
   }
-  return connection
-      .Execute(kInsertKeys, pg::Params()
-                                .Add(scopes.Build())
-                                .Add(request_ids.Build())
-                                .Add(methods.Build())
-                                .Add(hashes.Build())
-                                .Add(responses.Build())
-                                .Add(times.Build()))
-      .status();
+  return {&kInsertKeys, pg::Params()
+                            .Add(scopes.Build())
+                            .Add(request_ids.Build())
+                            .Add(methods.Build())
+                            .Add(hashes.Build())
+                            .Add(responses.Build())
+                            .Add(times.Build())};
+}
+
+absl::Status StoreAnswers(pg::Connection& connection,
+                          std::span<const std::pair<const Call*, std::string>> answers) {
+  if (answers.empty()) return absl::OkStatus();
+  const pg::Statement statement = StoreAnswersStatement(answers);
+  return connection.Execute(*statement.query, statement.params).status();
 }
 
 absl::StatusOr<int64_t> PruneKeys(pg::Pool& pool, absl::Time cutoff, int limit) {

@@ -90,6 +90,12 @@ absl::Status Replay(const Call& call, const StoredAnswer& stored,
 absl::Status StoreAnswers(pg::Connection& connection,
                           std::span<const std::pair<const Call*, std::string>> answers);
 
+// The same as statements, to send in one pipeline with others (pg::Connection::ExecutePipeline):
+// LockAndFind's two statements, the reading of the second one's result, and StoreAnswers'.
+std::vector<pg::Statement> LockAndFindStatements(std::span<const Call* const> calls);
+std::vector<std::optional<StoredAnswer>> ParseFound(const pg::Result& found, size_t calls);
+pg::Statement StoreAnswersStatement(std::span<const std::pair<const Call*, std::string>> answers);
+
 // Deletes keys created before `cutoff`, at most `limit` rows; returns how many went.
 absl::StatusOr<int64_t> PruneKeys(pg::Pool& pool, absl::Time cutoff, int limit);
 

@@ -19,6 +19,15 @@ bool IsPlainIdentifier(std::string_view name) {
   return !(name.front() >= '0' && name.front() <= '9');
 }
 
+std::vector<const char*> ParamValues(const Params& params) {
+  std::vector<const char*> values;
+  values.reserve(params.values().size());
+  for (const std::optional<std::string>& value : params.values()) {
+    values.push_back(value.has_value() ? value->c_str() : nullptr);
+  }
+  return values;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionOptions& options) {
@@ -104,15 +113,66 @@ absl::Status Connection::Prepare(const Query& query) {
 
 absl::StatusOr<Result> Connection::Execute(const Query& query, const Params& params) {
   if (absl::Status prepared = Prepare(query); !prepared.ok()) return prepared;
-  std::vector<const char*> values;
-  values.reserve(params.values().size());
-  for (const std::optional<std::string>& value : params.values()) {
-    values.push_back(value.has_value() ? value->c_str() : nullptr);
-  }
+  const std::vector<const char*> values = ParamValues(params);
   const std::string name(query.name);
   return CheckResult(PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), nullptr,
                                     nullptr, /*resultFormat=*/0),
                      query.name);
+}
+
+absl::StatusOr<std::vector<Result>> Connection::ExecutePipeline(
+    std::span<const Statement> statements) {
+  for (const Statement& statement : statements) {
+    if (absl::Status prepared = Prepare(*statement.query); !prepared.ok()) return prepared;
+  }
+  std::string_view failed_at = "pipeline";
+  if (PQenterPipelineMode(conn_) != 1) {
+    broken_ = true;
+    return ConnectionLostStatus(failed_at);
+  }
+  bool sent = true;
+  for (const Statement& statement : statements) {
+    const std::vector<const char*> values = ParamValues(statement.params);
+    const std::string name(statement.query->name);
+    if (PQsendQueryPrepared(conn_, name.c_str(), statement.params.size(), values.data(), nullptr,
+                            nullptr, /*resultFormat=*/0) != 1) {
+      sent = false;
+      failed_at = statement.query->name;
+      break;
+    }
+  }
+  if (!sent || PQpipelineSync(conn_) != 1) {
+    broken_ = true;  // The protocol state is unknown: never reuse this connection.
+    return ConnectionLostStatus(failed_at);
+  }
+  std::vector<Result> results;
+  results.reserve(statements.size());
+  absl::Status first_error;
+  for (const Statement& statement : statements) {
+    pg_result* raw = PQgetResult(conn_);
+    if (raw != nullptr && PQresultStatus(raw) == PGRES_PIPELINE_ABORTED) {
+      PQclear(raw);  // Skipped after an earlier error, which is the one reported.
+    } else {
+      absl::StatusOr<Result> result = CheckResult(raw, statement.query->name);
+      if (broken_) return result.status();
+      if (result.ok()) {
+        results.push_back(*std::move(result));
+      } else if (first_error.ok()) {
+        first_error = result.status();
+      }
+    }
+    // Each statement's results end with a null result.
+    while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);
+  }
+  pg_result* sync = PQgetResult(conn_);
+  const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!synced || PQexitPipelineMode(conn_) != 1) {
+    broken_ = true;
+    return ConnectionLostStatus(failed_at);
+  }
+  if (!first_error.ok()) return first_error;
+  return results;
 }
 
 absl::StatusOr<Result> Connection::ExecuteScript(std::string_view name, std::string_view sql) {

@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -45,6 +47,13 @@ class Connection {
   // Runs a named query, preparing it on first use on this connection. Errors are mapped by
   // SqlStateToStatus; a lost connection is UNAVAILABLE and marks the connection broken.
   absl::StatusOr<Result> Execute(const Query& query, const Params& params = {});
+
+  // Runs the statements in order in ONE round trip (libpq pipeline mode) and returns their
+  // results in order. The server runs them one after the other exactly as if sent one by one, so
+  // a later statement sees what an earlier one did; only the waiting in between is saved. The
+  // first failing statement's error is returned and the statements after it are not run (inside
+  // a transaction, the transaction is then aborted, as with Execute).
+  absl::StatusOr<std::vector<Result>> ExecutePipeline(std::span<const Statement> statements);
 
   // Runs literal SQL without parameters (possibly several statements): only for trusted text
   // such as transaction control and migrations, never for anything built from input.

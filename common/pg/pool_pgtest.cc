@@ -124,6 +124,35 @@ TEST(InTransaction, FailedBodyRollsBackEverything) {
   EXPECT_EQ(value->Int64(0, 0), 0);
 }
 
+TEST(Pipeline, RunsStatementsInOrderAndStopsAtTheFirstError) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(1);
+  auto connection = pool->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  ASSERT_THAT((*connection)->ExecuteScript("create_schema", "CREATE SCHEMA " + schema->schema()),
+              IsOk());
+  ASSERT_THAT((*connection)->Execute(kCreateTable), IsOk());
+
+  const Statement filled[] = {{&kInsert, Params().Add(int64_t{1}).Add(int64_t{5})},
+                              {&kIncrement, Params().Add(int64_t{1})},
+                              {&kSelect, Params().Add(int64_t{1})}};
+  auto results = (*connection)->ExecutePipeline(filled);
+  ASSERT_THAT(results, IsOk());
+  ASSERT_EQ(results->size(), 3u);
+  EXPECT_EQ((*results)[1].affected_rows(), 1);
+  EXPECT_EQ((*results)[2].Int64(0, 0), 6);  // Saw the insert and the increment before it.
+
+  // The duplicate key fails; the increment after it never runs.
+  const Statement failing[] = {{&kInsert, Params().Add(int64_t{1}).Add(int64_t{0})},
+                               {&kIncrement, Params().Add(int64_t{1})}};
+  EXPECT_THAT((*connection)->ExecutePipeline(failing), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_FALSE((*connection)->broken());
+  auto value = (*connection)->Execute(kSelect, Params().Add(int64_t{1}));
+  ASSERT_THAT(value, IsOk());
+  EXPECT_EQ(value->Int64(0, 0), 6);
+  EXPECT_THAT((*connection)->ExecutePipeline({}), IsOk());
+}
+
 TEST(InTransaction, LocalSettingsHoldForTheTransactionOnly) {
   auto schema = NewSchema();
   auto pool = schema->MakePool(1);

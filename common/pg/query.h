@@ -6,11 +6,19 @@
 
 #include <string_view>
 
+#include "common/pg/params.h"
+
 namespace loyalty::pg {
 
 struct Query {
   std::string_view name;
   std::string_view sql;
+};
+
+// A query with its parameters, for Connection::ExecutePipeline.
+struct Statement {
+  const Query* query;
+  Params params;
 };
 
 }  // namespace loyalty::pg

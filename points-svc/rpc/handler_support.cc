@@ -95,11 +95,8 @@ CreditSplit Credit(Posting& posting, const std::string& member_id, const Balance
   return split;
 }
 
-absl::StatusOr<std::pair<EarningRules, int64_t>> LoadRules(pg::Connection& connection,
-                                                           const std::string& program_id,
-                                                           pg::Query query) {
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
-                           connection.Execute(query, pg::Params().Add(program_id)));
+absl::StatusOr<std::pair<EarningRules, int64_t>> RulesFromRows(const pg::Result& rows,
+                                                               const std::string& program_id) {
   if (rows.rows() == 0) return std::make_pair(DefaultEarningRules(), int64_t{0});
   v1::EarningRules proto;
   if (!proto.ParseFromString(rows.Bytes(0, "rules"))) {
@@ -108,6 +105,14 @@ absl::StatusOr<std::pair<EarningRules, int64_t>> LoadRules(pg::Connection& conne
   }
   LOYALTY_ASSIGN_OR_RETURN(EarningRules rules, ParseEarningRules(proto));
   return std::make_pair(std::move(rules), rows.Int64(0, "version"));
+}
+
+absl::StatusOr<std::pair<EarningRules, int64_t>> LoadRules(pg::Connection& connection,
+                                                           const std::string& program_id,
+                                                           pg::Query query) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
+                           connection.Execute(query, pg::Params().Add(program_id)));
+  return RulesFromRows(rows, program_id);
 }
 
 std::string Etag(int64_t version) { return absl::StrCat("\"v", version, "\""); }
@@ -135,11 +140,9 @@ v1::Balance BalanceProto(const Balance& balance, const DatedBalance& dated) {
 absl::StatusOr<v1::Balance> BalanceView(pg::Connection& connection, const std::string& program_id,
                                         const std::string& member_id) {
   LOYALTY_ASSIGN_OR_RETURN(Balance balance, ReadBalance(connection, program_id, member_id));
-  const MemberRef member[] = {{program_id, member_id}};
-  LOYALTY_ASSIGN_OR_RETURN(
-      std::vector<DatedBalance> dated,
-      ReadDatedBalances(connection, member, {&balance, 1}, kBalanceDatedRowsMax));
-  return BalanceProto(balance, dated[0]);
+  LOYALTY_ASSIGN_OR_RETURN(DatedBalance dated, ReadDatedBalance(connection, {program_id, member_id},
+                                                                balance, kBalanceDatedRowsMax));
+  return BalanceProto(balance, dated);
 }
 
 v1::Transaction TransactionView(int64_t txn_id, const TransactionHeader& header, int64_t points) {

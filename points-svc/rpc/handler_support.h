@@ -61,7 +61,10 @@ void ApplyToBalance(Balance& balance, const Posting& posting, const std::string&
 CreditSplit Credit(Posting& posting, const std::string& member_id, const Balance& balance,
                    int64_t points, Account source);
 
-// The program's earning rules and their version (defaults and 0 when never set).
+// The program's earning rules and their version (defaults and 0 when never set), from the rows
+// of queries::kSelectRules, or read.
+absl::StatusOr<std::pair<EarningRules, int64_t>> RulesFromRows(const pg::Result& rows,
+                                                               const std::string& program_id);
 absl::StatusOr<std::pair<EarningRules, int64_t>> LoadRules(pg::Connection& connection,
                                                            const std::string& program_id,
                                                            pg::Query query = queries::kSelectRules);

@@ -578,10 +578,12 @@ absl::StatusOr<v1::PreviewPurchaseResponse> PointsHandler::PreviewPurchase(
   if (!request.member().empty()) {
     const MemberRef member[] = {{request.program(), request.member()}};
     const absl::Time time[] = {purchase.occur_time};
-    LOYALTY_ASSIGN_OR_RETURN(std::vector<EarnedSoFar> earned,
-                             PurchasePointsInWindows(*connection, member, time));
-    context.earned_today = earned[0].today;
-    context.earned_this_month = earned[0].this_month;
+    const pg::Statement earned_so_far = PurchasePointsInWindows(member, time);
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
+                             connection->Execute(*earned_so_far.query, earned_so_far.params));
+    const EarnedSoFar earned = ParseEarned(rows, 1)[0];
+    context.earned_today = earned.today;
+    context.earned_this_month = earned.this_month;
   }
   const Evaluation evaluation = EvaluatePurchase(rules.first, purchase, context);
   v1::PreviewPurchaseResponse response;

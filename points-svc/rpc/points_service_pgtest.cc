@@ -430,13 +430,20 @@ TEST_F(PointsServiceTest, PendingPointsBecomeAvailableWhenDue) {
   EXPECT_EQ(balance.pending(), 200);
   EXPECT_EQ(balance.available(), 0);
   ASSERT_EQ(balance.upcoming_available_size(), 1);
+  // The purchase's own answer already showed it, exactly as a read does.
+  EXPECT_EQ(purchase->balance().DebugString(), balance.DebugString());
+  auto second = Purchase(alice_, "o1b", 10000);  // Same instant: the same release date.
+  ASSERT_THAT(second, IsOk());
+  ASSERT_EQ(second->balance().upcoming_available_size(), 1);
+  EXPECT_EQ(second->balance().upcoming_available(0).points(), 300);
+  EXPECT_EQ(second->balance().DebugString(), Balance(alice_).DebugString());
   // Not spendable yet.
   EXPECT_THAT(Hold(alice_, "too-early", 10),
               StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
   clock_.Advance(absl::Hours(24 * 15));
   balance = Balance(alice_);  // Reading releases what is due.
   EXPECT_EQ(balance.pending(), 0);
-  EXPECT_EQ(balance.available(), 200);
+  EXPECT_EQ(balance.available(), 300);
 
   // The background release does the same without a read.
   ASSERT_THAT(Purchase(bob_, "o2", 10000), IsOk());
@@ -721,6 +728,10 @@ TEST_F(PointsServiceTest, ConcurrentPurchasesShareTransactionsAndEachGetsItsOwnA
       EXPECT_EQ(answer.balance().lifetime_earned(), available) << member;
     }
     EXPECT_EQ(Balance(member).available(), available) << member;
+    // The last answer's balance, dates included, is what GetBalance reads afterwards.
+    ASSERT_FALSE(mine.empty());
+    EXPECT_EQ(mine.back().balance().DebugString(), Balance(member).DebugString()) << member;
+    EXPECT_EQ(mine.back().balance().next_expiries_size(), 1) << member;
     written += static_cast<int64_t>(mine.size());
   }
   EXPECT_EQ(written, kPurchases + 1);  // With the one purchase of the shared order id.

@@ -1,5 +1,6 @@
 #include "points-svc/rpc/purchase_writer.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "points-svc/rpc/convert.h"
 #include "points-svc/rpc/handler_support.h"
 #include "points-svc/storage/purchase_batch_store.h"
+#include "points-svc/storage/queries.h"
 
 namespace loyalty::points {
 namespace {
@@ -33,131 +35,153 @@ using Answers = std::vector<absl::StatusOr<v1::RecordPurchaseResponse>>;
 constexpr pg::TransactionOptions kBatchTransaction{
     .local_settings = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"};
 
-// A purchase of the batch that is to be written: its job and what the writer works out for it.
-struct Written {
-  size_t index = 0;  // Into the batch.
-  Evaluation evaluation;
-  bool pending = false;
-  Balance balance;  // The member's balance after this purchase.
-};
+// Adds `points` at `time` to dates kept earliest first and at most `limit` long. The list
+// holds the earliest dates the database had; so the result is exact.
+void AddDated(std::vector<DatedPoints>& dates, absl::Time time, int64_t points, size_t limit) {
+  auto it = std::lower_bound(dates.begin(), dates.end(), time,
+                             [](const DatedPoints& dated, absl::Time t) { return dated.time < t; });
+  if (it != dates.end() && it->time == time) {
+    it->points += points;
+    return;
+  }
+  dates.insert(it, DatedPoints{.time = time, .points = points});
+  if (dates.size() > limit) dates.pop_back();
+}
 
-// Writes the batch in the caller's transaction and leaves each purchase's answer in `answers`.
+// Writes the batch in the caller's transaction and leaves each purchase's answer in `answers`,
+// in four round trips: BEGIN, every read (one pipeline), every write (one pipeline), COMMIT.
 absl::Status WriteTogether(pg::Connection& connection,
                            std::span<const std::shared_ptr<PurchaseJob>> jobs, Answers& answers) {
-  // 1. Idempotency keys: a replay answers from its stored answer and writes nothing.
+  const size_t n = jobs.size();
   std::vector<const idempotency::Call*> calls;
-  for (const auto& job : jobs) calls.push_back(&job->call);
-  LOYALTY_ASSIGN_OR_RETURN(auto stored, idempotency::LockAndFind(connection, calls));
-  std::vector<size_t> fresh;
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    if (!stored[i].has_value()) {
-      fresh.push_back(i);
-      continue;
-    }
-    v1::RecordPurchaseResponse replay;
-    absl::Status replayed = idempotency::Replay(jobs[i]->call, *stored[i], replay);
-    answers[i] = replayed.ok() ? absl::StatusOr<v1::RecordPurchaseResponse>(std::move(replay))
-                               : absl::StatusOr<v1::RecordPurchaseResponse>(replayed);
-  }
-  if (fresh.empty()) return absl::OkStatus();
-
-  // 2. An order id is recorded once per program.
   std::vector<OrderRef> orders;
-  for (size_t i : fresh)
-    orders.push_back({jobs[i]->request.program(), jobs[i]->request.order_id()});
-  LOYALTY_ASSIGN_OR_RETURN(std::vector<bool> recorded, RecordedOrders(connection, orders));
-  std::vector<Written> writes;
   std::vector<MemberRef> members;
   std::vector<absl::Time> occur_times;
+  std::vector<std::string> programs;
+  for (const auto& job : jobs) {
+    calls.push_back(&job->call);
+    orders.push_back({job->request.program(), job->request.order_id()});
+    members.push_back({job->request.program(), job->request.member()});
+    occur_times.push_back(job->purchase.occur_time);
+    if (std::find(programs.begin(), programs.end(), job->request.program()) == programs.end()) {
+      programs.push_back(job->request.program());
+    }
+  }
+
+  // 1. Everything the batch reads, in one round trip: idempotency keys locked and looked up,
+  // recorded orders, balances created and locked, caps so far, rules, dates, new ids. The
+  // reads of purchases that turn out to be replays are wasted, which is cheaper than a trip.
+  std::vector<pg::Statement> reads = idempotency::LockAndFindStatements(calls);
+  reads.push_back(RecordedOrders(orders));
+  reads.push_back(EnsureBalances(members));
+  reads.push_back(LockBalances(members));
+  reads.push_back(PurchasePointsInWindows(members, occur_times));
+  reads.push_back(NextExpiries(members, kBalanceDatedRowsMax));
+  reads.push_back(UpcomingPending(members, kBalanceDatedRowsMax));
+  reads.push_back(AllocatePurchaseIds(static_cast<int>(n)));
+  const size_t first_rules = reads.size();
+  for (const std::string& program : programs) {
+    reads.push_back({&queries::kSelectRules, pg::Params().Add(program)});
+  }
+  LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection.ExecutePipeline(reads));
+  const std::vector<std::optional<idempotency::StoredAnswer>> stored =
+      idempotency::ParseFound(read[1], n);
+  const std::vector<bool> recorded = ParseRecordedOrders(read[2], n);
+  const std::vector<Balance> balances = ParseBalances(read[4], members);
+  const std::vector<EarnedSoFar> earned = ParseEarned(read[5], n);
+  std::vector<DatedBalance> dated = ParseDatedBalances(read[6], &read[7], n);
+  const std::vector<PurchaseIds> ids = ParsePurchaseIds(read[8]);
+  absl::flat_hash_map<std::string, EarningRules> rules;
+  for (size_t i = 0; i < programs.size(); ++i) {
+    LOYALTY_ASSIGN_OR_RETURN(auto loaded, RulesFromRows(read[first_rules + i], programs[i]));
+    rules.emplace(programs[i], std::move(loaded.first));
+  }
+
+  // 2. Each purchase: a replay answers from its stored answer, a recorded order id is refused,
+  // the rest are evaluated against their member's locked balance. Nothing here writes.
+  std::vector<PurchaseWrite> rows;
+  std::vector<std::pair<const idempotency::Call*, std::string>> to_store;
+  Answers fresh_answers(n, absl::InternalError("not written"));
   absl::flat_hash_set<std::pair<std::string, std::string>> batch_orders;
-  for (size_t k = 0; k < fresh.size(); ++k) {
-    const PurchaseJob& job = *jobs[fresh[k]];
-    if (recorded[k] ||
-        !batch_orders.insert({job.request.program(), job.request.order_id()}).second) {
-      answers[fresh[k]] = OrderAlreadyRecorded(job.request.order_id());
+  for (size_t i = 0; i < n; ++i) {
+    const PurchaseJob& job = *jobs[i];
+    if (stored[i].has_value()) {
+      v1::RecordPurchaseResponse replay;
+      absl::Status replayed = idempotency::Replay(job.call, *stored[i], replay);
+      if (replayed.ok()) {
+        fresh_answers[i] = std::move(replay);
+      } else {
+        fresh_answers[i] = replayed;
+      }
       continue;
     }
-    writes.push_back(Written{.index = fresh[k]});
-    members.push_back({job.request.program(), job.request.member()});
-    occur_times.push_back(job.purchase.occur_time);
-  }
-  if (writes.empty()) return absl::OkStatus();
-
-  // 3. Lock the members' balances, read their caps so far and the programs' rules.
-  LOYALTY_ASSIGN_OR_RETURN(std::vector<Balance> balances, LockBalances(connection, members));
-  LOYALTY_ASSIGN_OR_RETURN(std::vector<EarnedSoFar> earned,
-                           PurchasePointsInWindows(connection, members, occur_times));
-  absl::flat_hash_map<std::string, EarningRules> rules;
-  for (const MemberRef& member : members) {
-    if (rules.contains(member.program_id)) continue;
-    LOYALTY_ASSIGN_OR_RETURN(auto loaded, LoadRules(connection, member.program_id));
-    rules.emplace(member.program_id, std::move(loaded.first));
-  }
-
-  // 4. Evaluate each purchase against its member's balance and compose its rows.
-  std::vector<PurchaseWrite> rows;
-  rows.reserve(writes.size());
-  for (size_t k = 0; k < writes.size(); ++k) {
-    Written& write = writes[k];
-    const PurchaseJob& job = *jobs[write.index];
-    const EarningRules& program_rules = rules.at(members[k].program_id);
+    if (recorded[i] || !batch_orders.insert({orders[i].program_id, orders[i].order_id}).second) {
+      fresh_answers[i] = OrderAlreadyRecorded(job.request.order_id());
+      continue;
+    }
+    const EarningRules& program_rules = rules.at(members[i].program_id);
+    const std::string& member_id = members[i].member_id;
     const absl::Time now = job.call.now;
-    write.evaluation =
+    const Evaluation evaluation =
         EvaluatePurchase(program_rules, job.purchase,
                          MemberEarnContext{.tier_multiplier_percent = job.tier_multiplier_percent,
-                                           .earned_today = earned[k].today,
-                                           .earned_this_month = earned[k].this_month});
-    const int64_t points = write.evaluation.points;
-    write.pending = program_rules.pending_days > 0 && points > 0;
-    PurchaseWrite row{.member = members[k],
+                                           .earned_today = earned[i].today,
+                                           .earned_this_month = earned[i].this_month});
+    const int64_t points = evaluation.points;
+    const bool pending = program_rules.pending_days > 0 && points > 0;
+    PurchaseWrite row{.member = members[i],
                       .order_id = job.request.order_id(),
                       .currency_code = job.request.currency_code(),
                       .purchase = &job.purchase,
                       .points = points,
+                      .ids = ids[i],
                       .create_time = now};
-    const std::string& member_id = members[k].member_id;
-    if (write.pending) {
+    if (pending) {
       row.posting.Move("", Account::kIssued, member_id, Account::kPending, points);
       row.pending_points = points;
       row.available_time = now + absl::Hours(24) * program_rules.pending_days;
     } else {
       row.lot_points =
-          Credit(row.posting, member_id, balances[k], points, Account::kIssued).to_available;
+          Credit(row.posting, member_id, balances[i], points, Account::kIssued).to_available;
       row.available_time = now;
     }
     row.expire_time = ExpireTime(program_rules, row.available_time);
-    write.balance = balances[k];
-    ApplyToBalance(write.balance, row.posting, member_id);
-    write.balance.lifetime_earned += points;
+
+    // The answer: the member's balance right after this purchase, its dates with the new lot
+    // or pending credit added (one purchase per member and batch, so nothing else changes them).
+    Balance after = balances[i];
+    ApplyToBalance(after, row.posting, member_id);
+    after.lifetime_earned += points;
+    if (row.lot_points > 0 && row.expire_time.has_value()) {
+      AddDated(dated[i].next_expiries, *row.expire_time, row.lot_points, kBalanceDatedRowsMax);
+    }
+    if (row.pending_points > 0) {
+      AddDated(dated[i].upcoming_available, row.available_time, row.pending_points,
+               kBalanceDatedRowsMax);
+    }
+    const TransactionHeader header{
+        .kind = v1::TRANSACTION_KIND_PURCHASE, .order_id = job.request.order_id(), .time = now};
+    v1::RecordPurchaseResponse response;
+    *response.mutable_transaction() =
+        TransactionView(ids[i].txn_id, header, MemberPoints(row.posting, member_id));
+    response.set_points(points);
+    AppendBreakdown(evaluation.breakdown, response.mutable_breakdown());
+    response.set_pending(pending);
+    if (pending) *response.mutable_available_time() = ToTimestamp(row.available_time);
+    *response.mutable_balance() = BalanceProto(after, dated[i]);
+    to_store.emplace_back(&job.call, response.SerializeAsString());
+    fresh_answers[i] = std::move(response);
     rows.push_back(std::move(row));
   }
 
-  // 5. Write them all, then answer each with its member's balance.
-  LOYALTY_ASSIGN_OR_RETURN(std::vector<PurchaseIds> ids, WritePurchases(connection, rows));
-  std::vector<Balance> after;
-  for (const Written& write : writes) after.push_back(write.balance);
-  LOYALTY_ASSIGN_OR_RETURN(std::vector<DatedBalance> dated,
-                           ReadDatedBalances(connection, members, after, kBalanceDatedRowsMax));
-  std::vector<std::pair<const idempotency::Call*, std::string>> to_store;
-  to_store.reserve(writes.size());
-  for (size_t k = 0; k < writes.size(); ++k) {
-    const Written& write = writes[k];
-    const PurchaseJob& job = *jobs[write.index];
-    const TransactionHeader header{.kind = v1::TRANSACTION_KIND_PURCHASE,
-                                   .order_id = job.request.order_id(),
-                                   .time = job.call.now};
-    v1::RecordPurchaseResponse response;
-    *response.mutable_transaction() =
-        TransactionView(ids[k].txn_id, header, MemberPoints(rows[k].posting, members[k].member_id));
-    response.set_points(write.evaluation.points);
-    AppendBreakdown(write.evaluation.breakdown, response.mutable_breakdown());
-    response.set_pending(write.pending);
-    if (write.pending) *response.mutable_available_time() = ToTimestamp(rows[k].available_time);
-    *response.mutable_balance() = BalanceProto(write.balance, dated[k]);
-    to_store.emplace_back(&job.call, response.SerializeAsString());
-    answers[write.index] = std::move(response);
+  // 3. Every write in one round trip, the answers stored under their keys with them.
+  if (!rows.empty()) {
+    std::vector<pg::Statement> writes = WritePurchases(rows);
+    writes.push_back(idempotency::StoreAnswersStatement(to_store));
+    LOYALTY_RETURN_IF_ERROR(connection.ExecutePipeline(writes).status());
   }
-  return idempotency::StoreAnswers(connection, to_store);
+  answers = std::move(fresh_answers);
+  return absl::OkStatus();
 }
 
 }  // namespace

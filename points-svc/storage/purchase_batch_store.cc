@@ -2,9 +2,9 @@
 
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/pg/array.h"
 #include "common/status/macros.h"
@@ -26,24 +26,24 @@ pg::Params MemberColumns(std::span<const MemberRef> members) {
 
 std::string UtcDay(absl::CivilDay day) { return absl::FormatCivilTime(day); }
 
-using OrderKey = std::pair<std::string, std::string>;  // (program, order)
-
-// Maps RETURNING (program_id, order_id, <id>) rows to their order.
-absl::flat_hash_map<OrderKey, int64_t> IdsByOrder(const pg::Result& rows, std::string_view id) {
-  absl::flat_hash_map<OrderKey, int64_t> ids;
-  for (int row = 0; row < rows.rows(); ++row) {
-    ids[{rows.String(row, "program_id"), rows.String(row, "order_id")}] = rows.Int64(row, id);
-  }
-  return ids;
+// Position (WITH ORDINALITY, from 1) of a row's input, as an index.
+size_t Position(const pg::Result& rows, int row) {
+  return static_cast<size_t>(rows.Int64(row, "n") - 1);
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<Balance>> LockBalances(pg::Connection& connection,
-                                                  std::span<const MemberRef> members) {
-  const pg::Params columns = MemberColumns(members);
-  LOYALTY_RETURN_IF_ERROR(connection.Execute(queries::kEnsureBalances, columns).status());
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection.Execute(queries::kLockBalances, columns));
+// --- Reads ---------------------------------------------------------------------------------
+
+pg::Statement EnsureBalances(std::span<const MemberRef> members) {
+  return {&queries::kEnsureBalances, MemberColumns(members)};
+}
+
+pg::Statement LockBalances(std::span<const MemberRef> members) {
+  return {&queries::kLockBalances, MemberColumns(members)};
+}
+
+std::vector<Balance> ParseBalances(const pg::Result& rows, std::span<const MemberRef> members) {
   absl::flat_hash_map<std::pair<std::string, std::string>, Balance> locked;
   for (int row = 0; row < rows.rows(); ++row) {
     locked[{rows.String(row, "program_id"), rows.String(row, "member_id")}] =
@@ -57,31 +57,29 @@ absl::StatusOr<std::vector<Balance>> LockBalances(pg::Connection& connection,
   balances.reserve(members.size());
   for (const MemberRef& member : members) {
     auto it = locked.find(std::make_pair(member.program_id, member.member_id));
-    LOYALTY_CHECK(it != locked.end());  // Ensured just before, in the same transaction.
+    LOYALTY_CHECK(it != locked.end());  // EnsureBalances ran just before, in the same transaction.
     balances.push_back(it->second);
   }
   return balances;
 }
 
-absl::StatusOr<std::vector<bool>> RecordedOrders(pg::Connection& connection,
-                                                 std::span<const OrderRef> orders) {
+pg::Statement RecordedOrders(std::span<const OrderRef> orders) {
   pg::ArrayLiteral programs, order_ids;
   for (const OrderRef& order : orders) {
     programs.Add(order.program_id);
     order_ids.Add(order.order_id);
   }
-  LOYALTY_ASSIGN_OR_RETURN(
-      pg::Result rows,
-      connection.Execute(queries::kRecordedOrders,
-                         pg::Params().Add(programs.Build()).Add(order_ids.Build())));
-  std::vector<bool> recorded(orders.size(), false);
-  for (int row = 0; row < rows.rows(); ++row) recorded[rows.Int64(row, "n") - 1] = true;
+  return {&queries::kRecordedOrders, pg::Params().Add(programs.Build()).Add(order_ids.Build())};
+}
+
+std::vector<bool> ParseRecordedOrders(const pg::Result& rows, size_t orders) {
+  std::vector<bool> recorded(orders, false);
+  for (int row = 0; row < rows.rows(); ++row) recorded[Position(rows, row)] = true;
   return recorded;
 }
 
-absl::StatusOr<std::vector<EarnedSoFar>> PurchasePointsInWindows(
-    pg::Connection& connection, std::span<const MemberRef> members,
-    std::span<const absl::Time> times) {
+pg::Statement PurchasePointsInWindows(std::span<const MemberRef> members,
+                                      std::span<const absl::Time> times) {
   LOYALTY_CHECK(members.size() == times.size());
   pg::ArrayLiteral days, month_starts;
   for (absl::Time time : times) {
@@ -91,265 +89,246 @@ absl::StatusOr<std::vector<EarnedSoFar>> PurchasePointsInWindows(
   }
   pg::Params params = MemberColumns(members);
   params.Add(days.Build()).Add(month_starts.Build());
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
-                           connection.Execute(queries::kPurchasePointsInWindows, params));
-  std::vector<EarnedSoFar> earned(members.size());
+  return {&queries::kPurchasePointsInWindows, std::move(params)};
+}
+
+std::vector<EarnedSoFar> ParseEarned(const pg::Result& rows, size_t members) {
+  std::vector<EarnedSoFar> earned(members);
   for (int row = 0; row < rows.rows(); ++row) {
-    earned[rows.Int64(row, "n") - 1] =
+    earned[Position(rows, row)] =
         EarnedSoFar{.today = rows.Int64(row, "today"), .this_month = rows.Int64(row, "month")};
   }
   return earned;
 }
 
-absl::StatusOr<std::vector<PurchaseIds>> WritePurchases(pg::Connection& connection,
-                                                        std::span<const PurchaseWrite> purchases) {
-  std::vector<PurchaseIds> ids(purchases.size());
-  if (purchases.empty()) return ids;
+pg::Statement NextExpiries(std::span<const MemberRef> members, int dates) {
+  pg::Params params = MemberColumns(members);
+  params.Add(static_cast<int64_t>(dates));
+  return {&queries::kNextExpiriesBatch, std::move(params)};
+}
 
-  // 1. One ledger transaction per purchase.
-  {
-    pg::ArrayLiteral programs, kinds, orders, times;
-    for (const PurchaseWrite& write : purchases) {
-      LOYALTY_CHECK(write.posting.balanced());
-      programs.Add(write.member.program_id);
-      kinds.Add(int64_t{::loyalty::points::v1::TRANSACTION_KIND_PURCHASE});
-      orders.Add(write.order_id);
-      times.Add(write.create_time);
-    }
-    LOYALTY_ASSIGN_OR_RETURN(
-        pg::Result rows, connection.Execute(queries::kInsertTransactions, pg::Params()
-                                                                              .Add(programs.Build())
-                                                                              .Add(kinds.Build())
-                                                                              .Add(orders.Build())
-                                                                              .Add(times.Build())));
-    const auto txn_ids = IdsByOrder(rows, "txn_id");
-    LOYALTY_CHECK(txn_ids.size() == purchases.size());  // Order ids are distinct per program.
-    for (size_t i = 0; i < purchases.size(); ++i) {
-      ids[i].txn_id = txn_ids.at({purchases[i].member.program_id, purchases[i].order_id});
-    }
+pg::Statement UpcomingPending(std::span<const MemberRef> members, int dates) {
+  pg::Params params = MemberColumns(members);
+  params.Add(static_cast<int64_t>(dates));
+  return {&queries::kUpcomingPendingBatch, std::move(params)};
+}
+
+std::vector<DatedBalance> ParseDatedBalances(const pg::Result& expiries, const pg::Result* upcoming,
+                                             size_t members) {
+  std::vector<DatedBalance> dated(members);
+  for (int row = 0; row < expiries.rows(); ++row) {
+    dated[Position(expiries, row)].next_expiries.push_back(DatedPoints{
+        .time = expiries.Time(row, "expire_time"), .points = expiries.Int64(row, "points")});
   }
-
-  // 2. Their entries, and each member's balance change summed over the batch.
-  {
-    pg::ArrayLiteral programs, txns, owners, accounts, amounts;
-    // (program, member) -> summed delta and lifetime points; std::map keeps a stable order.
-    std::map<std::pair<std::string, std::string>, std::pair<BalanceDelta, int64_t>> deltas;
-    for (size_t i = 0; i < purchases.size(); ++i) {
-      const PurchaseWrite& write = purchases[i];
-      for (const Entry& entry : write.posting.entries()) {
-        programs.Add(write.member.program_id);
-        txns.Add(ids[i].txn_id);
-        owners.Add(entry.owner);
-        accounts.Add(AccountName(entry.account));
-        amounts.Add(entry.amount);
-      }
-      auto& [delta, earned] = deltas[{write.member.program_id, write.member.member_id}];
-      const BalanceDelta change = DeltaFor(write.posting, write.member.member_id);
-      delta.available += change.available;
-      delta.pending += change.pending;
-      delta.held += change.held;
-      delta.debt += change.debt;
-      earned += write.points;
-    }
-    if (programs.size() > 0) {
-      LOYALTY_RETURN_IF_ERROR(connection
-                                  .Execute(queries::kInsertEntriesBatch, pg::Params()
-                                                                             .Add(programs.Build())
-                                                                             .Add(txns.Build())
-                                                                             .Add(owners.Build())
-                                                                             .Add(accounts.Build())
-                                                                             .Add(amounts.Build()))
-                                  .status());
-    }
-    pg::ArrayLiteral member_programs, members, available, pending, held, debt, earned;
-    for (const auto& [key, change] : deltas) {
-      member_programs.Add(key.first);
-      members.Add(key.second);
-      available.Add(change.first.available);
-      pending.Add(change.first.pending);
-      held.Add(change.first.held);
-      debt.Add(change.first.debt);
-      earned.Add(change.second);
-    }
-    LOYALTY_RETURN_IF_ERROR(
-        connection
-            .Execute(queries::kApplyBalanceDeltas, pg::Params()
-                                                       .Add(member_programs.Build())
-                                                       .Add(members.Build())
-                                                       .Add(available.Build())
-                                                       .Add(pending.Build())
-                                                       .Add(held.Build())
-                                                       .Add(debt.Build())
-                                                       .Add(earned.Build()))
-            .status());
+  for (int row = 0; upcoming != nullptr && row < upcoming->rows(); ++row) {
+    dated[Position(*upcoming, row)].upcoming_available.push_back(DatedPoints{
+        .time = upcoming->Time(row, "available_time"), .points = upcoming->Int64(row, "points")});
   }
+  return dated;
+}
 
-  // 3. Lots for points available at once, pending credits for the rest.
-  {
-    pg::ArrayLiteral lot_programs, lot_members, lot_txns, lot_amounts, lot_expiries, lot_orders;
-    pg::ArrayLiteral pending_programs, pending_members, pending_orders, pending_amounts,
-        pending_times, pending_expiries;
-    for (size_t i = 0; i < purchases.size(); ++i) {
-      const PurchaseWrite& write = purchases[i];
-      LOYALTY_CHECK(write.lot_points == 0 || write.pending_points == 0);
-      if (write.lot_points > 0) {
-        lot_programs.Add(write.member.program_id);
-        lot_members.Add(write.member.member_id);
-        lot_txns.Add(ids[i].txn_id);
-        lot_amounts.Add(write.lot_points);
-        lot_expiries.AddOptional(write.expire_time);
-        lot_orders.Add(write.order_id);
-      } else if (write.pending_points > 0) {
-        pending_programs.Add(write.member.program_id);
-        pending_members.Add(write.member.member_id);
-        pending_orders.Add(write.order_id);
-        pending_amounts.Add(write.pending_points);
-        pending_times.Add(write.available_time);
-        pending_expiries.AddOptional(write.expire_time);
-      }
-    }
-    absl::flat_hash_map<OrderKey, int64_t> lot_ids, pending_ids;
-    if (lot_programs.size() > 0) {
-      LOYALTY_ASSIGN_OR_RETURN(
-          pg::Result rows, connection.Execute(queries::kInsertLots, pg::Params()
-                                                                        .Add(lot_programs.Build())
-                                                                        .Add(lot_members.Build())
-                                                                        .Add(lot_txns.Build())
-                                                                        .Add(lot_amounts.Build())
-                                                                        .Add(lot_expiries.Build())
-                                                                        .Add(lot_orders.Build())));
-      lot_ids = IdsByOrder(rows, "lot_id");
-    }
-    if (pending_programs.size() > 0) {
-      LOYALTY_ASSIGN_OR_RETURN(
-          pg::Result rows,
-          connection.Execute(queries::kInsertPendings, pg::Params()
-                                                           .Add(pending_programs.Build())
-                                                           .Add(pending_members.Build())
-                                                           .Add(pending_orders.Build())
-                                                           .Add(pending_amounts.Build())
-                                                           .Add(pending_times.Build())
-                                                           .Add(pending_expiries.Build())));
-      pending_ids = IdsByOrder(rows, "pending_id");
-    }
-    for (size_t i = 0; i < purchases.size(); ++i) {
-      const OrderKey key{purchases[i].member.program_id, purchases[i].order_id};
-      if (auto it = lot_ids.find(key); it != lot_ids.end()) ids[i].lot_id = it->second;
-      if (auto it = pending_ids.find(key); it != pending_ids.end()) ids[i].pending_id = it->second;
-    }
-  }
+pg::Statement AllocatePurchaseIds(int count) {
+  return {&queries::kAllocatePurchaseIds, pg::Params().Add(static_cast<int64_t>(count))};
+}
 
-  // 4. The purchases, their lines, and the points per member and day (caps, leaderboards).
-  {
-    pg::ArrayLiteral programs, orders, members, currencies, totals, points, pending_ids, lot_ids,
-        occur_times, create_times;
-    pg::ArrayLiteral line_programs, line_orders, line_numbers, skus, categories, quantities, prices;
-    std::map<std::tuple<std::string, std::string, std::string>, int64_t> daily;
-    for (size_t i = 0; i < purchases.size(); ++i) {
-      const PurchaseWrite& write = purchases[i];
-      programs.Add(write.member.program_id);
-      orders.Add(write.order_id);
-      members.Add(write.member.member_id);
-      currencies.Add(write.currency_code);
-      totals.Add(write.purchase->total_minor);
-      points.Add(write.points);
-      pending_ids.AddOptional(ids[i].pending_id);
-      lot_ids.AddOptional(ids[i].lot_id);
-      occur_times.Add(write.purchase->occur_time);
-      create_times.Add(write.create_time);
-      for (size_t line = 0; line < write.purchase->lines.size(); ++line) {
-        const PurchaseLine& item = write.purchase->lines[line];
-        line_programs.Add(write.member.program_id);
-        line_orders.Add(write.order_id);
-        line_numbers.Add(static_cast<int64_t>(line));
-        skus.Add(item.sku);
-        categories.Add(item.category);
-        quantities.Add(item.quantity);
-        prices.Add(item.unit_price_minor);
-      }
-      daily[{write.member.program_id, write.member.member_id,
-             UtcDay(absl::ToCivilDay(write.purchase->occur_time, absl::UTCTimeZone()))}] +=
-          write.points;
-    }
-    LOYALTY_RETURN_IF_ERROR(connection
-                                .Execute(queries::kInsertPurchases, pg::Params()
-                                                                        .Add(programs.Build())
-                                                                        .Add(orders.Build())
-                                                                        .Add(members.Build())
-                                                                        .Add(currencies.Build())
-                                                                        .Add(totals.Build())
-                                                                        .Add(points.Build())
-                                                                        .Add(pending_ids.Build())
-                                                                        .Add(lot_ids.Build())
-                                                                        .Add(occur_times.Build())
-                                                                        .Add(create_times.Build()))
-                                .status());
-    if (line_programs.size() > 0) {
-      LOYALTY_RETURN_IF_ERROR(
-          connection
-              .Execute(queries::kInsertPurchaseLinesBatch, pg::Params()
-                                                               .Add(line_programs.Build())
-                                                               .Add(line_orders.Build())
-                                                               .Add(line_numbers.Build())
-                                                               .Add(skus.Build())
-                                                               .Add(categories.Build())
-                                                               .Add(quantities.Build())
-                                                               .Add(prices.Build()))
-              .status());
-    }
-    pg::ArrayLiteral daily_programs, daily_members, days, daily_points;
-    for (const auto& [key, total] : daily) {
-      daily_programs.Add(std::get<0>(key));
-      daily_members.Add(std::get<1>(key));
-      days.Add(std::get<2>(key));
-      daily_points.Add(total);
-    }
-    const std::string daily_points_column = daily_points.Build();
-    LOYALTY_RETURN_IF_ERROR(
-        connection
-            .Execute(queries::kAddEarnDailyBatch, pg::Params()
-                                                      .Add(daily_programs.Build())
-                                                      .Add(daily_members.Build())
-                                                      .Add(days.Build())
-                                                      .Add(daily_points_column)
-                                                      .Add(daily_points_column))
-            .status());
+std::vector<PurchaseIds> ParsePurchaseIds(const pg::Result& rows) {
+  std::vector<PurchaseIds> ids(static_cast<size_t>(rows.rows()));
+  for (int row = 0; row < rows.rows(); ++row) {
+    ids[row] = PurchaseIds{.txn_id = rows.Int64(row, "txn_id"),
+                           .lot_id = rows.Int64(row, "lot_id"),
+                           .pending_id = rows.Int64(row, "pending_id")};
   }
   return ids;
 }
 
-absl::StatusOr<std::vector<DatedBalance>> ReadDatedBalances(pg::Connection& connection,
-                                                            std::span<const MemberRef> members,
-                                                            std::span<const Balance> balances,
-                                                            int dates) {
-  LOYALTY_CHECK(members.size() == balances.size());
-  std::vector<DatedBalance> dated(members.size());
-  pg::Params params = MemberColumns(members);
-  params.Add(static_cast<int64_t>(dates));
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result expiries,
-                           connection.Execute(queries::kNextExpiriesBatch, params));
-  for (int row = 0; row < expiries.rows(); ++row) {
-    dated[expiries.Int64(row, "n") - 1].next_expiries.push_back(DatedPoints{
-        .time = expiries.Time(row, "expire_time"), .points = expiries.Int64(row, "points")});
+absl::StatusOr<DatedBalance> ReadDatedBalance(pg::Connection& connection, const MemberRef& member,
+                                              const Balance& balance, int dates) {
+  const MemberRef members[] = {member};
+  std::vector<pg::Statement> statements = {NextExpiries(members, dates)};
+  // Pending credits are only looked up when the balance has some.
+  if (balance.pending > 0) statements.push_back(UpcomingPending(members, dates));
+  LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> results, connection.ExecutePipeline(statements));
+  return ParseDatedBalances(results[0], results.size() > 1 ? &results[1] : nullptr, 1)[0];
+}
+
+// --- Writes --------------------------------------------------------------------------------
+
+std::vector<pg::Statement> WritePurchases(std::span<const PurchaseWrite> purchases) {
+  std::vector<pg::Statement> statements;
+  if (purchases.empty()) return statements;
+
+  // One ledger transaction per purchase, its entries, and each member's balance change summed.
+  pg::ArrayLiteral txn_programs, txn_ids, kinds, txn_orders, txn_times;
+  pg::ArrayLiteral entry_programs, entry_txns, owners, accounts, amounts;
+  // (program, member) -> summed delta and lifetime points; std::map keeps a stable order.
+  std::map<std::pair<std::string, std::string>, std::pair<BalanceDelta, int64_t>> deltas;
+  for (const PurchaseWrite& write : purchases) {
+    LOYALTY_CHECK(write.posting.balanced());
+    txn_programs.Add(write.member.program_id);
+    txn_ids.Add(write.ids.txn_id);
+    kinds.Add(int64_t{::loyalty::points::v1::TRANSACTION_KIND_PURCHASE});
+    txn_orders.Add(write.order_id);
+    txn_times.Add(write.create_time);
+    for (const Entry& entry : write.posting.entries()) {
+      entry_programs.Add(write.member.program_id);
+      entry_txns.Add(write.ids.txn_id);
+      owners.Add(entry.owner);
+      accounts.Add(AccountName(entry.account));
+      amounts.Add(entry.amount);
+    }
+    auto& [delta, earned] = deltas[{write.member.program_id, write.member.member_id}];
+    const BalanceDelta change = DeltaFor(write.posting, write.member.member_id);
+    delta.available += change.available;
+    delta.pending += change.pending;
+    delta.held += change.held;
+    delta.debt += change.debt;
+    earned += write.points;
   }
-  // Pending credits of the members that have some, answered by their position in `members`.
-  std::vector<MemberRef> pending_members;
-  std::vector<size_t> positions;
-  for (size_t i = 0; i < members.size(); ++i) {
-    if (balances[i].pending == 0) continue;
-    pending_members.push_back(members[i]);
-    positions.push_back(i);
+  statements.push_back({&queries::kInsertTransactions, pg::Params()
+                                                           .Add(txn_programs.Build())
+                                                           .Add(txn_ids.Build())
+                                                           .Add(kinds.Build())
+                                                           .Add(txn_orders.Build())
+                                                           .Add(txn_times.Build())});
+  if (entry_programs.size() > 0) {
+    statements.push_back({&queries::kInsertEntriesBatch, pg::Params()
+                                                             .Add(entry_programs.Build())
+                                                             .Add(entry_txns.Build())
+                                                             .Add(owners.Build())
+                                                             .Add(accounts.Build())
+                                                             .Add(amounts.Build())});
   }
-  if (pending_members.empty()) return dated;
-  pg::Params pending_params = MemberColumns(pending_members);
-  pending_params.Add(static_cast<int64_t>(dates));
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result upcoming,
-                           connection.Execute(queries::kUpcomingPendingBatch, pending_params));
-  for (int row = 0; row < upcoming.rows(); ++row) {
-    dated[positions[upcoming.Int64(row, "n") - 1]].upcoming_available.push_back(DatedPoints{
-        .time = upcoming.Time(row, "available_time"), .points = upcoming.Int64(row, "points")});
+  pg::ArrayLiteral member_programs, members, available, pending, held, debt, earned;
+  for (const auto& [key, change] : deltas) {
+    member_programs.Add(key.first);
+    members.Add(key.second);
+    available.Add(change.first.available);
+    pending.Add(change.first.pending);
+    held.Add(change.first.held);
+    debt.Add(change.first.debt);
+    earned.Add(change.second);
   }
-  return dated;
+  statements.push_back({&queries::kApplyBalanceDeltas, pg::Params()
+                                                           .Add(member_programs.Build())
+                                                           .Add(members.Build())
+                                                           .Add(available.Build())
+                                                           .Add(pending.Build())
+                                                           .Add(held.Build())
+                                                           .Add(debt.Build())
+                                                           .Add(earned.Build())});
+
+  // Lots for points available at once, pending credits for the rest; then the purchases, their
+  // lines, and the points per member and day (caps, leaderboards).
+  pg::ArrayLiteral lot_programs, lot_members, lot_ids, lot_txns, lot_amounts, lot_expiries,
+      lot_orders;
+  pg::ArrayLiteral pending_programs, pending_members, pending_ids, pending_orders, pending_amounts,
+      pending_times, pending_expiries;
+  pg::ArrayLiteral programs, orders, buyers, currencies, totals, points, purchase_pending_ids,
+      purchase_lot_ids, occur_times, create_times;
+  pg::ArrayLiteral line_programs, line_orders, line_numbers, skus, categories, quantities, prices;
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t> daily;
+  for (const PurchaseWrite& write : purchases) {
+    LOYALTY_CHECK(write.lot_points == 0 || write.pending_points == 0);
+    std::optional<int64_t> lot_id, pending_id;
+    if (write.lot_points > 0) {
+      lot_id = write.ids.lot_id;
+      lot_programs.Add(write.member.program_id);
+      lot_members.Add(write.member.member_id);
+      lot_ids.Add(*lot_id);
+      lot_txns.Add(write.ids.txn_id);
+      lot_amounts.Add(write.lot_points);
+      lot_expiries.AddOptional(write.expire_time);
+      lot_orders.Add(write.order_id);
+    } else if (write.pending_points > 0) {
+      pending_id = write.ids.pending_id;
+      pending_programs.Add(write.member.program_id);
+      pending_members.Add(write.member.member_id);
+      pending_ids.Add(*pending_id);
+      pending_orders.Add(write.order_id);
+      pending_amounts.Add(write.pending_points);
+      pending_times.Add(write.available_time);
+      pending_expiries.AddOptional(write.expire_time);
+    }
+    programs.Add(write.member.program_id);
+    orders.Add(write.order_id);
+    buyers.Add(write.member.member_id);
+    currencies.Add(write.currency_code);
+    totals.Add(write.purchase->total_minor);
+    points.Add(write.points);
+    purchase_pending_ids.AddOptional(pending_id);
+    purchase_lot_ids.AddOptional(lot_id);
+    occur_times.Add(write.purchase->occur_time);
+    create_times.Add(write.create_time);
+    for (size_t line = 0; line < write.purchase->lines.size(); ++line) {
+      const PurchaseLine& item = write.purchase->lines[line];
+      line_programs.Add(write.member.program_id);
+      line_orders.Add(write.order_id);
+      line_numbers.Add(static_cast<int64_t>(line));
+      skus.Add(item.sku);
+      categories.Add(item.category);
+      quantities.Add(item.quantity);
+      prices.Add(item.unit_price_minor);
+    }
+    daily[{write.member.program_id, write.member.member_id,
+           UtcDay(absl::ToCivilDay(write.purchase->occur_time, absl::UTCTimeZone()))}] +=
+        write.points;
+  }
+  if (lot_programs.size() > 0) {
+    statements.push_back({&queries::kInsertLots, pg::Params()
+                                                     .Add(lot_programs.Build())
+                                                     .Add(lot_members.Build())
+                                                     .Add(lot_ids.Build())
+                                                     .Add(lot_txns.Build())
+                                                     .Add(lot_amounts.Build())
+                                                     .Add(lot_expiries.Build())
+                                                     .Add(lot_orders.Build())});
+  }
+  if (pending_programs.size() > 0) {
+    statements.push_back({&queries::kInsertPendings, pg::Params()
+                                                         .Add(pending_programs.Build())
+                                                         .Add(pending_members.Build())
+                                                         .Add(pending_ids.Build())
+                                                         .Add(pending_orders.Build())
+                                                         .Add(pending_amounts.Build())
+                                                         .Add(pending_times.Build())
+                                                         .Add(pending_expiries.Build())});
+  }
+  statements.push_back({&queries::kInsertPurchases, pg::Params()
+                                                        .Add(programs.Build())
+                                                        .Add(orders.Build())
+                                                        .Add(buyers.Build())
+                                                        .Add(currencies.Build())
+                                                        .Add(totals.Build())
+                                                        .Add(points.Build())
+                                                        .Add(purchase_pending_ids.Build())
+                                                        .Add(purchase_lot_ids.Build())
+                                                        .Add(occur_times.Build())
+                                                        .Add(create_times.Build())});
+  if (line_programs.size() > 0) {
+    statements.push_back({&queries::kInsertPurchaseLinesBatch, pg::Params()
+                                                                   .Add(line_programs.Build())
+                                                                   .Add(line_orders.Build())
+                                                                   .Add(line_numbers.Build())
+                                                                   .Add(skus.Build())
+                                                                   .Add(categories.Build())
+                                                                   .Add(quantities.Build())
+                                                                   .Add(prices.Build())});
+  }
+  pg::ArrayLiteral daily_programs, daily_members, days, daily_points;
+  for (const auto& [key, total] : daily) {
+    daily_programs.Add(std::get<0>(key));
+    daily_members.Add(std::get<1>(key));
+    days.Add(std::get<2>(key));
+    daily_points.Add(total);
+  }
+  const std::string daily_points_column = daily_points.Build();
+  statements.push_back({&queries::kAddEarnDailyBatch, pg::Params()
+                                                          .Add(daily_programs.Build())
+                                                          .Add(daily_members.Build())
+                                                          .Add(days.Build())
+                                                          .Add(daily_points_column)
+                                                          .Add(daily_points_column)});
+  return statements;
 }
 
 }  // namespace loyalty::points

@@ -1,15 +1,15 @@
 #pragma once
 
 // Set-based statements for a batch of purchases written in one transaction (group commit,
-// DESIGN.md section 8): a handful of statements per batch instead of a dozen per purchase.
-// Every function takes whole columns and answers by input position. The caller runs them in
-// one transaction, after LockBalances, with at most one purchase per member.
+// DESIGN.md section 8). Each function builds one statement over whole columns (rows travel as
+// arrays and come back through unnest) and, for reads, a parser that answers by input position.
+// The writer sends all reads in one pipeline and all writes in another
+// (pg::Connection::ExecutePipeline), so a batch costs a few round trips, not a few per purchase.
 
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,19 +25,23 @@ struct MemberRef {
   std::string member_id;
 };
 
-// Creates missing balance rows and locks all of them, in (program, member) order. Returns the
-// balances in the order of `members`.
-absl::StatusOr<std::vector<Balance>> LockBalances(pg::Connection& connection,
-                                                  std::span<const MemberRef> members);
-
 struct OrderRef {
   std::string program_id;
   std::string order_id;
 };
 
-// For each order, whether a purchase with its id was already recorded.
-absl::StatusOr<std::vector<bool>> RecordedOrders(pg::Connection& connection,
-                                                 std::span<const OrderRef> orders);
+// --- Reads ---------------------------------------------------------------------------------
+
+// Creates the members' missing balance rows; then LockBalances locks them all in
+// (program, member) order, so batches never deadlock on each other.
+pg::Statement EnsureBalances(std::span<const MemberRef> members);
+pg::Statement LockBalances(std::span<const MemberRef> members);
+// The locked balances in the order of `members`.
+std::vector<Balance> ParseBalances(const pg::Result& rows, std::span<const MemberRef> members);
+
+// For each order: was a purchase with its id recorded already?
+pg::Statement RecordedOrders(std::span<const OrderRef> orders);
+std::vector<bool> ParseRecordedOrders(const pg::Result& rows, size_t orders);
 
 // Purchase points each member earned on the UTC day of `times[i]` and in its month up to that
 // day, for the per-member caps.
@@ -45,9 +49,41 @@ struct EarnedSoFar {
   int64_t today = 0;
   int64_t this_month = 0;
 };
-absl::StatusOr<std::vector<EarnedSoFar>> PurchasePointsInWindows(pg::Connection& connection,
-                                                                 std::span<const MemberRef> members,
-                                                                 std::span<const absl::Time> times);
+pg::Statement PurchasePointsInWindows(std::span<const MemberRef> members,
+                                      std::span<const absl::Time> times);
+std::vector<EarnedSoFar> ParseEarned(const pg::Result& rows, size_t members);
+
+// Each member's next expiries and upcoming pending credits, at most `dates` each (`upcoming`
+// may be null: none asked for).
+struct DatedPoints {
+  absl::Time time;
+  int64_t points = 0;
+};
+struct DatedBalance {
+  std::vector<DatedPoints> next_expiries;
+  std::vector<DatedPoints> upcoming_available;
+};
+pg::Statement NextExpiries(std::span<const MemberRef> members, int dates);
+pg::Statement UpcomingPending(std::span<const MemberRef> members, int dates);
+std::vector<DatedBalance> ParseDatedBalances(const pg::Result& expiries, const pg::Result* upcoming,
+                                             size_t members);
+
+// Ids for `count` purchases, taken from the tables' own identity sequences: one ledger
+// transaction, one lot and one pending credit each (whichever the purchase needs; an unused id
+// is a harmless gap). Knowing them before writing lets every write go in one pipeline.
+struct PurchaseIds {
+  int64_t txn_id = 0;
+  int64_t lot_id = 0;
+  int64_t pending_id = 0;
+};
+pg::Statement AllocatePurchaseIds(int count);
+std::vector<PurchaseIds> ParsePurchaseIds(const pg::Result& rows);
+
+// One member's stored balance with its dates, read alone (GetBalance and friends).
+absl::StatusOr<DatedBalance> ReadDatedBalance(pg::Connection& connection, const MemberRef& member,
+                                              const Balance& balance, int dates);
+
+// --- Writes --------------------------------------------------------------------------------
 
 // One purchase's rows: its ledger transaction (PURCHASE, with `posting`), its lot or pending
 // credit, the purchase and its lines, and its earn_daily points.
@@ -58,6 +94,7 @@ struct PurchaseWrite {
   const Purchase* purchase = nullptr;
   int64_t points = 0;
   Posting posting;
+  PurchaseIds ids;
   // Points for a new lot (available at once), or for a pending credit released at
   // `available_time`; at most one of the two is positive.
   int64_t lot_points = 0;
@@ -67,30 +104,8 @@ struct PurchaseWrite {
   absl::Time create_time;
 };
 
-struct PurchaseIds {
-  int64_t txn_id = 0;
-  std::optional<int64_t> lot_id;
-  std::optional<int64_t> pending_id;
-};
-
-// Writes all purchases (order ids distinct per program; members may repeat, their balance
-// changes are summed). Returns the new ids in input order.
-absl::StatusOr<std::vector<PurchaseIds>> WritePurchases(pg::Connection& connection,
-                                                        std::span<const PurchaseWrite> purchases);
-
-// Each member's next expiries and upcoming pending credits, at most `dates` each, given the
-// member's current stored balance (pending credits are only looked up when it has some).
-struct DatedPoints {
-  absl::Time time;
-  int64_t points = 0;
-};
-struct DatedBalance {
-  std::vector<DatedPoints> next_expiries;
-  std::vector<DatedPoints> upcoming_available;
-};
-absl::StatusOr<std::vector<DatedBalance>> ReadDatedBalances(pg::Connection& connection,
-                                                            std::span<const MemberRef> members,
-                                                            std::span<const Balance> balances,
-                                                            int dates);
+// The statements writing all purchases (order ids distinct per program; a member's balance
+// changes are summed), in dependency order.
+std::vector<pg::Statement> WritePurchases(std::span<const PurchaseWrite> purchases);
 
 }  // namespace loyalty::points

@@ -308,10 +308,9 @@ inline constexpr pg::Query kPurchasePointsInWindows{
 
 inline constexpr pg::Query kInsertTransactions{
     "points_insert_transactions",
-    "INSERT INTO ledger_transactions (program_id, kind, order_id, create_time) "
-    "SELECT t.p, t.kind, t.o, t.at FROM unnest($1::text[], $2::smallint[], $3::text[], "
-    "$4::timestamptz[]) WITH ORDINALITY AS t(p, kind, o, at, n) ORDER BY t.n "
-    "RETURNING program_id, order_id, txn_id"};
+    "INSERT INTO ledger_transactions (program_id, txn_id, kind, order_id, create_time) "
+    "OVERRIDING SYSTEM VALUE SELECT * FROM unnest($1::text[], $2::bigint[], $3::smallint[], "
+    "$4::text[], $5::timestamptz[])"};
 
 inline constexpr pg::Query kInsertEntriesBatch{
     "points_insert_entries_batch",
@@ -320,16 +319,24 @@ inline constexpr pg::Query kInsertEntriesBatch{
 
 inline constexpr pg::Query kInsertLots{
     "points_insert_lots",
-    "INSERT INTO lots (program_id, member_id, txn_id, amount, remaining, expire_time, order_id) "
-    "SELECT l.p, l.m, l.txn, l.amount, l.amount, l.expire_time, l.o FROM unnest($1::text[], "
-    "$2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[]) "
-    "AS l(p, m, txn, amount, expire_time, o) RETURNING program_id, order_id, lot_id"};
+    "INSERT INTO lots (program_id, member_id, lot_id, txn_id, amount, remaining, expire_time, "
+    "order_id) OVERRIDING SYSTEM VALUE SELECT l.p, l.m, l.id, l.txn, l.amount, l.amount, "
+    "l.expire_time, l.o FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], "
+    "$5::bigint[], $6::timestamptz[], $7::text[]) AS l(p, m, id, txn, amount, expire_time, o)"};
 
 inline constexpr pg::Query kInsertPendings{
     "points_insert_pendings",
-    "INSERT INTO pending_credits (program_id, member_id, order_id, amount, available_time, "
-    "expire_time) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
-    "$5::timestamptz[], $6::timestamptz[]) RETURNING program_id, order_id, pending_id"};
+    "INSERT INTO pending_credits (program_id, member_id, pending_id, order_id, amount, "
+    "available_time, expire_time) OVERRIDING SYSTEM VALUE SELECT * FROM unnest($1::text[], "
+    "$2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])"};
+
+// Ids for $1 purchases from the identity sequences of the tables they go to.
+inline constexpr pg::Query kAllocatePurchaseIds{
+    "points_allocate_purchase_ids",
+    "SELECT nextval(pg_get_serial_sequence('ledger_transactions', 'txn_id')) AS txn_id, "
+    "nextval(pg_get_serial_sequence('lots', 'lot_id')) AS lot_id, "
+    "nextval(pg_get_serial_sequence('pending_credits', 'pending_id')) AS pending_id "
+    "FROM generate_series(1, $1)"};
 
 inline constexpr pg::Query kInsertPurchases{
     "points_insert_purchases",
