@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
 #include "common/rpc/proto_time.h"
 #include "common/status/error.h"
 #include "common/status/macros.h"
@@ -34,6 +35,34 @@ using Answers = std::vector<absl::StatusOr<v1::RecordPurchaseResponse>>;
 // batch. Nested loops over the indexes are what these statements need.
 constexpr pg::TransactionOptions kBatchTransaction{
     .local_settings = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"};
+
+// The members' balances, locked: those read with the batch, and the rows of first-time members
+// created and locked now (an extra round trip only when a batch has newcomers; they are locked
+// after the others, and the rare deadlock this allows with another replica's batch is retried
+// by the pool).
+absl::StatusOr<std::vector<Balance>> LockedBalances(pg::Connection& connection,
+                                                    std::span<const MemberRef> members,
+                                                    const pg::Result& locked_rows) {
+  std::vector<std::optional<Balance>> locked = ParseBalances(locked_rows, members);
+  std::vector<MemberRef> newcomers;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (!locked[i].has_value()) newcomers.push_back(members[i]);
+  }
+  if (!newcomers.empty()) {
+    const pg::Statement create[] = {EnsureBalances(newcomers), LockBalances(newcomers)};
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> created, connection.ExecutePipeline(create));
+    const std::vector<std::optional<Balance>> fresh = ParseBalances(created[1], newcomers);
+    for (size_t i = 0, k = 0; i < members.size(); ++i) {
+      if (!locked[i].has_value()) locked[i] = fresh[k++];
+    }
+  }
+  std::vector<Balance> balances;
+  for (const std::optional<Balance>& balance : locked) {
+    LOYALTY_CHECK(balance.has_value());  // Created just above, in this transaction.
+    balances.push_back(*balance);
+  }
+  return balances;
+}
 
 // Adds `points` at `time` to dates kept earliest first and at most `limit` long. The list
 // holds the earliest dates the database had; so the result is exact.
@@ -69,31 +98,33 @@ absl::Status WriteTogether(pg::Connection& connection,
   }
 
   // 1. Everything the batch reads, in one round trip: idempotency keys locked and looked up,
-  // recorded orders, balances created and locked, caps so far, rules, dates, new ids. The
-  // reads of purchases that turn out to be replays are wasted, which is cheaper than a trip.
+  // recorded orders, balances locked, caps so far, dates, new ids, rules. The reads of
+  // purchases that turn out to be replays are wasted, which is cheaper than another trip.
+  // Positions of the results (LockAndFindStatements gives two: the locks, then the answers):
+  enum : size_t { kFound = 1, kRecorded, kBalances, kEarned, kExpiries, kUpcoming, kIds, kRules };
   std::vector<pg::Statement> reads = idempotency::LockAndFindStatements(calls);
   reads.push_back(RecordedOrders(orders));
-  reads.push_back(EnsureBalances(members));
   reads.push_back(LockBalances(members));
   reads.push_back(PurchasePointsInWindows(members, occur_times));
   reads.push_back(NextExpiries(members, kBalanceDatedRowsMax));
   reads.push_back(UpcomingPending(members, kBalanceDatedRowsMax));
   reads.push_back(AllocatePurchaseIds(static_cast<int>(n)));
-  const size_t first_rules = reads.size();
+  LOYALTY_CHECK(reads.size() == kRules);
   for (const std::string& program : programs) {
     reads.push_back({&queries::kSelectRules, pg::Params().Add(program)});
   }
   LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection.ExecutePipeline(reads));
   const std::vector<std::optional<idempotency::StoredAnswer>> stored =
-      idempotency::ParseFound(read[1], n);
-  const std::vector<bool> recorded = ParseRecordedOrders(read[2], n);
-  const std::vector<Balance> balances = ParseBalances(read[4], members);
-  const std::vector<EarnedSoFar> earned = ParseEarned(read[5], n);
-  std::vector<DatedBalance> dated = ParseDatedBalances(read[6], &read[7], n);
-  const std::vector<PurchaseIds> ids = ParsePurchaseIds(read[8]);
+      idempotency::ParseFound(read[kFound], n);
+  const std::vector<bool> recorded = ParseRecordedOrders(read[kRecorded], n);
+  const std::vector<EarnedSoFar> earned = ParseEarned(read[kEarned], n);
+  std::vector<DatedBalance> dated = ParseDatedBalances(read[kExpiries], &read[kUpcoming], n);
+  const std::vector<PurchaseIds> ids = ParsePurchaseIds(read[kIds]);
+  LOYALTY_ASSIGN_OR_RETURN(const std::vector<Balance> balances,
+                           LockedBalances(connection, members, read[kBalances]));
   absl::flat_hash_map<std::string, EarningRules> rules;
   for (size_t i = 0; i < programs.size(); ++i) {
-    LOYALTY_ASSIGN_OR_RETURN(auto loaded, RulesFromRows(read[first_rules + i], programs[i]));
+    LOYALTY_ASSIGN_OR_RETURN(auto loaded, RulesFromRows(read[kRules + i], programs[i]));
     rules.emplace(programs[i], std::move(loaded.first));
   }
 

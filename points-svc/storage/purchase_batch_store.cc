@@ -43,7 +43,8 @@ pg::Statement LockBalances(std::span<const MemberRef> members) {
   return {&queries::kLockBalances, MemberColumns(members)};
 }
 
-std::vector<Balance> ParseBalances(const pg::Result& rows, std::span<const MemberRef> members) {
+std::vector<std::optional<Balance>> ParseBalances(const pg::Result& rows,
+                                                  std::span<const MemberRef> members) {
   absl::flat_hash_map<std::pair<std::string, std::string>, Balance> locked;
   for (int row = 0; row < rows.rows(); ++row) {
     locked[{rows.String(row, "program_id"), rows.String(row, "member_id")}] =
@@ -53,12 +54,11 @@ std::vector<Balance> ParseBalances(const pg::Result& rows, std::span<const Membe
                 .debt = rows.Int64(row, "debt"),
                 .lifetime_earned = rows.Int64(row, "lifetime_earned")};
   }
-  std::vector<Balance> balances;
+  std::vector<std::optional<Balance>> balances;
   balances.reserve(members.size());
   for (const MemberRef& member : members) {
     auto it = locked.find(std::make_pair(member.program_id, member.member_id));
-    LOYALTY_CHECK(it != locked.end());  // EnsureBalances ran just before, in the same transaction.
-    balances.push_back(it->second);
+    balances.push_back(it == locked.end() ? std::nullopt : std::optional<Balance>(it->second));
   }
   return balances;
 }

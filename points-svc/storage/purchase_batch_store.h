@@ -32,12 +32,13 @@ struct OrderRef {
 
 // --- Reads ---------------------------------------------------------------------------------
 
-// Creates the members' missing balance rows; then LockBalances locks them all in
-// (program, member) order, so batches never deadlock on each other.
-pg::Statement EnsureBalances(std::span<const MemberRef> members);
+// Locks the members' balance rows in (program, member) order, so batches never deadlock on
+// each other. EnsureBalances creates missing rows (also in that order).
 pg::Statement LockBalances(std::span<const MemberRef> members);
-// The locked balances in the order of `members`.
-std::vector<Balance> ParseBalances(const pg::Result& rows, std::span<const MemberRef> members);
+pg::Statement EnsureBalances(std::span<const MemberRef> members);
+// The locked balances in the order of `members`; nullopt for a member without a balance row.
+std::vector<std::optional<Balance>> ParseBalances(const pg::Result& rows,
+                                                  std::span<const MemberRef> members);
 
 // For each order: was a purchase with its id recorded already?
 pg::Statement RecordedOrders(std::span<const OrderRef> orders);

@@ -330,13 +330,15 @@ inline constexpr pg::Query kInsertPendings{
     "available_time, expire_time) OVERRIDING SYSTEM VALUE SELECT * FROM unnest($1::text[], "
     "$2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])"};
 
-// Ids for $1 purchases from the identity sequences of the tables they go to.
+// Ids for $1 purchases from the identity sequences of the tables they go to (each sequence is
+// looked up once per statement, not per row).
 inline constexpr pg::Query kAllocatePurchaseIds{
     "points_allocate_purchase_ids",
-    "SELECT nextval(pg_get_serial_sequence('ledger_transactions', 'txn_id')) AS txn_id, "
-    "nextval(pg_get_serial_sequence('lots', 'lot_id')) AS lot_id, "
-    "nextval(pg_get_serial_sequence('pending_credits', 'pending_id')) AS pending_id "
-    "FROM generate_series(1, $1)"};
+    "SELECT nextval(s.txn) AS txn_id, nextval(s.lot) AS lot_id, nextval(s.pending) AS pending_id "
+    "FROM (SELECT pg_get_serial_sequence('ledger_transactions', 'txn_id')::regclass AS txn, "
+    "pg_get_serial_sequence('lots', 'lot_id')::regclass AS lot, "
+    "pg_get_serial_sequence('pending_credits', 'pending_id')::regclass AS pending "
+    "OFFSET 0) AS s CROSS JOIN generate_series(1, $1)"};
 
 inline constexpr pg::Query kInsertPurchases{
     "points_insert_purchases",
