@@ -1,11 +1,218 @@
 #include "gateway/transcode/json_print.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace loyalty::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// The answer size most messages fit in, so that printing rarely grows the string.
+constexpr size_t kJsonBytesReserve = 512;
+// Timestamps protobuf prints as four-digit years (0001-01-01 to 9999-12-31); the fast path keeps
+// to 1000-9999, where no zero padding of the year is needed.
+constexpr int64_t kTimestampSecondsMin = -30610224000;  // 1000-01-01T00:00:00Z
+constexpr int64_t kTimestampSecondsMax = 253402300799;  // 9999-12-31T23:59:59Z
+constexpr int32_t kNanosMax = 999'999'999;
+
+// Characters protobuf's JSON escaping leaves alone for certain: printable ASCII without the
+// quote, backslash and the characters it escapes for HTML safety (< > & ' =). A string with any
+// other byte takes protobuf's printer.
+bool IsPlainJsonChar(unsigned char c) {
+  if (c < 0x20 || c >= 0x7f) return false;
+  switch (c) {
+    case '"':
+    case '\\':
+    case '<':
+    case '>':
+    case '&':
+    case '\'':
+    case '=':
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool AppendPlainString(const std::string& value, std::string& out) {
+  for (const char c : value) {
+    if (!IsPlainJsonChar(static_cast<unsigned char>(c))) return false;
+  }
+  out.push_back('"');
+  out.append(value);
+  out.push_back('"');
+  return true;
+}
+
+// RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf prints a Timestamp.
+bool AppendTimestamp(const Message& message, std::string& out) {
+  const Descriptor& descriptor = *message.GetDescriptor();
+  const Reflection& reflection = *message.GetReflection();
+  const int64_t seconds = reflection.GetInt64(message, descriptor.FindFieldByNumber(1));
+  const int32_t nanos = reflection.GetInt32(message, descriptor.FindFieldByNumber(2));
+  if (seconds < kTimestampSecondsMin || seconds > kTimestampSecondsMax || nanos < 0 ||
+      nanos > kNanosMax) {
+    return false;  // protobuf's printer says what is wrong with it
+  }
+  const absl::CivilSecond civil =
+      absl::ToCivilSecond(absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
+  absl::StrAppendFormat(&out, "\"%04d-%02d-%02dT%02d:%02d:%02d", civil.year(), civil.month(),
+                        civil.day(), civil.hour(), civil.minute(), civil.second());
+  if (nanos % 1'000'000'000 == 0) {
+    // Whole seconds: no fraction.
+  } else if (nanos % 1'000'000 == 0) {
+    absl::StrAppendFormat(&out, ".%03d", nanos / 1'000'000);
+  } else if (nanos % 1'000 == 0) {
+    absl::StrAppendFormat(&out, ".%06d", nanos / 1'000);
+  } else {
+    absl::StrAppendFormat(&out, ".%09d", nanos);
+  }
+  out.append("Z\"");
+  return true;
+}
+
+bool AppendMessage(const Message& message, std::string& out);
+
+// One value of `field`: element `index` of a repeated field, or the singular value (index -1).
+bool AppendValue(const Message& message, const FieldDescriptor& field, int index,
+                 std::string& out) {
+  const Reflection& reflection = *message.GetReflection();
+  const bool repeated = index >= 0;
+  switch (field.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      absl::StrAppend(&out, repeated ? reflection.GetRepeatedInt32(message, &field, index)
+                                     : reflection.GetInt32(message, &field));
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      absl::StrAppend(&out, repeated ? reflection.GetRepeatedUInt32(message, &field, index)
+                                     : reflection.GetUInt32(message, &field));
+      return true;
+    case FieldDescriptor::CPPTYPE_INT64:
+      absl::StrAppend(&out, "\"",
+                      repeated ? reflection.GetRepeatedInt64(message, &field, index)
+                               : reflection.GetInt64(message, &field),
+                      "\"");
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      absl::StrAppend(&out, "\"",
+                      repeated ? reflection.GetRepeatedUInt64(message, &field, index)
+                               : reflection.GetUInt64(message, &field),
+                      "\"");
+      return true;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      out.append((repeated ? reflection.GetRepeatedBool(message, &field, index)
+                           : reflection.GetBool(message, &field))
+                     ? "true"
+                     : "false");
+      return true;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const int number = repeated ? reflection.GetRepeatedEnumValue(message, &field, index)
+                                  : reflection.GetEnumValue(message, &field);
+      const google::protobuf::EnumValueDescriptor* value =
+          field.enum_type()->FindValueByNumber(number);
+      // protobuf prints an unknown value as its number, and NullValue as null.
+      if (value == nullptr || field.enum_type()->full_name() == "google.protobuf.NullValue") {
+        return false;
+      }
+      return AppendPlainString(value->name(), out);
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      if (field.type() == FieldDescriptor::TYPE_BYTES) return false;  // base64: protobuf's
+      std::string scratch;
+      const std::string& value =
+          repeated ? reflection.GetRepeatedStringReference(message, &field, index, &scratch)
+                   : reflection.GetStringReference(message, &field, &scratch);
+      return AppendPlainString(value, out);
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return AppendMessage(repeated ? reflection.GetRepeatedMessage(message, &field, index)
+                                    : reflection.GetMessage(message, &field),
+                           out);
+    case FieldDescriptor::CPPTYPE_FLOAT:
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return false;  // protobuf's shortest round-trip formatting, NaN and Infinity as strings
+  }
+  return false;
+}
+
+bool AppendMessage(const Message& message, std::string& out) {
+  const Descriptor& descriptor = *message.GetDescriptor();
+  if (descriptor.full_name() == "google.protobuf.Timestamp") {
+    return AppendTimestamp(message, out);
+  }
+  // The other well-known types have JSON forms of their own; proto2 has field presence.
+  if (descriptor.file()->package() == "google.protobuf" ||
+      descriptor.file()->syntax() != google::protobuf::FileDescriptor::SYNTAX_PROTO3) {
+    return false;
+  }
+  const Reflection& reflection = *message.GetReflection();
+  out.push_back('{');
+  bool first = true;
+  // protobuf prints Timestamp fields after all the others, in field number order: its tree of
+  // default values has no place for a message printed as a string.
+  absl::InlinedVector<const FieldDescriptor*, 4> timestamps;
+  auto append_name = [&out, &first](const FieldDescriptor& field) {
+    absl::StrAppend(&out, first ? "\"" : ",\"", field.json_name(), "\":");
+    first = false;
+  };
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const FieldDescriptor& field = *descriptor.field(i);
+    // Oneofs (proto3 `optional` too) print only the member that is set; maps print as objects.
+    if (field.containing_oneof() != nullptr || field.is_map()) return false;
+    const bool is_message = field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+    if (is_message && field.message_type()->full_name() == "google.protobuf.Timestamp") {
+      if (field.is_repeated()) return false;
+      if (reflection.HasField(message, &field)) timestamps.push_back(&field);
+      continue;
+    }
+    if (!field.is_repeated() && is_message && !reflection.HasField(message, &field)) continue;
+    append_name(field);
+    if (!field.is_repeated()) {
+      if (!AppendValue(message, field, -1, out)) return false;
+      continue;
+    }
+    out.push_back('[');
+    const int size = reflection.FieldSize(message, &field);
+    for (int j = 0; j < size; ++j) {
+      if (j > 0) out.push_back(',');
+      if (!AppendValue(message, field, j, out)) return false;
+    }
+    out.push_back(']');
+  }
+  std::sort(
+      timestamps.begin(), timestamps.end(),
+      [](const FieldDescriptor* a, const FieldDescriptor* b) { return a->number() < b->number(); });
+  for (const FieldDescriptor* field : timestamps) {
+    append_name(*field);
+    if (!AppendTimestamp(reflection.GetMessage(message, field), out)) return false;
+  }
+  out.push_back('}');
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> PrintJsonFastPath(const google::protobuf::Message& message) {
+  std::string json;
+  json.reserve(kJsonBytesReserve);
+  if (!AppendMessage(message, json)) return std::nullopt;
+  return json;
+}
 
 absl::StatusOr<std::string> PrintJson(const google::protobuf::Message& message) {
+  if (std::optional<std::string> json = PrintJsonFastPath(message)) return *std::move(json);
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
   std::string json;

@@ -1,0 +1,202 @@
+#include "gateway/transcode/json_print.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/services.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "loyalty/members/v1/members_service.pb.h"
+#include "loyalty/points/v1/points_service.pb.h"
+
+namespace loyalty::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// What protobuf's own printer makes of `message`, with the options PrintJson promises.
+std::string Protobuf(const Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(message, &json, options).ok());
+  return json;
+}
+
+// Sets every field of `message`, and of the messages in it down to `depth`, to a value that is
+// not its default (repeated fields get two values), each value a little different through
+// `counter`. Strings are plain ASCII, so that the fast path can print them.
+void Fill(Message& message, int depth, int& counter) {
+  const Descriptor& descriptor = *message.GetDescriptor();
+  const Reflection& reflection = *message.GetReflection();
+  if (descriptor.full_name() == "google.protobuf.Timestamp") {
+    // Each of the fraction lengths protobuf prints: none, 3, 6 and 9 digits.
+    constexpr int32_t kNanos[] = {0, 250'000'000, 123'000, 123'456'789};
+    auto& timestamp = static_cast<google::protobuf::Timestamp&>(message);
+    timestamp.set_seconds(1'768'478'400 + 86'400 * ++counter);
+    timestamp.set_nanos(kNanos[counter % 4]);
+    return;
+  }
+  if (descriptor.file()->package() == "google.protobuf") {
+    if (descriptor.full_name() == "google.protobuf.FieldMask") {
+      reflection.AddString(&message, descriptor.FindFieldByName("paths"), "display_name");
+    }
+    return;  // Struct, Any, ...: left unset
+  }
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const FieldDescriptor& field = *descriptor.field(i);
+    const int count = field.is_repeated() ? 2 : 1;
+    for (int n = 0; n < count; ++n) {
+      ++counter;
+      const bool repeated = field.is_repeated();
+      switch (field.cpp_type()) {
+        case FieldDescriptor::CPPTYPE_INT32:
+          repeated ? reflection.AddInt32(&message, &field, -counter)
+                   : reflection.SetInt32(&message, &field, -counter);
+          break;
+        case FieldDescriptor::CPPTYPE_UINT32:
+          repeated ? reflection.AddUInt32(&message, &field, counter)
+                   : reflection.SetUInt32(&message, &field, counter);
+          break;
+        case FieldDescriptor::CPPTYPE_INT64:
+          repeated ? reflection.AddInt64(&message, &field, -1'000'000'000'000 - counter)
+                   : reflection.SetInt64(&message, &field, -1'000'000'000'000 - counter);
+          break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          repeated ? reflection.AddUInt64(&message, &field, 18'000'000'000'000'000'000u + counter)
+                   : reflection.SetUInt64(&message, &field, 18'000'000'000'000'000'000u + counter);
+          break;
+        case FieldDescriptor::CPPTYPE_BOOL:
+          repeated ? reflection.AddBool(&message, &field, counter % 2 == 0)
+                   : reflection.SetBool(&message, &field, true);
+          break;
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          repeated ? reflection.AddFloat(&message, &field, 0.1f * counter)
+                   : reflection.SetFloat(&message, &field, 0.1f * counter);
+          break;
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          repeated ? reflection.AddDouble(&message, &field, 0.1 * counter)
+                   : reflection.SetDouble(&message, &field, 0.1 * counter);
+          break;
+        case FieldDescriptor::CPPTYPE_ENUM: {
+          const int number =
+              field.enum_type()->value(counter % field.enum_type()->value_count())->number();
+          repeated ? reflection.AddEnumValue(&message, &field, number)
+                   : reflection.SetEnumValue(&message, &field, number);
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_STRING: {
+          const std::string value = field.type() == FieldDescriptor::TYPE_BYTES
+                                        ? std::string("\x01\xff", 2)
+                                        : absl::StrCat("v-", counter, "_x.y:z/@+");
+          repeated ? reflection.AddString(&message, &field, value)
+                   : reflection.SetString(&message, &field, value);
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          if (depth > 0) {
+            Fill(repeated ? *reflection.AddMessage(&message, &field)
+                          : *reflection.MutableMessage(&message, &field),
+                 depth - 1, counter);
+          }
+          break;
+      }
+    }
+  }
+}
+
+// Every request and response message of every service the gateway links, empty and filled.
+TEST(PrintJson, PrintsEveryLinkedMessageExactlyAsProtobufDoes) {
+  int messages = 0;
+  int fast = 0;
+  for (const LinkedService& service : LinkedServices()) {
+    for (int m = 0; m < service.descriptor->method_count(); ++m) {
+      const google::protobuf::MethodDescriptor& method = *service.descriptor->method(m);
+      for (const Descriptor* type : {method.input_type(), method.output_type()}) {
+        const Message* prototype =
+            google::protobuf::MessageFactory::generated_factory()->GetPrototype(type);
+        std::unique_ptr<Message> message(prototype->New());
+        int counter = 0;
+        for (const bool filled : {false, true}) {
+          if (filled) Fill(*message, 4, counter);
+          ++messages;
+          if (PrintJsonFastPath(*message).has_value()) ++fast;
+          absl::StatusOr<std::string> printed = PrintJson(*message);
+          ASSERT_TRUE(printed.ok()) << type->full_name();
+          EXPECT_EQ(*printed, Protobuf(*message)) << type->full_name() << (filled ? " filled" : "");
+        }
+      }
+    }
+  }
+  EXPECT_GT(messages, 40);
+  EXPECT_GT(fast, messages / 2) << "most messages should take the fast path";
+}
+
+TEST(PrintJson, TheHotAnswersTakeTheFastPath) {
+  int counter = 0;
+  points::v1::RecordPurchaseResponse purchase;
+  Fill(purchase, 4, counter);
+  EXPECT_TRUE(PrintJsonFastPath(purchase).has_value());
+  points::v1::GetBalanceResponse balance;
+  Fill(balance, 4, counter);
+  EXPECT_TRUE(PrintJsonFastPath(balance).has_value());
+  members::v1::GetMemberResponse member;
+  Fill(member, 4, counter);
+  EXPECT_TRUE(PrintJsonFastPath(member).has_value());
+}
+
+TEST(PrintJson, StringsProtobufWouldEscapeGoToProtobuf) {
+  for (const std::string& name :
+       {std::string("Zoë"), std::string("a\"b"), std::string("back\\slash"),
+        std::string("<script>"), std::string("a&b=c"), std::string("it's"),
+        std::string("tab\there"), std::string("nul\0byte", 8), std::string("del\x7f"),
+        std::string("\xe2\x80\xa8line separator")}) {
+    members::v1::Member member;
+    member.mutable_profile()->set_display_name(name);
+    EXPECT_FALSE(PrintJsonFastPath(member).has_value()) << name;
+    EXPECT_EQ(*PrintJson(member), Protobuf(member)) << name;
+  }
+}
+
+TEST(PrintJson, UnknownEnumValuesAndOddTimestampsGoToProtobuf) {
+  members::v1::Member member;
+  member.set_status(static_cast<members::v1::MemberStatus>(99));
+  EXPECT_FALSE(PrintJsonFastPath(member).has_value());
+  EXPECT_EQ(*PrintJson(member), Protobuf(member));
+
+  points::v1::DatedPoints early;
+  early.mutable_time()->set_seconds(-62135596800);  // 0001-01-01: protobuf pads the year
+  EXPECT_FALSE(PrintJsonFastPath(early).has_value());
+  EXPECT_EQ(*PrintJson(early), Protobuf(early));
+  EXPECT_THAT(*PrintJson(early), ::testing::HasSubstr("0001-01-01T00:00:00Z"));
+
+  points::v1::DatedPoints invalid;
+  invalid.mutable_time()->set_nanos(-1);
+  EXPECT_FALSE(PrintJsonFastPath(invalid).has_value());
+  EXPECT_FALSE(PrintJson(invalid).ok());
+}
+
+TEST(PrintJson, FastPathPrintsDefaultsAndLeavesUnsetMessagesOut) {
+  points::v1::GetBalanceResponse empty;
+  EXPECT_EQ(*PrintJsonFastPath(empty), "{}");
+  points::v1::GetBalanceResponse zero;
+  zero.mutable_balance();
+  EXPECT_EQ(*PrintJsonFastPath(zero),
+            R"({"balance":{"available":"0","pending":"0","held":"0","debt":"0",)"
+            R"("lifetimeEarned":"0","nextExpiries":[],"upcomingAvailable":[]}})");
+  points::v1::DatedPoints dated;
+  dated.set_points(120);
+  dated.mutable_time()->set_seconds(1800000000);
+  dated.mutable_time()->set_nanos(5'000'000);
+  EXPECT_EQ(*PrintJsonFastPath(dated), R"({"points":"120","time":"2027-01-15T08:00:00.005Z"})");
+}
+
+}  // namespace
+}  // namespace loyalty::gateway
