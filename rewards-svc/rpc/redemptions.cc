@@ -2,6 +2,7 @@
 // order of steps and why each is safe to repeat is in rewards_handler.h.
 
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -84,6 +85,8 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
     const Eligibility eligibility = CheckEligibility(reward, facts, now);
     if (eligibility.reason != Ineligible::kNone) return IneligibleError(eligibility, reward.id);
   }
+  // Set when this call made the redemption (not a replay), to spare reading it back.
+  std::optional<RedemptionRow> made;
   LOYALTY_ASSIGN_OR_RETURN(
       v1::RedeemRewardResponse started,
       idempotency::RunIdempotent<v1::RedeemRewardResponse>(
@@ -137,11 +140,14 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
                     .status());
             v1::RedeemRewardResponse response;
             *response.mutable_redemption() = RedemptionView(row);
+            made = std::move(row);
             return response;
           }));
   AfterStep(SagaStep::kReserved);
   RedemptionRow row;
-  {
+  if (made.has_value()) {
+    row = *std::move(made);
+  } else {
     LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
     LOYALTY_ASSIGN_OR_RETURN(row,
                              SelectRedemption(*connection, program_id, started.redemption().id()));
@@ -296,8 +302,11 @@ absl::StatusOr<int> RewardsHandler::Recover(int limit) {
     if (driven.ok() || IsRefusal(driven.status())) {
       ++handled;
     } else {
+      // points-svc is most likely unreachable: the rest would wait out a deadline each, so the
+      // round ends here (this also bounds the recovery run at start).
       log::Warning("rewards: recovery could not finish a redemption yet",
                    {{"redemption", row.redemption_id}, {"status", StatusSummary(driven.status())}});
+      return handled;
     }
   }
   {
@@ -311,6 +320,7 @@ absl::StatusOr<int> RewardsHandler::Recover(int limit) {
     } else {
       log::Warning("rewards: recovery could not settle a hold yet",
                    {{"status", StatusSummary(settled)}});
+      break;
     }
   }
   return handled;

@@ -79,7 +79,9 @@ class RewardsHandler {
   absl::StatusOr<v1::RevokeStampResponse> RevokeStamp(const v1::RevokeStampRequest& request);
 
   // One recovery round (main.cc's loop, and tests): finishes or compensates at most `limit`
-  // stale PENDING redemptions and settles at most `limit` holds. Returns how many it handled.
+  // stale PENDING redemptions and settles at most `limit` holds. A round ends at the first call
+  // points-svc does not answer (the rest would wait out a deadline each). Returns how many it
+  // handled.
   absl::StatusOr<int> Recover(int limit);
 
  private:
