@@ -638,6 +638,11 @@ TEST_F(GatewayPgTest, WalletShowsTheBalanceAfterAPurchase) {
   ASSERT_EQ(At(body, "partial").list_value().values_size(), 1);
   EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "rewards");
 
+  // An unknown member is not a partial wallet, whichever service says so first.
+  ClientResponse unknown = Call("GET", "/v1/programs/shop/members/mnotthere12345/wallet", Admin());
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(Reason(unknown), "MEMBER_NOT_FOUND");
+
   // The same numbers as the balance route itself.
   ClientResponse balance = Call("GET", base + "/balance", AsMember(id));
   ASSERT_EQ(balance.status, 200) << balance.body;
