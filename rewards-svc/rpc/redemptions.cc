@@ -169,7 +169,7 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row) {
   if (!hold.ok()) {
     if (!IsRefusal(hold.status())) return hold.status();
     const std::string reason = ErrorReason(hold.status()).value_or("HOLD_REFUSED");
-    LOYALTY_RETURN_IF_ERROR(Compensate(row, reason, PointsState::kNone));
+    LOYALTY_RETURN_IF_ERROR(Compensate(row, reason, PointsState::kNone).status());
     ErrorMetadata metadata;
     const ErrorMetadata upstream = ErrorMetadataOf(hold.status());
     int64_t available = 0, required = 0;
@@ -187,11 +187,13 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row) {
   AfterStep(SagaStep::kHeld);
   const absl::Time now = clock_.Now();
   if (!MayComplete(hold->status, hold->expire_time, now, options_.completion_margin)) {
-    LOYALTY_RETURN_IF_ERROR(Compensate(row, "HOLD_EXPIRED", PointsState::kHeld));
+    LOYALTY_ASSIGN_OR_RETURN(bool failed_here, Compensate(row, "HOLD_EXPIRED", PointsState::kHeld));
     RedemptionRow failed = row;
     failed.status = RedemptionStatus::kFailed;
     failed.points_state = PointsState::kHeld;
-    if (absl::Status settled = Settle(failed); !settled.ok()) {
+    // Only the caller that failed the redemption voids its hold: a concurrent caller may have
+    // completed it, and its capture must find the hold open.
+    if (absl::Status settled = failed_here ? Settle(failed) : absl::OkStatus(); !settled.ok()) {
       log::Warning("rewards: void after compensation failed; the recovery loop retries",
                    {{"redemption", row.redemption_id}, {"status", StatusSummary(settled)}});
     }
@@ -234,10 +236,11 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row) {
   return View(*connection, final_row, /*with_code=*/true);
 }
 
-absl::Status RewardsHandler::Compensate(const RedemptionRow& row, const std::string& reason,
-                                        PointsState points_state) {
+absl::StatusOr<bool> RewardsHandler::Compensate(const RedemptionRow& row, const std::string& reason,
+                                                PointsState points_state) {
   const absl::Time now = clock_.Now();
-  return pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+  bool decided = false;
+  LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
     LOYALTY_ASSIGN_OR_RETURN(
         pg::Result failed,
         connection.Execute(queries::kFailRedemption, pg::Params()
@@ -246,11 +249,13 @@ absl::Status RewardsHandler::Compensate(const RedemptionRow& row, const std::str
                                                          .Add(reason)
                                                          .Add(static_cast<int64_t>(points_state))
                                                          .Add(now)));
-    if (failed.rows() == 0 || !failed.Bool(0, "stock_reserved")) return absl::OkStatus();
+    decided = failed.rows() == 1;
+    if (!decided || !failed.Bool(0, "stock_reserved")) return absl::OkStatus();
     return connection
         .Execute(queries::kReleaseStock, pg::Params().Add(row.program_id).Add(row.reward_id))
         .status();
-  });
+  }));
+  return decided;
 }
 
 absl::Status RewardsHandler::Settle(RedemptionRow row) {

@@ -88,8 +88,10 @@ class RewardsHandler {
   // Steps 2-4 for a PENDING redemption; the final answer for a decided one.
   absl::StatusOr<v1::Redemption> Drive(const RedemptionRow& row);
   // PENDING -> FAILED with `reason`, stock back; `points_state` says whether a hold may exist.
-  absl::Status Compensate(const RedemptionRow& row, const std::string& reason,
-                          PointsState points_state);
+  // Returns false when the redemption was no longer PENDING (another caller decided it first),
+  // in which case its hold must be left alone.
+  absl::StatusOr<bool> Compensate(const RedemptionRow& row, const std::string& reason,
+                                  PointsState points_state);
   // Brings the hold in line with a decided redemption (capture, void, refund).
   absl::Status Settle(RedemptionRow row);
   // The redemption with its voucher (code shown when `with_code`).

@@ -59,11 +59,18 @@ class RewardsServiceTest : public ::testing::Test {
     upstream_ = std::make_unique<Upstream>(testing::Channel(platform_->points_address()),
                                            testing::Channel(platform_->members_address()),
                                            absl::Seconds(30));
+    Serve(RewardsHandlerOptions{});
+  }
+
+  // (Re)starts rewards-svc with `options` (the page token key is filled in).
+  void Serve(RewardsHandlerOptions options) {
+    stub_.reset();
+    server_.reset();
     auto keys = VoucherKeys::Create(kVoucherKey);
     LOYALTY_CHECK(keys.ok());
-    handler_ = std::make_unique<RewardsHandler>(
-        *pool_, clock_, *upstream_, *std::move(keys),
-        RewardsHandlerOptions{.page_token_key = testing::kPageTokenKey});
+    options.page_token_key = testing::kPageTokenKey;
+    handler_ = std::make_unique<RewardsHandler>(*pool_, clock_, *upstream_, *std::move(keys),
+                                                std::move(options));
     service_ = std::make_unique<GrpcRewardsService>(*handler_);
     server_ = testing::MustStart("rewards-test", service_.get());
     stub_ = v1::RewardsService::NewStub(testing::Channel(testing::Address(*server_)));
@@ -351,6 +358,53 @@ TEST_F(RewardsServiceTest, AHoldRefusalFailsTheRedemptionAndReturnsTheStock) {
   EXPECT_THAT(Redeem(bob, reward.id(), "poor-1"),
               StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
   EXPECT_EQ(Call(&Stub::ListRedemptions, list)->redemptions_size(), 1);
+}
+
+TEST_F(RewardsServiceTest, AHoldTooCloseToItsExpiryCompensatesAndIsVoided) {
+  // A margin longer than the hold's life: no redemption may complete, as after a long outage.
+  Serve({.hold_ttl = absl::Minutes(1), .completion_margin = absl::Minutes(2)});
+  const std::string alice = platform_->Member("alice", 1000);
+  v1::Reward reward = Percent(10, 300);
+  reward.set_stock(1);
+  reward = Create(reward);
+  EXPECT_THAT(Redeem(alice, reward.id(), "late-1"),
+              StatusIs(C::kFailedPrecondition, "HOLD_EXPIRED"));
+  EXPECT_EQ(Get(reward.id()).stock(), 1);
+  EXPECT_EQ(platform_->Balance(alice).available(), 1000);
+  EXPECT_EQ(platform_->Balance(alice).held(), 0);
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_VOIDED), 1);
+}
+
+TEST_F(RewardsServiceTest, RecoveryFinishesWhatAnUnreachablePointsServiceLeftPending) {
+  const std::string alice = platform_->Member("alice", 1000);
+  const v1::Reward reward = Create(Percent(10, 300));
+  // points-svc unreachable: the call fails, the redemption stays PENDING with nothing held.
+  Upstream nowhere(testing::Channel("127.0.0.1:1"), testing::Channel("127.0.0.1:1"),
+                   absl::Milliseconds(200));
+  auto keys = VoucherKeys::Create(kVoucherKey);
+  LOYALTY_CHECK(keys.ok());
+  RewardsHandler cut_off(*pool_, clock_, nowhere, *std::move(keys),
+                         RewardsHandlerOptions{.page_token_key = testing::kPageTokenKey});
+  v1::RedeemRewardRequest request;
+  request.set_program(kProgram);
+  request.set_member(alice);
+  request.set_reward(reward.id());
+  request.set_request_id("while-down");
+  EXPECT_THAT(cut_off.RedeemReward(request), StatusIs(C::kUnavailable));
+  EXPECT_EQ(*handler_->Recover(10), 0);  // Younger than the grace: left to its call.
+  clock_.Advance(absl::Minutes(1));
+  // From a replica that still cannot reach points-svc, recovery decides nothing.
+  auto stalled = cut_off.Recover(10);
+  ASSERT_THAT(stalled, IsOk());
+  EXPECT_EQ(*stalled, 0);
+  EXPECT_EQ(*handler_->Recover(10), 1);
+  EXPECT_EQ(platform_->Balance(alice).available(), 700);
+  // The client's retry finds it completed, with its voucher.
+  auto retried = Redeem(alice, reward.id(), "while-down");
+  ASSERT_THAT(retried, IsOk());
+  EXPECT_EQ(retried->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+  EXPECT_FALSE(retried->redemption().voucher().code().empty());
+  EXPECT_EQ(platform_->Balance(alice).available(), 700);
 }
 
 TEST_F(RewardsServiceTest, LastItemManyBuyersSellsEachUnitExactlyOnce) {

@@ -1,5 +1,6 @@
 #include "rewards-svc/rpc/upstream.h"
 
+#include <algorithm>
 #include <map>
 
 #include "common/log/trace.h"

@@ -6,6 +6,7 @@
 // reason (FromGrpcStatus), so the saga can tell a refusal (FAILED_PRECONDITION, NOT_FOUND) from
 // an outage (UNAVAILABLE, DEADLINE_EXCEEDED).
 
+#include <functional>
 #include <memory>
 #include <string>
 
