@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
         pv1::AdjustPointsRequest adjust;
         adjust.set_program(options.program);
         adjust.set_member(enrolled.member().id());
-        adjust.set_request_id(absl::StrCat("rewards-load-grant-", i));
+        adjust.set_request_id(absl::StrCat("rewards-load-grant-", i, "-", grant));
         adjust.set_points(grant);
         adjust.set_reason("rewards-load grant");
         pv1::AdjustPointsResponse adjusted;
