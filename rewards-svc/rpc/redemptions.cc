@@ -87,6 +87,7 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
   }
   // Set when this call made the redemption (not a replay), to spare reading it back.
   std::optional<RedemptionRow> made;
+  std::optional<Reward> made_reward;
   LOYALTY_ASSIGN_OR_RETURN(
       v1::RedeemRewardResponse started,
       idempotency::RunIdempotent<v1::RedeemRewardResponse>(
@@ -141,6 +142,7 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
             v1::RedeemRewardResponse response;
             *response.mutable_redemption() = RedemptionView(row);
             made = std::move(row);
+            made_reward = std::move(reward);
             return response;
           }));
   AfterStep(SagaStep::kReserved);
@@ -153,11 +155,13 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
                              SelectRedemption(*connection, program_id, started.redemption().id()));
   }
   v1::RedeemRewardResponse response;
-  LOYALTY_ASSIGN_OR_RETURN(*response.mutable_redemption(), Drive(row));
+  LOYALTY_ASSIGN_OR_RETURN(*response.mutable_redemption(),
+                           Drive(row, made_reward.has_value() ? &*made_reward : nullptr));
   return response;
 }
 
-absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row) {
+absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
+                                                     const Reward* reward) {
   if (row.status == RedemptionStatus::kFailed) return FailedError(row);
   if (row.status != RedemptionStatus::kPending) {
     return LoadView(row.program_id, row.redemption_id, /*with_code=*/true);
@@ -199,21 +203,33 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row) {
     }
   } else {
     // Step 3: the decision and the voucher in one transaction.
+    RedemptionRow completed = row;
+    completed.status = RedemptionStatus::kCompleted;
+    completed.points_state = PointsState::kHeld;
+    completed.fulfilment =
+        row.kind == RewardKind::kExperience ? Fulfilment::kRequested : Fulfilment::kUnspecified;
+    completed.update_time = now;
+    bool decided_here = false;
+    std::optional<IssuedVoucher> issued;
     LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
-      const int64_t fulfilment = row.kind == RewardKind::kExperience
-                                     ? static_cast<int64_t>(Fulfilment::kRequested)
-                                     : int64_t{0};
+      issued.reset();
       LOYALTY_ASSIGN_OR_RETURN(
           pg::Result decided,
-          connection.Execute(
-              queries::kCompleteRedemption,
-              pg::Params().Add(row.program_id).Add(row.redemption_id).Add(fulfilment).Add(now)));
-      if (decided.affected_rows() == 0) return absl::OkStatus();  // Decided by another caller.
-      if (!IssuesVoucher(row.kind)) return absl::OkStatus();
-      LOYALTY_ASSIGN_OR_RETURN(Reward reward,
-                               SelectReward(connection, row.program_id, row.reward_id));
-      return IssueVoucher(connection, row.program_id, row.redemption_id, row.member_id, reward, now)
-          .status();
+          connection.Execute(queries::kCompleteRedemption,
+                             pg::Params()
+                                 .Add(row.program_id)
+                                 .Add(row.redemption_id)
+                                 .Add(static_cast<int64_t>(completed.fulfilment))
+                                 .Add(now)));
+      decided_here = decided.affected_rows() == 1;
+      if (!decided_here || !IssuesVoucher(row.kind)) return absl::OkStatus();
+      std::optional<Reward> read;
+      if (reward == nullptr) {
+        LOYALTY_ASSIGN_OR_RETURN(read, SelectReward(connection, row.program_id, row.reward_id));
+      }
+      LOYALTY_ASSIGN_OR_RETURN(issued, IssueVoucher(connection, row.program_id, row.redemption_id,
+                                                    row.member_id, read ? *read : *reward, now));
+      return absl::OkStatus();
     }));
     AfterStep(SagaStep::kCompleted);
     // Step 4. A failure here leaves points_state HELD for the recovery loop to capture.
@@ -222,12 +238,20 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row) {
         captured.ok()) {
       LOYALTY_RETURN_IF_ERROR(
           SetPointsState(pool_, row, PointsState::kHeld, PointsState::kCaptured));
+      completed.points_state = PointsState::kCaptured;
     } else {
       log::Warning(
           "rewards: capture failed; the recovery loop retries",
           {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
     }
     AfterStep(SagaStep::kCaptured);
+    if (decided_here) {  // The answer is what this call wrote; no need to read it back.
+      v1::Redemption view = RedemptionView(completed);
+      if (issued.has_value()) {
+        *view.mutable_voucher() = VoucherView(issued->row, FormatVoucherCode(issued->code));
+      }
+      return view;
+    }
   }
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
   LOYALTY_ASSIGN_OR_RETURN(RedemptionRow final_row,

@@ -357,26 +357,24 @@ absl::StatusOr<v1::ListRewardsResponse> RewardsHandler::ListRewards(
 
 // --- Vouchers ------------------------------------------------------------------------------
 
-absl::StatusOr<std::string> RewardsHandler::IssueVoucher(pg::Connection& connection,
-                                                         const std::string& program_id,
-                                                         const std::string& voucher_id,
-                                                         const std::string& member_id,
-                                                         const Reward& reward, absl::Time now) {
+absl::StatusOr<RewardsHandler::IssuedVoucher> RewardsHandler::IssueVoucher(
+    pg::Connection& connection, const std::string& program_id, const std::string& voucher_id,
+    const std::string& member_id, const Reward& reward, absl::Time now) {
   const int64_t value = reward.terms.kind == RewardKind::kGiftCard ? reward.terms.amount_minor : 0;
   for (int attempt = 0; attempt < kIssueAttemptsMax; ++attempt) {
     const std::string code = VoucherCodeFromRandom(SecureRandomUint64());
-    const VoucherRow voucher{.voucher_id = voucher_id,
-                             .code_sealed = keys_.Seal(code),
-                             .member_id = member_id,
-                             .reward_id = reward.id,
-                             .terms = reward.terms,
-                             .value_minor = value,
-                             .balance_minor = value,
-                             .status = VoucherStatus::kActive,
-                             .expire_time = now + VoucherValidity(reward)};
+    VoucherRow voucher{.voucher_id = voucher_id,
+                       .code_sealed = keys_.Seal(code),
+                       .member_id = member_id,
+                       .reward_id = reward.id,
+                       .terms = reward.terms,
+                       .value_minor = value,
+                       .balance_minor = value,
+                       .status = VoucherStatus::kActive,
+                       .expire_time = now + VoucherValidity(reward)};
     LOYALTY_ASSIGN_OR_RETURN(bool inserted, InsertVoucher(connection, program_id, voucher,
                                                           keys_.LookupHash(program_id, code), now));
-    if (inserted) return code;
+    if (inserted) return IssuedVoucher{.code = code, .row = std::move(voucher)};
   }
   return absl::InternalError(absl::StrCat("no free voucher code for ", voucher_id));
 }
@@ -639,13 +637,11 @@ absl::StatusOr<v1::RecordStampResponse> RewardsHandler::RecordStamp(
                                      SelectReward(connection, program_id, definition.reward()));
             const std::string voucher_id =
                 absl::StrCat(definition.id(), ".", member_id, ".", completed);
-            LOYALTY_RETURN_IF_ERROR(
-                IssueVoucher(connection, program_id, voucher_id, member_id, reward, now).status());
-            LOYALTY_ASSIGN_OR_RETURN(std::vector<VoucherRow> issued,
-                                     QueryVouchers(connection, queries::kSelectVoucher,
-                                                   pg::Params().Add(program_id).Add(voucher_id)));
+            LOYALTY_ASSIGN_OR_RETURN(
+                IssuedVoucher issued,
+                IssueVoucher(connection, program_id, voucher_id, member_id, reward, now));
             // Codes stay out of this answer: it is stored for idempotent replay.
-            *response.add_issued_vouchers() = VoucherView(issued.at(0), "");
+            *response.add_issued_vouchers() = VoucherView(issued.row, "");
             ++completed;
           }
           pg::Params update = card_key;

@@ -85,8 +85,9 @@ class RewardsHandler {
   absl::StatusOr<int> Recover(int limit);
 
  private:
-  // Steps 2-4 for a PENDING redemption; the final answer for a decided one.
-  absl::StatusOr<v1::Redemption> Drive(const RedemptionRow& row);
+  // Steps 2-4 for a PENDING redemption; the final answer for a decided one. `reward`, when
+  // given, is the reward as step 1 read it (recovery passes none and reads it).
+  absl::StatusOr<v1::Redemption> Drive(const RedemptionRow& row, const Reward* reward = nullptr);
   // PENDING -> FAILED with `reason`, stock back; `points_state` says whether a hold may exist.
   // Returns false when the redemption was no longer PENDING (another caller decided it first),
   // in which case its hold must be left alone.
@@ -99,12 +100,16 @@ class RewardsHandler {
                                       bool with_code);
   absl::StatusOr<v1::Redemption> LoadView(const std::string& program_id,
                                           const std::string& redemption_id, bool with_code);
-  // Issues a voucher for the reward under `voucher_id`; returns the canonical code.
-  absl::StatusOr<std::string> IssueVoucher(pg::Connection& connection,
-                                           const std::string& program_id,
-                                           const std::string& voucher_id,
-                                           const std::string& member_id, const Reward& reward,
-                                           absl::Time now);
+  struct IssuedVoucher {
+    std::string code;  // canonical
+    VoucherRow row;
+  };
+  // Issues a voucher for the reward under `voucher_id`.
+  absl::StatusOr<IssuedVoucher> IssueVoucher(pg::Connection& connection,
+                                             const std::string& program_id,
+                                             const std::string& voucher_id,
+                                             const std::string& member_id, const Reward& reward,
+                                             absl::Time now);
   // The voucher a typed code names: INVALID_VOUCHER_CODE, VOUCHER_NOT_FOUND.
   absl::StatusOr<VoucherRow> FindVoucher(pg::Connection& connection, const std::string& program_id,
                                          const std::string& code, bool for_update);
