@@ -503,6 +503,61 @@ TEST_F(RewardsServiceTest, CancelBeforeUseReturnsPointsAndStock) {
   EXPECT_EQ(platform_->Balance(alice).available(), 700);
 }
 
+TEST_F(RewardsServiceTest, ExperiencesMoveForwardAndDonationsGiveNoVoucher) {
+  const std::string alice = platform_->Member("alice", 1000);
+  v1::Reward trip;
+  trip.set_title("Factory tour");
+  trip.set_points_cost(200);
+  trip.mutable_experience()->set_type(v1::EXPERIENCE_TYPE_EVENT);
+  trip = Create(trip);
+  auto booked = Redeem(alice, trip.id(), "trip-1");
+  ASSERT_THAT(booked, IsOk());
+  EXPECT_EQ(booked->redemption().fulfilment_status(), v1::FULFILMENT_STATUS_REQUESTED);
+  EXPECT_FALSE(booked->redemption().voucher().code().empty());
+  v1::UpdateFulfilmentRequest fulfil;
+  fulfil.set_program(kProgram);
+  fulfil.set_member(alice);
+  fulfil.set_redemption(booked->redemption().id());
+  fulfil.set_status(v1::FULFILMENT_STATUS_SHIPPED);
+  fulfil.set_request_id("ship-1");
+  auto shipped = Call(&Stub::UpdateFulfilment, fulfil);
+  ASSERT_THAT(shipped, IsOk());
+  EXPECT_EQ(shipped->redemption().fulfilment_status(), v1::FULFILMENT_STATUS_SHIPPED);
+  EXPECT_TRUE(shipped->redemption().voucher().code().empty());  // Admin answers carry no code.
+  fulfil.set_status(v1::FULFILMENT_STATUS_REQUESTED);
+  fulfil.set_request_id("ship-2");
+  EXPECT_THAT(Call(&Stub::UpdateFulfilment, fulfil),
+              StatusIs(C::kFailedPrecondition, "INVALID_FULFILMENT_TRANSITION"));
+  v1::CancelRedemptionRequest cancel;
+  cancel.set_program(kProgram);
+  cancel.set_member(alice);
+  cancel.set_redemption(booked->redemption().id());
+  cancel.set_request_id("trip-cancel");
+  EXPECT_THAT(Call(&Stub::CancelRedemption, cancel),
+              StatusIs(C::kFailedPrecondition, "NOT_CANCELLABLE"));
+
+  v1::Reward gift;
+  gift.set_title("Plant a tree");
+  gift.set_points_cost(100);
+  gift.mutable_donation()->set_charity_name("Forests Now");
+  gift = Create(gift);
+  auto donated = Redeem(alice, gift.id(), "tree-1");
+  ASSERT_THAT(donated, IsOk());
+  EXPECT_EQ(donated->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+  EXPECT_FALSE(donated->redemption().has_voucher());
+  cancel.set_redemption(donated->redemption().id());
+  cancel.set_request_id("tree-cancel");
+  EXPECT_THAT(Call(&Stub::CancelRedemption, cancel),
+              StatusIs(C::kFailedPrecondition, "NOT_CANCELLABLE"));
+  EXPECT_EQ(platform_->Balance(alice).available(), 700);
+  // Fulfilment is for experiences only.
+  fulfil.set_redemption(donated->redemption().id());
+  fulfil.set_status(v1::FULFILMENT_STATUS_SHIPPED);
+  fulfil.set_request_id("tree-ship");
+  EXPECT_THAT(Call(&Stub::UpdateFulfilment, fulfil),
+              StatusIs(C::kFailedPrecondition, "INVALID_FULFILMENT_TRANSITION"));
+}
+
 // --- Vouchers ------------------------------------------------------------------------------
 
 TEST_F(RewardsServiceTest, AVoucherValidatesThenIsUsedOnce) {
