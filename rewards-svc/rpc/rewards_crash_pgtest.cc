@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/testkit/service_harness.h"
 #include "common/testkit/status_matchers.h"
 #include "gtest/gtest.h"
 #include "loyalty/rewards/v1/rewards_service.grpc.pb.h"
@@ -61,11 +62,12 @@ class RewardsCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
     platform_ = std::make_unique<testing::Platform>(clock_);
-    schema_ = testing::MustSchema("rewards");
+    schema_ = testkit::MustSchema("rewards");
     pool_ = schema_->MakePool(2);
-    testing::Migrate(*pool_, Migrations());
+    testkit::MustMigrate(*pool_, Migrations());
     port_ = FreePort();
-    stub_ = v1::RewardsService::NewStub(testing::Channel(absl::StrCat("127.0.0.1:", port_)));
+    stub_ =
+        v1::RewardsService::NewStub(testkit::InsecureChannel(absl::StrCat("127.0.0.1:", port_)));
   }
   void TearDown() override { Stop(SIGTERM); }
 

@@ -15,6 +15,7 @@
 #include "common/status/error.h"
 #include "common/testkit/fake_clock.h"
 #include "common/testkit/invalid_field.h"
+#include "common/testkit/service_harness.h"
 #include "common/testkit/status_matchers.h"
 #include "gtest/gtest.h"
 #include "rewards-svc/migrations.h"
@@ -53,11 +54,11 @@ class RewardsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     platform_ = std::make_unique<testing::Platform>(clock_);
-    schema_ = testing::MustSchema("rewards");
+    schema_ = testkit::MustSchema("rewards");
     pool_ = schema_->MakePool(16);
-    testing::Migrate(*pool_, Migrations());
-    upstream_ = std::make_unique<Upstream>(testing::Channel(platform_->points_address()),
-                                           testing::Channel(platform_->members_address()),
+    testkit::MustMigrate(*pool_, Migrations());
+    upstream_ = std::make_unique<Upstream>(testkit::InsecureChannel(platform_->points_address()),
+                                           testkit::InsecureChannel(platform_->members_address()),
                                            absl::Seconds(30));
     Serve(RewardsHandlerOptions{});
   }
@@ -72,8 +73,8 @@ class RewardsServiceTest : public ::testing::Test {
     handler_ = std::make_unique<RewardsHandler>(*pool_, clock_, *upstream_, *std::move(keys),
                                                 std::move(options));
     service_ = std::make_unique<GrpcRewardsService>(*handler_);
-    server_ = testing::MustStart("rewards-test", service_.get());
-    stub_ = v1::RewardsService::NewStub(testing::Channel(testing::Address(*server_)));
+    server_ = testkit::MustServe("rewards-test", service_.get());
+    stub_ = v1::RewardsService::NewStub(testkit::InsecureChannel(testkit::AddressOf(*server_)));
   }
 
   void TearDown() override {
@@ -379,7 +380,7 @@ TEST_F(RewardsServiceTest, RecoveryFinishesWhatAnUnreachablePointsServiceLeftPen
   const std::string alice = platform_->Member("alice", 1000);
   const v1::Reward reward = Create(Percent(10, 300));
   // points-svc unreachable: the call fails, the redemption stays PENDING with nothing held.
-  Upstream nowhere(testing::Channel("127.0.0.1:1"), testing::Channel("127.0.0.1:1"),
+  Upstream nowhere(testkit::InsecureChannel("127.0.0.1:1"), testkit::InsecureChannel("127.0.0.1:1"),
                    absl::Milliseconds(200));
   auto keys = VoucherKeys::Create(kVoucherKey);
   LOYALTY_CHECK(keys.ok());

@@ -12,12 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/clock.h"
-#include "common/pg/migrate.h"
 #include "common/server/server.h"
 #include "common/status/grpc_status.h"
-#include "common/testkit/test_schema.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "common/testkit/service_harness.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
@@ -33,35 +30,6 @@ namespace pv1 = ::loyalty::points::v1;
 
 inline constexpr char kProgram[] = "shop";
 inline constexpr char kPageTokenKey[] = "rewards-test-page-token-key";
-
-inline std::unique_ptr<testkit::TestSchema> MustSchema(const std::string& prefix) {
-  auto schema = testkit::TestSchema::Create(prefix);
-  LOYALTY_CHECK(schema.ok());
-  return *std::move(schema);
-}
-
-inline void Migrate(pg::Pool& pool, std::span<const pg::Migration> migrations) {
-  auto connection = pool.Acquire();
-  LOYALTY_CHECK(connection.ok());
-  LOYALTY_CHECK(pg::ApplyMigrations(**connection, migrations).ok());
-}
-
-inline std::unique_ptr<server::GrpcServer> MustStart(const std::string& name,
-                                                     grpc::Service* service) {
-  auto server = server::GrpcServer::Start(
-      {.service_name = name, .listen_address = "127.0.0.1", .grpc_port = 0, .metrics_port = -1},
-      {service});
-  LOYALTY_CHECK(server.ok());
-  return *std::move(server);
-}
-
-inline std::string Address(const server::GrpcServer& server) {
-  return absl::StrCat("127.0.0.1:", server.grpc_port());
-}
-
-inline std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
-  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-}
 
 // Calls like a well-behaved client: a call shed for load (RESOURCE_EXHAUSTED) is retried with
 // the same request, which its request_id makes safe.
@@ -85,26 +53,26 @@ absl::StatusOr<Response> Invoke(Stub& stub,
 class Platform {
  public:
   explicit Platform(const Clock& clock) {
-    members_schema_ = MustSchema("members");
-    points_schema_ = MustSchema("points");
+    members_schema_ = testkit::MustSchema("members");
+    points_schema_ = testkit::MustSchema("points");
     members_pool_ = members_schema_->MakePool(4);
     points_pool_ = points_schema_->MakePool(16);
-    Migrate(*members_pool_, members::Migrations());
-    Migrate(*points_pool_, points::Migrations());
+    testkit::MustMigrate(*members_pool_, members::Migrations());
+    testkit::MustMigrate(*points_pool_, points::Migrations());
     members_handler_ = std::make_unique<members::MembersHandler>(
         *members_pool_, clock, members::MembersHandlerOptions{.page_token_key = kPageTokenKey});
     members_service_ = std::make_unique<members::GrpcMembersService>(*members_handler_);
-    members_server_ = MustStart("members-test", members_service_.get());
-    members_stub_ = mv1::MembersService::NewStub(Channel(members_address()));
-    directory_ = std::make_unique<points::GrpcMemberDirectory>(Channel(members_address()),
-                                                               absl::Seconds(10));
+    members_server_ = testkit::MustServe("members-test", members_service_.get());
+    members_stub_ = mv1::MembersService::NewStub(testkit::InsecureChannel(members_address()));
+    directory_ = std::make_unique<points::GrpcMemberDirectory>(
+        testkit::InsecureChannel(members_address()), absl::Seconds(10));
     points_handler_ = std::make_unique<points::PointsHandler>(
         *points_pool_, clock, *directory_,
         points::PointsHandlerOptions{.page_token_key = kPageTokenKey,
                                      .projection_ttl = absl::Minutes(10)});
     points_service_ = std::make_unique<points::GrpcPointsService>(*points_handler_);
-    points_server_ = MustStart("points-test", points_service_.get());
-    points_stub_ = pv1::PointsService::NewStub(Channel(points_address()));
+    points_server_ = testkit::MustServe("points-test", points_service_.get());
+    points_stub_ = pv1::PointsService::NewStub(testkit::InsecureChannel(points_address()));
 
     mv1::CreateProgramRequest program;
     program.set_request_id("program");
@@ -114,8 +82,8 @@ class Platform {
     LOYALTY_CHECK(Invoke(*members_stub_, &mv1::MembersService::Stub::CreateProgram, program).ok());
   }
 
-  std::string members_address() const { return Address(*members_server_); }
-  std::string points_address() const { return Address(*points_server_); }
+  std::string members_address() const { return testkit::AddressOf(*members_server_); }
+  std::string points_address() const { return testkit::AddressOf(*points_server_); }
   pg::Pool& points_pool() { return *points_pool_; }
   points::PointsHandler& points_handler() { return *points_handler_; }
 
