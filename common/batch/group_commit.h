@@ -9,8 +9,9 @@
 // Jobs of one key are taken in the order they were queued.
 //
 // Limits: at most `max_queued` jobs wait (more: RESOURCE_EXHAUSTED), a batch holds at most
-// `max_batch` jobs, a caller waits until its deadline (then DEADLINE_EXCEEDED; the job is still
-// written, and its idempotency key lets the caller's retry find the answer).
+// `max_batch` jobs, a blocking caller waits until its deadline (then DEADLINE_EXCEEDED; the job
+// is still written, and its idempotency key lets the caller's retry find the answer). Callers
+// that must not block a thread Submit with a callback instead.
 
 #include <functional>
 #include <list>
@@ -27,6 +28,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/check.h"
+#include "common/status/macros.h"
 
 namespace loyalty::batch {
 
@@ -64,19 +66,25 @@ class GroupCommitQueue {
   GroupCommitQueue(const GroupCommitQueue&) = delete;
   GroupCommitQueue& operator=(const GroupCommitQueue&) = delete;
 
+  // Queues `job`; `written` runs on the writer thread once the job's batch is written (the
+  // outcome is then in the job). RESOURCE_EXHAUSTED when the queue is full and UNAVAILABLE when
+  // stopping, and then `written` never runs. For callers that must not block a thread.
+  absl::Status Submit(std::shared_ptr<Job> job, std::string key, std::function<void()> written) {
+    absl::MutexLock lock(&mutex_);
+    if (stopping_) return absl::UnavailableError("the writer is shutting down");
+    if (static_cast<int>(queue_.size()) >= options_.max_queued) {
+      return absl::ResourceExhaustedError("the write queue is full; retry with the same key");
+    }
+    queue_.push_back(Entry{std::move(job), std::move(key), std::move(written)});
+    return absl::OkStatus();
+  }
+
   // Queues `job` and waits until a writer has written it (OK: the outcome is in the job).
-  // RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE when stopping, DEADLINE_EXCEEDED when
-  // the job was not written by `deadline` (it may still be written later).
+  // As Submit, and DEADLINE_EXCEEDED when the job was not written by `deadline` (it may still
+  // be written later).
   absl::Status Run(std::shared_ptr<Job> job, std::string key, absl::Time deadline) {
     auto done = std::make_shared<absl::Notification>();
-    {
-      absl::MutexLock lock(&mutex_);
-      if (stopping_) return absl::UnavailableError("the writer is shutting down");
-      if (static_cast<int>(queue_.size()) >= options_.max_queued) {
-        return absl::ResourceExhaustedError("the write queue is full; retry with the same key");
-      }
-      queue_.push_back(Entry{std::move(job), std::move(key), done});
-    }
+    LOYALTY_RETURN_IF_ERROR(Submit(std::move(job), std::move(key), [done] { done->Notify(); }));
     if (!done->WaitForNotificationWithDeadline(deadline)) {
       return absl::DeadlineExceededError(
           "the write did not finish in time; retry with the same key");
@@ -94,7 +102,7 @@ class GroupCommitQueue {
   struct Entry {
     std::shared_ptr<Job> job;
     std::string key;
-    std::shared_ptr<absl::Notification> done;
+    std::function<void()> written;
   };
 
   // Moves up to max_batch entries whose keys are neither in flight nor already taken into
@@ -143,7 +151,7 @@ class GroupCommitQueue {
         absl::MutexLock lock(&mutex_);
         for (const Entry& entry : batch) in_flight_.erase(entry.key);
       }
-      for (Entry& entry : batch) entry.done->Notify();
+      for (Entry& entry : batch) entry.written();
       batch.clear();
     }
   }

@@ -98,13 +98,16 @@ TEST(GroupCommitQueue, JobsOfOneKeyNeverShareABatchAndKeepTheirOrder) {
 
 TEST(GroupCommitQueue, AFullQueueRefusesAndALateCallerGetsDeadlineExceeded) {
   absl::Notification release;
-  GroupCommitQueue<Job> queue(
-      {.max_batch = 1, .max_queued = 1, .writers = 1},
-      [&](std::span<const std::shared_ptr<Job>>) { release.WaitForNotification(); });
+  absl::Notification writing;
+  GroupCommitQueue<Job> queue({.max_batch = 1, .max_queued = 1, .writers = 1},
+                              [&](std::span<const std::shared_ptr<Job>>) {
+                                if (!writing.HasBeenNotified()) writing.Notify();
+                                release.WaitForNotification();
+                              });
   // The first job occupies the writer, the second fills the queue.
   std::thread first(
       [&] { EXPECT_TRUE(queue.Run(std::make_shared<Job>(), "a", absl::InfiniteFuture()).ok()); });
-  while (queue.queued() > 0) absl::SleepFor(absl::Milliseconds(1));
+  writing.WaitForNotification();
   auto second = std::make_shared<Job>();
   EXPECT_EQ(queue.Run(second, "b", absl::Now() + absl::Milliseconds(20)).code(),
             absl::StatusCode::kDeadlineExceeded);

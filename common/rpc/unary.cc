@@ -8,7 +8,7 @@
 
 namespace loyalty::rpc {
 
-log::TraceContext TraceContextFor(const grpc::ServerContext& context) {
+log::TraceContext TraceContextFor(const grpc::ServerContextBase& context) {
   if (std::optional<std::string> header = server::IncomingTraceParent(context); header) {
     if (std::optional<log::TraceContext> parent = log::ParseTraceParent(*header); parent) {
       return log::ChildOf(*parent);

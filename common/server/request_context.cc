@@ -7,7 +7,7 @@
 
 namespace loyalty::server {
 
-std::optional<std::string> IncomingTraceParent(const grpc::ServerContext& context) {
+std::optional<std::string> IncomingTraceParent(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find("traceparent");
   if (it == metadata.end() || it->second.size() > kTraceParentSizeMax) return std::nullopt;

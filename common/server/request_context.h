@@ -16,6 +16,6 @@ inline constexpr size_t kTraceParentSizeMax = 512;
 
 // The W3C traceparent the caller sent in metadata key "traceparent", unvalidated; nullopt when
 // absent or longer than kTraceParentSizeMax.
-std::optional<std::string> IncomingTraceParent(const grpc::ServerContext& context);
+std::optional<std::string> IncomingTraceParent(const grpc::ServerContextBase& context);
 
 }  // namespace loyalty::server

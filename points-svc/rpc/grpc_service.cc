@@ -4,6 +4,16 @@
 
 namespace loyalty::points {
 
+grpc::ServerUnaryReactor* GrpcPointsService::RecordPurchase(
+    grpc::CallbackServerContext* context, const v1::RecordPurchaseRequest* request,
+    v1::RecordPurchaseResponse* response) {
+  return rpc::AsyncUnary<v1::RecordPurchaseRequest, v1::RecordPurchaseResponse>(
+      context, "RecordPurchase", kErrorDomain, *request, response,
+      [this](const v1::RecordPurchaseRequest& r, PurchaseWriter::Done done) {
+        handler_.RecordPurchaseAsync(r, std::move(done));
+      });
+}
+
 #define LOYALTY_POINTS_UNARY(Method)                                          \
   grpc::Status GrpcPointsService::Method(grpc::ServerContext* context,        \
                                          const v1::Method##Request* request,  \
@@ -13,7 +23,6 @@ namespace loyalty::points {
         [this](const v1::Method##Request& r) { return handler_.Method(r); }); \
   }
 
-LOYALTY_POINTS_UNARY(RecordPurchase)
 LOYALTY_POINTS_UNARY(RefundPurchase)
 LOYALTY_POINTS_UNARY(RecordActivity)
 LOYALTY_POINTS_UNARY(PreviewPurchase)

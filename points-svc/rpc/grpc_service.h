@@ -1,7 +1,9 @@
 #pragma once
 
 // The gRPC face of points-svc: each method hands its request to PointsHandler through
-// rpc::Unary; the only file of the service that sees grpc::.
+// rpc::Unary; the only file of the service that sees grpc::. RecordPurchase uses gRPC's
+// callback API (rpc::AsyncUnary): its answer comes from a group-commit writer thread, so no
+// server thread waits for the batch.
 
 #include "loyalty/points/v1/points_service.grpc.pb.h"
 #include "points-svc/rpc/points_handler.h"
@@ -11,15 +13,18 @@ namespace loyalty::points {
 // ErrorInfo domain of every error this service returns.
 inline constexpr std::string_view kErrorDomain = "points.loyalty";
 
-class GrpcPointsService final : public v1::PointsService::Service {
+class GrpcPointsService final
+    : public v1::PointsService::WithCallbackMethod_RecordPurchase<v1::PointsService::Service> {
  public:
   explicit GrpcPointsService(PointsHandler& handler) : handler_(handler) {}
 
 #define LOYALTY_POINTS_DECLARE(Method)                                                  \
   grpc::Status Method(grpc::ServerContext* context, const v1::Method##Request* request, \
                       v1::Method##Response* response) override;
+  grpc::ServerUnaryReactor* RecordPurchase(grpc::CallbackServerContext* context,
+                                           const v1::RecordPurchaseRequest* request,
+                                           v1::RecordPurchaseResponse* response) override;
   // v1::PointsService::Service
-  LOYALTY_POINTS_DECLARE(RecordPurchase)
   LOYALTY_POINTS_DECLARE(RefundPurchase)
   LOYALTY_POINTS_DECLARE(RecordActivity)
   LOYALTY_POINTS_DECLARE(PreviewPurchase)

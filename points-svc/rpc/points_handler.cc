@@ -271,8 +271,7 @@ absl::StatusOr<Purchase> PointsHandler::ParseProgramPurchase(const Request& requ
   return purchase;
 }
 
-absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
-    const v1::RecordPurchaseRequest& request) {
+absl::StatusOr<PurchaseJob> PointsHandler::CheckPurchase(const v1::RecordPurchaseRequest& request) {
   LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
   LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
   LOYALTY_RETURN_IF_ERROR(ValidateText(request.order_id(), "order_id", kOrderIdLengthMax, true));
@@ -280,12 +279,25 @@ absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
   LOYALTY_ASSIGN_OR_RETURN(Purchase purchase, ParseProgramPurchase(request, now));
   LOYALTY_ASSIGN_OR_RETURN(MemberState member,
                            RequireActiveMember(request.program(), request.member()));
-  // The ledger work happens in purchase_writer.cc, batched with concurrent purchases.
-  return purchases_->Record(PurchaseJob{
+  return PurchaseJob{
       .request = request,
       .purchase = std::move(purchase),
       .tier_multiplier_percent = member.tier_multiplier_percent,
-      .call = MakeCall(request, "RecordPurchase", request.program(), request.request_id(), now)});
+      .call = MakeCall(request, "RecordPurchase", request.program(), request.request_id(), now)};
+}
+
+// The ledger work happens in purchase_writer.cc, batched with concurrent purchases.
+absl::StatusOr<v1::RecordPurchaseResponse> PointsHandler::RecordPurchase(
+    const v1::RecordPurchaseRequest& request) {
+  LOYALTY_ASSIGN_OR_RETURN(PurchaseJob job, CheckPurchase(request));
+  return purchases_->Record(std::move(job));
+}
+
+void PointsHandler::RecordPurchaseAsync(const v1::RecordPurchaseRequest& request,
+                                        PurchaseWriter::Done done) {
+  absl::StatusOr<PurchaseJob> job = CheckPurchase(request);
+  if (!job.ok()) return done(job.status());
+  purchases_->RecordAsync(*std::move(job), std::move(done));
 }
 
 absl::StatusOr<v1::RefundPurchaseResponse> PointsHandler::RefundPurchase(

@@ -45,6 +45,9 @@ class PointsHandler {
 
   absl::StatusOr<v1::RecordPurchaseResponse> RecordPurchase(
       const v1::RecordPurchaseRequest& request);
+  // RecordPurchase without blocking the calling thread: `done` runs with the answer, at once
+  // for a request refused before the ledger, else on a group-commit writer thread.
+  void RecordPurchaseAsync(const v1::RecordPurchaseRequest& request, PurchaseWriter::Done done);
   absl::StatusOr<v1::RefundPurchaseResponse> RefundPurchase(
       const v1::RefundPurchaseRequest& request);
   absl::StatusOr<v1::RecordActivityResponse> RecordActivity(
@@ -91,6 +94,8 @@ class PointsHandler {
   // program's currency (CURRENCY_MISMATCH).
   template <typename Request>
   absl::StatusOr<Purchase> ParseProgramPurchase(const Request& request, absl::Time now);
+  // Checks a purchase and resolves its member and program: what the writer needs.
+  absl::StatusOr<PurchaseJob> CheckPurchase(const v1::RecordPurchaseRequest& request);
   // The member must be ACTIVE to earn or spend: FAILED_PRECONDITION MEMBER_SUSPENDED /
   // MEMBER_ERASED otherwise.
   absl::StatusOr<MemberState> RequireActiveMember(const std::string& program_id,

@@ -223,12 +223,29 @@ PurchaseWriter::PurchaseWriter(pg::Pool& pool, PurchaseWriterOptions options)
       queue_(options.queue,
              [this](std::span<const std::shared_ptr<PurchaseJob>> jobs) { WriteBatch(jobs); }) {}
 
+namespace {
+
+// One purchase per member and batch: the queue key is the member.
+std::string MemberKey(const PurchaseJob& job) {
+  return absl::StrCat(job.request.program(), "/", job.request.member());
+}
+
+}  // namespace
+
 absl::StatusOr<v1::RecordPurchaseResponse> PurchaseWriter::Record(PurchaseJob job) {
   auto shared = std::make_shared<PurchaseJob>(std::move(job));
-  // One purchase per member and batch: the key is the member.
-  std::string key = absl::StrCat(shared->request.program(), "/", shared->request.member());
-  LOYALTY_RETURN_IF_ERROR(queue_.Run(shared, std::move(key), absl::Now() + wait_max_));
+  LOYALTY_RETURN_IF_ERROR(queue_.Run(shared, MemberKey(*shared), absl::Now() + wait_max_));
   return std::move(shared->result);
+}
+
+void PurchaseWriter::RecordAsync(PurchaseJob job, Done done) {
+  auto shared = std::make_shared<PurchaseJob>(std::move(job));
+  std::string key = MemberKey(*shared);
+  // `done` is shared by the callback and this frame: whichever runs answers.
+  auto answer = std::make_shared<Done>(std::move(done));
+  absl::Status queued = queue_.Submit(shared, std::move(key),
+                                      [shared, answer] { (*answer)(std::move(shared->result)); });
+  if (!queued.ok()) (*answer)(queued);
 }
 
 void PurchaseWriter::WriteBatch(std::span<const std::shared_ptr<PurchaseJob>> jobs) {

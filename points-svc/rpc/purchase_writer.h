@@ -13,6 +13,7 @@
 //   - when the shared transaction fails anyway (say, the same order id raced in from another
 //     batch), each purchase is written again alone, so one bad purchase cannot fail its batch.
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -51,8 +52,13 @@ class PurchaseWriter {
   // `pool` must outlive the writer; each writer thread holds one connection while it writes.
   PurchaseWriter(pg::Pool& pool, PurchaseWriterOptions options);
 
+  using Done = std::function<void(absl::StatusOr<v1::RecordPurchaseResponse>)>;
+
   // Writes the purchase together with whatever else is queued and returns its answer.
   absl::StatusOr<v1::RecordPurchaseResponse> Record(PurchaseJob job);
+  // The same without blocking: `done` gets the answer, on a writer thread once the batch is
+  // written, or at once when the queue refuses the purchase (full: RESOURCE_EXHAUSTED).
+  void RecordAsync(PurchaseJob job, Done done);
 
  private:
   void WriteBatch(std::span<const std::shared_ptr<PurchaseJob>> jobs);
