@@ -71,7 +71,10 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       .services = {state->service.get()},
       .loops = {{.name = "ledger-maintenance",
                  .interval = absl::Milliseconds(maintenance_interval_ms),
-                 .run_once = [handler] { return handler->Maintain(kMaintenanceBatchMax); }}}};
+                 .run_once = [handler] { return handler->Maintain(kMaintenanceBatchMax); }}},
+      .register_metrics = [handler](prometheus::Registry& registry) {
+        handler->ExportMetrics(registry);
+      }};
 }
 
 }  // namespace

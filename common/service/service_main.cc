@@ -105,6 +105,7 @@ int Serve(const Spec& spec, config::EnvReader& reader, const config::ServiceConf
     log::Error("cannot start the server", {{"error", StatusSummary(server.status())}});
     return 1;
   }
+  if (built->register_metrics) built->register_metrics((*server)->registry());
   log::Info("serving", {{"grpc_port", static_cast<int64_t>((*server)->grpc_port())},
                         {"metrics_port", static_cast<int64_t>((*server)->metrics_port())},
                         {"schema", config.database_schema}});

@@ -22,6 +22,7 @@
 #include "common/pg/migrate.h"
 #include "common/pg/pool.h"
 #include "grpcpp/impl/service_type.h"
+#include "prometheus/registry.h"
 
 namespace loyalty::service {
 
@@ -38,6 +39,9 @@ struct Built {
   std::shared_ptr<void> state;
   std::vector<grpc::Service*> services;
   std::vector<BackgroundLoop> loops;
+  // Adds the service's own metrics to the registry /metrics serves; called once, right after the
+  // server starts (calls may already be arriving).
+  std::function<void(prometheus::Registry&)> register_metrics;
 };
 
 struct Spec {

@@ -76,6 +76,10 @@ class PointsHandler {
   // `limit` items and returns how many it handled.
   absl::StatusOr<int> ExpireHolds(int limit);
   absl::StatusOr<int> ReleaseDuePending(const std::string& program_id, int limit);
+  // Exports points-svc's own metrics (the group commit's, see PurchaseWriter) in `registry`,
+  // which must outlive the handler. Once.
+  void ExportMetrics(prometheus::Registry& registry) { purchases_->ExportMetrics(registry); }
+
   // One round of all of it: expired holds, then for each known program due pending points and
   // one expiry batch (RunExpiry at now).
   absl::StatusOr<int> Maintain(int limit);

@@ -30,6 +30,7 @@
 #include "points-svc/rpc/grpc_service.h"
 #include "points-svc/rpc/member_directory.h"
 #include "points-svc/rpc/points_handler.h"
+#include "prometheus/metric_family.h"
 
 namespace loyalty::points {
 namespace {
@@ -653,8 +654,10 @@ TEST_F(PointsServiceTest, ConcurrentPurchasesShareTransactionsAndEachGetsItsOwnA
   constexpr int kPurchases = 96;
   constexpr int kThreads = 32;
   std::vector<std::string> members;
-  for (int i = 0; i < kMembers; ++i)
+  for (int i = 0; i < kMembers; ++i) {
     members.push_back(Enroll(absl::StrCat("m", i, "@example.com")));
+  }
+  handler_->ExportMetrics(server_->registry());
 
   std::mutex mutex;
   std::map<std::string, std::vector<v1::RecordPurchaseResponse>> answers;  // By member.
@@ -746,6 +749,16 @@ TEST_F(PointsServiceTest, ConcurrentPurchasesShareTransactionsAndEachGetsItsOwnA
   ASSERT_THAT(transactions, IsOk());
   EXPECT_LT(transactions->Int64(0, 0), kPurchases);
   EXPECT_GE(transactions->Int64(0, 0), 1);
+
+  // The metrics count every purchase handed to a writer once, in fewer batches than purchases.
+  const std::vector<prometheus::MetricFamily> families = server_->registry().Collect();
+  auto sizes = std::find_if(families.begin(), families.end(), [](const auto& family) {
+    return family.name == "loyalty_points_purchase_batch_size";
+  });
+  ASSERT_NE(sizes, families.end());
+  const prometheus::ClientMetric::Histogram& batches = sizes->metric.at(0).histogram;
+  EXPECT_EQ(batches.sample_sum, kPurchases + 16);  // With the replays and the shared order id.
+  EXPECT_LT(batches.sample_count, static_cast<uint64_t>(kPurchases + 16));
 }
 
 TEST_F(PointsServiceTest, OfFiftyConcurrentSpendsOfSixtyFromOneHundredExactlyOneSucceeds) {

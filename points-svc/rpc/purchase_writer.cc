@@ -17,6 +17,9 @@
 #include "points-svc/rpc/handler_support.h"
 #include "points-svc/storage/purchase_batch_store.h"
 #include "points-svc/storage/queries.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 
 namespace loyalty::points {
 namespace {
@@ -217,11 +220,60 @@ absl::Status WriteTogether(pg::Connection& connection,
 
 }  // namespace
 
+struct PurchaseWriter::Metrics {
+  prometheus::Histogram& batch_size;
+  prometheus::Histogram& batch_seconds;
+  prometheus::Gauge& queued;
+  prometheus::Counter& solo_retries;
+};
+
 PurchaseWriter::PurchaseWriter(pg::Pool& pool, PurchaseWriterOptions options)
     : pool_(pool),
       wait_max_(options.wait_max),
       queue_(options.queue,
-             [this](std::span<const std::shared_ptr<PurchaseJob>> jobs) { WriteBatch(jobs); }) {}
+             [this](std::span<const std::shared_ptr<PurchaseJob>> jobs) { WriteObserved(jobs); }) {}
+
+PurchaseWriter::~PurchaseWriter() = default;
+
+void PurchaseWriter::ExportMetrics(prometheus::Registry& registry) {
+  auto metrics = std::make_unique<Metrics>(Metrics{
+      .batch_size = prometheus::BuildHistogram()
+                        .Name("loyalty_points_purchase_batch_size")
+                        .Help("Purchases written per group-commit transaction.")
+                        .Register(registry)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64,
+                                                                         128, 256, 512}),
+      .batch_seconds =
+          prometheus::BuildHistogram()
+              .Name("loyalty_points_purchase_batch_seconds")
+              .Help("Time to write one group-commit batch, commit included.")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.002, 0.005, 0.01, 0.02,
+                                                               0.05, 0.1, 0.2, 0.5, 1, 2, 5}),
+      .queued = prometheus::BuildGauge()
+                    .Name("loyalty_points_purchase_queue")
+                    .Help("Purchases waiting for a group-commit writer.")
+                    .Register(registry)
+                    .Add({}),
+      .solo_retries = prometheus::BuildCounter()
+                          .Name("loyalty_points_purchase_solo_retries_total")
+                          .Help("Purchases written again alone after their batch failed.")
+                          .Register(registry)
+                          .Add({})});
+  LOYALTY_CHECK(metrics_.load() == nullptr);  // Once.
+  metrics_ = metrics.get();
+  metrics_owner_ = std::move(metrics);
+}
+
+void PurchaseWriter::WriteObserved(std::span<const std::shared_ptr<PurchaseJob>> jobs) {
+  const absl::Time start = absl::Now();
+  WriteBatch(jobs);
+  if (Metrics* metrics = metrics_.load(); metrics != nullptr) {
+    metrics->batch_size.Observe(static_cast<double>(jobs.size()));
+    metrics->batch_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    metrics->queued.Set(queue_.queued());
+  }
+}
 
 namespace {
 
@@ -262,6 +314,9 @@ void PurchaseWriter::WriteBatch(std::span<const std::shared_ptr<PurchaseJob>> jo
   if (jobs.size() > 1) {
     // Something only the database saw (an order id raced in from another batch, say) failed
     // the shared transaction: write each purchase alone, so only the culprit fails.
+    if (Metrics* metrics = metrics_.load(); metrics != nullptr) {
+      metrics->solo_retries.Increment(static_cast<double>(jobs.size()));
+    }
     for (const std::shared_ptr<PurchaseJob>& job : jobs) WriteBatch({&job, 1});
     return;
   }

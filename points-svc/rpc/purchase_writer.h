@@ -13,6 +13,7 @@
 //   - when the shared transaction fails anyway (say, the same order id raced in from another
 //     batch), each purchase is written again alone, so one bad purchase cannot fail its batch.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <span>
@@ -25,6 +26,7 @@
 #include "common/pg/pool.h"
 #include "loyalty/points/v1/points_service.pb.h"
 #include "points-svc/domain/earning.h"
+#include "prometheus/registry.h"
 
 namespace loyalty::points {
 
@@ -51,6 +53,7 @@ class PurchaseWriter {
  public:
   // `pool` must outlive the writer; each writer thread holds one connection while it writes.
   PurchaseWriter(pg::Pool& pool, PurchaseWriterOptions options);
+  ~PurchaseWriter();
 
   using Done = std::function<void(absl::StatusOr<v1::RecordPurchaseResponse>)>;
 
@@ -60,11 +63,24 @@ class PurchaseWriter {
   // written, or at once when the queue refuses the purchase (full: RESOURCE_EXHAUSTED).
   void RecordAsync(PurchaseJob job, Done done);
 
+  // Exports, in `registry` (which must outlive the writer):
+  //   loyalty_points_purchase_batch_size       histogram of purchases per batch
+  //   loyalty_points_purchase_batch_seconds    histogram of the time to write a batch
+  //   loyalty_points_purchase_queue            gauge: purchases waiting, after each batch
+  //   loyalty_points_purchase_solo_retries_total  purchases written again alone after their
+  //                                            batch failed
+  void ExportMetrics(prometheus::Registry& registry);
+
  private:
+  struct Metrics;
+  // Writes a batch the queue hands over and records it in the metrics.
+  void WriteObserved(std::span<const std::shared_ptr<PurchaseJob>> jobs);
   void WriteBatch(std::span<const std::shared_ptr<PurchaseJob>> jobs);
 
   pg::Pool& pool_;
   const absl::Duration wait_max_;
+  std::unique_ptr<Metrics> metrics_owner_;
+  std::atomic<Metrics*> metrics_ = nullptr;
   // Last: its destructor drains the queue while the rest is still alive.
   batch::GroupCommitQueue<PurchaseJob> queue_;
 };
