@@ -4,6 +4,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "loyalty/members/v1/members_service.pb.h"
 #include "loyalty/points/v1/points_service.pb.h"
+#include "loyalty/rewards/v1/rewards_service.pb.h"
 
 namespace loyalty::gateway {
 namespace {
@@ -24,7 +25,7 @@ const std::vector<LinkedService>& LinkedServices() {
   static const auto* const services = new std::vector<LinkedService>{
       {"members", ServiceOf<members::v1::GetMemberRequest>("MembersService")},
       {"points", ServiceOf<points::v1::GetBalanceRequest>("PointsService")},
-      // {"rewards", ServiceOf<rewards::v1::...Request>("RewardsService")},
+      {"rewards", ServiceOf<rewards::v1::GetRewardRequest>("RewardsService")},
   };
   return *services;
 }

@@ -9,7 +9,9 @@ using enum MemberAccess;
 using enum IdempotencyKeyPolicy;
 
 // Keep in step with the table in docs/gateway.md. Rows for services not yet linked into the
-// gateway are harmless: an RPC without a route is never looked up.
+// gateway are harmless: an RPC without a route is never looked up. Rows that only restate the
+// default (admin only, key required) are listed anyway, so that each RPC's access is a decision
+// someone wrote down rather than an omission.
 constexpr std::array kPolicies = {
     // members-svc
     RoutePolicy{"loyalty.members.v1.MembersService.CreateProgram", 0, kNone, kGenerated},
@@ -30,6 +32,24 @@ constexpr std::array kPolicies = {
     RoutePolicy{"loyalty.points.v1.PointsService.GetBalance", kMerchant | kApp, kOwnMember},
     RoutePolicy{"loyalty.points.v1.PointsService.ListTransactions", kApp, kOwnMember},
     RoutePolicy{"loyalty.points.v1.PointsService.GetEarningRules", kMerchant | kApp, kOwnProgram},
+    // rewards-svc. The catalog is the one thing a member token reads outside its own member
+    // (kOwnProgram); its `member` query parameter, which asks for that member's eligibility, is
+    // still checked against the token, since eligibility tells how many points a member lacks.
+    // Catalog and punch card definitions are written by admins only, as are fulfilment and
+    // cancellation (which returns points and stock: a support decision, not the app's).
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.CreateReward", 0, kNone},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.GetReward", kApp, kOwnProgram},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.UpdateReward", 0, kNone},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.ListRewards", kApp, kOwnProgram},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.RedeemReward", kApp, kOwnMember},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.ListRedemptions", kApp, kOwnMember},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.GetRedemption", kApp, kOwnMember},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.CancelRedemption", 0, kNone},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.UpdateFulfilment", 0, kNone},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.ValidateVoucher", kMerchant, kNone},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.ConsumeVoucher", kMerchant, kNone},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.CreatePunchCardDefinition", 0, kNone},
+    RoutePolicy{"loyalty.rewards.v1.RewardsService.ListPunchCards", kApp, kOwnMember},
     // The gateway's own wallet view.
     RoutePolicy{kWalletRpcName, kApp, kOwnMember},
 };
@@ -72,7 +92,9 @@ bool OwnsResource(const Principal& principal, const RoutePolicy& policy, std::st
     case kNone:
       return false;
     case kOwnProgram:
-      return program == principal.program;
+      // A program-wide read may still name a member (the catalog's `member` asks for that
+      // member's eligibility, which tells how many points it lacks): only the token's own.
+      return program == principal.program && (member.empty() || member == principal.member);
     case kOwnMember:
       return program == principal.program && member == principal.member;
   }

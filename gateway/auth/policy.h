@@ -23,7 +23,8 @@ namespace loyalty::gateway {
 
 enum class MemberAccess {
   kNone,        // member tokens may not call it
-  kOwnProgram,  // request.program must be the token's program (catalog-like reads)
+  kOwnProgram,  // request.program must be the token's program (catalog-like reads), and
+                // request.member, when the request names one, the token's subject
   kOwnMember,   // ... and request.member the token's subject
 };
 

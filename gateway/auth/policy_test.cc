@@ -62,6 +62,44 @@ TEST(Policy, MembersReachOnlyTheirOwnResources) {
   EXPECT_TRUE(OwnsResource(Key(Role::kApp), PolicyFor(kGetMember), "any", "one"));
 }
 
+TEST(Policy, RewardsRolesFollowTheIssue) {
+  const std::string rewards = "loyalty.rewards.v1.RewardsService.";
+  // Merchants check and use vouchers at the till, and nothing else of rewards-svc.
+  for (const char* rpc : {"ValidateVoucher", "ConsumeVoucher"}) {
+    EXPECT_TRUE(MayCall(Key(Role::kMerchant), PolicyFor(rewards + rpc))) << rpc;
+    EXPECT_FALSE(MayCall(Key(Role::kApp), PolicyFor(rewards + rpc))) << rpc;
+    EXPECT_FALSE(MayCall(Member("shop", "mada"), PolicyFor(rewards + rpc))) << rpc;
+  }
+  // The app and members read the catalog and their own redemptions and cards, and redeem.
+  for (const char* rpc : {"GetReward", "ListRewards", "RedeemReward", "ListRedemptions",
+                          "GetRedemption", "ListPunchCards"}) {
+    EXPECT_TRUE(MayCall(Key(Role::kApp), PolicyFor(rewards + rpc))) << rpc;
+    EXPECT_TRUE(MayCall(Member("shop", "mada"), PolicyFor(rewards + rpc))) << rpc;
+    EXPECT_FALSE(MayCall(Key(Role::kMerchant), PolicyFor(rewards + rpc))) << rpc;
+  }
+  // Writing the catalog, fulfilment and cancellation are admin work.
+  for (const char* rpc : {"CreateReward", "UpdateReward", "CancelRedemption", "UpdateFulfilment",
+                          "CreatePunchCardDefinition", "RecordStamp", "RevokeStamp"}) {
+    EXPECT_TRUE(MayCall(Key(Role::kAdmin), PolicyFor(rewards + rpc))) << rpc;
+    EXPECT_FALSE(MayCall(Key(Role::kApp), PolicyFor(rewards + rpc))) << rpc;
+    EXPECT_FALSE(MayCall(Key(Role::kMerchant), PolicyFor(rewards + rpc))) << rpc;
+    EXPECT_FALSE(MayCall(Member("shop", "mada"), PolicyFor(rewards + rpc))) << rpc;
+    EXPECT_EQ(PolicyFor(rewards + rpc).idempotency, IdempotencyKeyPolicy::kRequired) << rpc;
+  }
+  EXPECT_EQ(PolicyFor(rewards + "RedeemReward").idempotency, IdempotencyKeyPolicy::kRequired);
+}
+
+TEST(Policy, ACatalogReadNamingAnotherMemberIsNotTheMembersOwn) {
+  const Principal ada = Member("shop", "mada");
+  const RoutePolicy& list = PolicyFor("loyalty.rewards.v1.RewardsService.ListRewards");
+  EXPECT_TRUE(OwnsResource(ada, list, "shop", ""));
+  EXPECT_TRUE(OwnsResource(ada, list, "shop", "mada"));
+  // Eligibility for another member would tell how many points that member lacks.
+  EXPECT_FALSE(OwnsResource(ada, list, "shop", "mbob"));
+  EXPECT_FALSE(OwnsResource(ada, list, "other", ""));
+  EXPECT_TRUE(OwnsResource(Key(Role::kApp), list, "shop", "mbob"));
+}
+
 TEST(Policy, TableHasNoDuplicatesAndGeneratesKeysOnlyForEnrolmentAndPrograms) {
   std::set<std::string_view> seen;
   for (const RoutePolicy& policy : RoutePolicies()) {

@@ -107,8 +107,20 @@ TEST(Router, MembersServiceRoutesComeFromItsAnnotationsAndKeepInternalRpcsOut) {
         << internal;
   }
   EXPECT_EQ(rpcs.count("loyalty.points.v1.PointsService.RecordPurchase"), 1u);
-  // Ten annotated members RPCs, eleven annotated points RPCs and the wallet.
-  EXPECT_EQ(router->routes().size(), 22u);
+  // rewards-svc's stamps arrive from purchases and refunds, never from outside.
+  for (const char* internal : {"RecordStamp", "RevokeStamp"}) {
+    EXPECT_EQ(rpcs.count(absl::StrCat("loyalty.rewards.v1.RewardsService.", internal)), 0u)
+        << internal;
+  }
+  EXPECT_EQ(rpcs.count("loyalty.rewards.v1.RewardsService.RedeemReward"), 1u);
+  // Ten annotated members RPCs, eleven points RPCs, thirteen rewards RPCs and the wallet.
+  EXPECT_EQ(router->routes().size(), 35u);
+  // A voucher code as shown (XXXX-XXXX-XXXXX) is one path segment.
+  Router::Result consume =
+      router->Match("POST", "/v1/programs/demo/vouchers/7K3M-Q9XD-2HVNC:consume");
+  ASSERT_EQ(consume.outcome, Router::Outcome::kMatched);
+  EXPECT_EQ(consume.match.route->method->name(), "ConsumeVoucher");
+  EXPECT_EQ(consume.match.values, std::vector<std::string>({"demo", "7K3M-Q9XD-2HVNC"}));
 
   Router::Result suspend = router->Match("POST", "/v1/programs/demo/members/m1:suspend");
   ASSERT_EQ(suspend.outcome, Router::Outcome::kMatched);
