@@ -1,7 +1,7 @@
-// The gateway end to end: a real members-svc and a real points-svc (each gRPC on port 0, with its
-// own migrations on a fresh schema of the PostgreSQL that scripts/test starts) behind a real
-// gateway (HTTP on port 0), called over HTTP/1.1 as a client would. Time is one FakeClock for all
-// three, so tokens, tiers and expiries move together.
+// The gateway end to end: a real members-svc, points-svc and rewards-svc (each gRPC on port 0,
+// with its own migrations on a fresh schema of the PostgreSQL that scripts/test starts) behind a
+// real gateway (HTTP on port 0), called over HTTP/1.1 as a client would. Time is one FakeClock
+// for all four, so tokens, tiers, holds and expiries move together.
 
 #include <map>
 #include <memory>
@@ -32,6 +32,11 @@
 #include "points-svc/rpc/grpc_service.h"
 #include "points-svc/rpc/member_directory.h"
 #include "points-svc/rpc/points_handler.h"
+#include "rewards-svc/migrations.h"
+#include "rewards-svc/rpc/grpc_service.h"
+#include "rewards-svc/rpc/rewards_handler.h"
+#include "rewards-svc/rpc/upstream.h"
+#include "rewards-svc/rpc/voucher_keys.h"
 
 namespace loyalty::gateway {
 namespace {
@@ -54,6 +59,7 @@ constexpr char kAdminKey[] = "pgtest-admin-key";
 constexpr char kMerchantKey[] = "pgtest-merchant-key";
 constexpr char kAppKey[] = "pgtest-app-key";
 constexpr int kMemberBurst = 20;
+constexpr char kVoucherKey[] = "gateway-pgtest-voucher-key-0123456789abcdef";
 
 Struct Json(const std::string& text) {
   Struct parsed;
@@ -131,6 +137,23 @@ class GatewayPgTest : public ::testing::Test {
     points_service_ = std::make_unique<points::GrpcPointsService>(*points_handler_);
     points_ = StartService("points-svc-test", points_service_.get());
     ASSERT_NE(points_, nullptr);
+
+    ASSERT_NO_FATAL_FAILURE(
+        MakeSchema("gwrewards", rewards::Migrations(), rewards_schema_, rewards_pool_));
+    rewards_upstream_ = std::make_unique<rewards::Upstream>(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", points_->grpc_port()),
+                            grpc::InsecureChannelCredentials()),
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", members_->grpc_port()),
+                            grpc::InsecureChannelCredentials()),
+        absl::Seconds(5));
+    absl::StatusOr<rewards::VoucherKeys> keys = rewards::VoucherKeys::Create(kVoucherKey);
+    ASSERT_THAT(keys, IsOk());
+    rewards_handler_ = std::make_unique<rewards::RewardsHandler>(
+        *rewards_pool_, clock_, *rewards_upstream_, *std::move(keys),
+        rewards::RewardsHandlerOptions{.page_token_key = kPageTokenKey});
+    rewards_service_ = std::make_unique<rewards::GrpcRewardsService>(*rewards_handler_);
+    rewards_ = StartService("rewards-svc-test", rewards_service_.get());
+    ASSERT_NE(rewards_, nullptr);
     StartGateway();
     client_ = std::make_unique<HttpClient>("127.0.0.1", gateway_->http_port());
 
@@ -180,7 +203,7 @@ class GatewayPgTest : public ::testing::Test {
         {"LOYALTY_GATEWAY_METRICS_PORT", "0"},
         {"LOYALTY_GATEWAY_MEMBERS_ADDR", absl::StrCat("127.0.0.1:", members_->grpc_port())},
         {"LOYALTY_GATEWAY_POINTS_ADDR", absl::StrCat("127.0.0.1:", points_->grpc_port())},
-        {"LOYALTY_GATEWAY_REWARDS_ADDR", "absent"},
+        {"LOYALTY_GATEWAY_REWARDS_ADDR", absl::StrCat("127.0.0.1:", rewards_->grpc_port())},
         {"LOYALTY_GATEWAY_UPSTREAM_DEADLINE_MS", "5000"},
         {"LOYALTY_GATEWAY_THREADS", "2"},
         {"LOYALTY_GATEWAY_API_KEYS",
@@ -240,6 +263,57 @@ class GatewayPgTest : public ::testing::Test {
     return At(Json(response.body), "member").struct_value();
   }
 
+  // Gives `member` points with a purchase through the gateway (1 point per euro).
+  void Buy(const std::string& member, int64_t euros, const std::string& order) {
+    ClientResponse purchase =
+        Call("POST", absl::StrCat("/v1/programs/shop/members/", member, "/purchases"),
+             {{"x-api-key", kMerchantKey}, {"Idempotency-Key", "buy-" + order}},
+             absl::StrCat(R"({"orderId":")", order, R"(","currencyCode":"EUR","totalMinor":")",
+                          euros * 100, R"("})"));
+    ASSERT_EQ(purchase.status, 200) << purchase.body;
+  }
+
+  // Adds a reward to the catalog as an admin; `details` is its kind's JSON member. Returns its id.
+  std::string CreateReward(const std::string& title, int64_t cost, const std::string& details) {
+    ClientResponse created = Call(
+        "POST", "/v1/programs/shop/rewards", Admin("reward-" + title),
+        absl::StrCat(R"({"title":")", title, R"(","pointsCost":")", cost, R"(",)", details, "}"));
+    EXPECT_EQ(created.status, 200) << created.body;
+    return At(Json(created.body), "reward.id").string_value();
+  }
+  std::string CreateTenPercentOff(int64_t cost) {
+    return CreateReward(absl::StrCat("ten-", cost), cost, R"("discountPercent":{"percent":10})");
+  }
+
+  // Redeems `reward` for `member` with the member's own token and `key`.
+  ClientResponse Redeem(const std::string& member, const std::string& reward,
+                        const std::string& key) {
+    Headers headers = AsMember(member);
+    headers.emplace_back("Idempotency-Key", key);
+    return Call("POST", absl::StrCat("/v1/programs/shop/members/", member, "/redemptions"), headers,
+                absl::StrCat(R"({"reward":")", reward, R"("})"));
+  }
+
+  // The wallet of `member`, complete, then again after `service` stopped: returns the second.
+  Struct WalletAfterStopping(std::unique_ptr<server::GrpcServer>& service,
+                             const std::string& member) {
+    const std::string target = absl::StrCat("/v1/programs/shop/members/", member, "/wallet");
+    ClientResponse complete = Call("GET", target, AsMember(member));
+    EXPECT_EQ(complete.status, 200) << complete.body;
+    EXPECT_THAT(complete.body, HasSubstr(R"("partial":[])"));
+    service->Shutdown();
+    service.reset();
+    ClientResponse partial = Call("GET", target, AsMember(member));
+    EXPECT_EQ(partial.status, 200) << partial.body;
+    return Json(partial.body);
+  }
+
+  static Headers Merchant(const std::string& key = "") {
+    Headers headers = {{"x-api-key", kMerchantKey}};
+    if (!key.empty()) headers.emplace_back("Idempotency-Key", key);
+    return headers;
+  }
+
   testkit::FakeClock clock_{kStart};
   std::unique_ptr<testkit::TestSchema> schema_;
   std::unique_ptr<pg::Pool> pool_;
@@ -252,6 +326,12 @@ class GatewayPgTest : public ::testing::Test {
   std::unique_ptr<points::PointsHandler> points_handler_;
   std::unique_ptr<points::GrpcPointsService> points_service_;
   std::unique_ptr<server::GrpcServer> points_;
+  std::unique_ptr<testkit::TestSchema> rewards_schema_;
+  std::unique_ptr<pg::Pool> rewards_pool_;
+  std::unique_ptr<rewards::Upstream> rewards_upstream_;
+  std::unique_ptr<rewards::RewardsHandler> rewards_handler_;
+  std::unique_ptr<rewards::GrpcRewardsService> rewards_service_;
+  std::unique_ptr<server::GrpcServer> rewards_;
   std::unique_ptr<GatewayServer> gateway_;
   std::unique_ptr<HttpClient> client_;
 };
@@ -588,8 +668,9 @@ TEST_F(GatewayPgTest, TraceparentIsContinuedAndReturned) {
   EXPECT_EQ(trace->trace_id, "0af7651916cd43dd8448eb211c80319c");
 }
 
-TEST_F(GatewayPgTest, WalletWithPointsAbsentListsPointsAndRewardsAsPartial) {
-  RestartGateway({}, {{"LOYALTY_GATEWAY_POINTS_ADDR", "absent"}});
+TEST_F(GatewayPgTest, WalletWithPointsAndRewardsAbsentListsThemAsPartial) {
+  RestartGateway(
+      {}, {{"LOYALTY_GATEWAY_POINTS_ADDR", "absent"}, {"LOYALTY_GATEWAY_REWARDS_ADDR", "absent"}});
   const std::string id = At(Enroll("wallet@example.com"), "id").string_value();
   ClientResponse wallet =
       Call("GET", absl::StrCat("/v1/programs/shop/members/", id, "/wallet"), AsMember(id));
@@ -635,8 +716,9 @@ TEST_F(GatewayPgTest, WalletShowsTheBalanceAfterAPurchase) {
   ASSERT_EQ(expiries.values_size(), 1);
   EXPECT_EQ(At(expiries.values(0).struct_value(), "points").string_value(), "123");
   EXPECT_EQ(At(expiries.values(0).struct_value(), "time").string_value(), "2027-01-15T12:00:00Z");
-  ASSERT_EQ(At(body, "partial").list_value().values_size(), 1);
-  EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "rewards");
+  EXPECT_EQ(At(body, "affordableRewards").list_value().values_size(), 0);
+  EXPECT_EQ(At(body, "openVouchers").list_value().values_size(), 0);
+  EXPECT_EQ(At(body, "partial").list_value().values_size(), 0);
 
   // An unknown member is not a partial wallet, whichever service says so first.
   ClientResponse unknown = Call("GET", "/v1/programs/shop/members/mnotthere12345/wallet", Admin());
@@ -666,6 +748,7 @@ TEST_F(GatewayPgTest, WalletWithPointsStoppedIsPartialNamingPointsAndHasTheRest)
   EXPECT_EQ(At(body, "member.profile.email").string_value(), "nopoints@example.com");
   EXPECT_EQ(At(body, "tierStatus.currentTier.code").string_value(), "bronze");
   EXPECT_EQ(At(body, "balance").kind_case(), Value::KIND_NOT_SET);
+  // rewards-svc needs the balance for eligibility, so its part is missing too.
   ASSERT_EQ(At(body, "partial").list_value().values_size(), 2);
   EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "points");
   EXPECT_EQ(At(body, "partial").list_value().values(1).string_value(), "rewards");
@@ -678,27 +761,16 @@ TEST_F(GatewayPgTest, WalletWithPointsStoppedIsPartialNamingPointsAndHasTheRest)
 
 TEST_F(GatewayPgTest, WalletWithMembersStoppedStillAnswersWithTheRest) {
   const std::string id = At(Enroll("stopped@example.com"), "id").string_value();
-  const std::string base = absl::StrCat("/v1/programs/shop/members/", id);
   // points-svc learns the member with the purchase, and keeps it in its projection.
-  ASSERT_EQ(Call("POST", base + "/purchases", Admin("stopped-buy"),
-                 R"({"orderId":"order-s","currencyCode":"EUR","totalMinor":"5000"})")
-                .status,
-            200);
-  ClientResponse complete = Call("GET", base + "/wallet", AsMember(id));
-  ASSERT_EQ(complete.status, 200) << complete.body;
-  EXPECT_THAT(complete.body, HasSubstr(R"("partial":["rewards"])"));
-
-  members_->Shutdown();
-  members_.reset();
-  ClientResponse partial = Call("GET", base + "/wallet", AsMember(id));
-  ASSERT_EQ(partial.status, 200) << partial.body;
-  const Struct body = Json(partial.body);
+  ASSERT_NO_FATAL_FAILURE(Buy(id, 50, "order-s"));
+  const Struct body = WalletAfterStopping(members_, id);
   EXPECT_EQ(At(body, "balance.available").string_value(), "50");
   EXPECT_EQ(At(body, "member").kind_case(), Value::KIND_NOT_SET);
   EXPECT_EQ(At(body, "tierStatus").kind_case(), Value::KIND_NOT_SET);
-  ASSERT_EQ(At(body, "partial").list_value().values_size(), 2);
+  // rewards-svc asks members-svc only about rewards with a minimum tier: none here.
+  EXPECT_EQ(At(body, "openVouchers").list_value().values_size(), 0);
+  ASSERT_EQ(At(body, "partial").list_value().values_size(), 1);
   EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "members");
-  EXPECT_EQ(At(body, "partial").list_value().values(1).string_value(), "rewards");
 }
 
 TEST_F(GatewayPgTest, WalletWithEveryServiceDownIs503) {
@@ -707,10 +779,312 @@ TEST_F(GatewayPgTest, WalletWithEveryServiceDownIs503) {
   members_.reset();
   points_->Shutdown();
   points_.reset();
+  rewards_->Shutdown();
+  rewards_.reset();
   ClientResponse down =
       Call("GET", absl::StrCat("/v1/programs/shop/members/", id, "/wallet"), AsMember(id));
   EXPECT_EQ(down.status, 503);
   EXPECT_THAT(down.body, Not(HasSubstr("127.0.0.1")));
+}
+
+TEST_F(GatewayPgTest, EveryRewardsRouteAnswersThroughTheGateway) {
+  const std::string ada = At(Enroll("ada@example.com"), "id").string_value();
+  const std::string base = absl::StrCat("/v1/programs/shop/members/", ada);
+  ASSERT_NO_FATAL_FAILURE(Buy(ada, 500, "r-order-1"));
+
+  // The catalog: create and change as admin, read as the app and as the member.
+  const std::string reward = CreateTenPercentOff(100);
+  ASSERT_FALSE(reward.empty());
+  ClientResponse got = Call("GET", "/v1/programs/shop/rewards/" + reward, Key(kAppKey));
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(At(Json(got.body), "reward.kind").string_value(), "REWARD_KIND_DISCOUNT_PERCENT");
+  // The body is `reward_patch`; the mask comes from the query.
+  ClientResponse updated =
+      Call("PATCH", absl::StrCat("/v1/programs/shop/rewards/", reward, "?updateMask=title"),
+           Admin("reward-update"), R"({"title":"Ten percent off"})");
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(At(Json(updated.body), "reward.title").string_value(), "Ten percent off");
+  ClientResponse list =
+      Call("GET", absl::StrCat("/v1/programs/shop/rewards?member=", ada), AsMember(ada));
+  ASSERT_EQ(list.status, 200) << list.body;
+  const Struct listed = Json(list.body);
+  const auto& rewards = At(listed, "rewards").list_value();
+  ASSERT_EQ(rewards.values_size(), 1);
+  EXPECT_TRUE(At(rewards.values(0).struct_value(), "eligibility.redeemable").bool_value());
+
+  // Redeem as the member, then read the redemption back.
+  ClientResponse redeemed = Redeem(ada, reward, "redeem-1");
+  ASSERT_EQ(redeemed.status, 200) << redeemed.body;
+  const Struct redemption = At(Json(redeemed.body), "redemption").struct_value();
+  EXPECT_EQ(At(redemption, "status").string_value(), "REDEMPTION_STATUS_COMPLETED");
+  const std::string id = At(redemption, "id").string_value();
+  const std::string code = At(redemption, "voucher.code").string_value();
+  ASSERT_EQ(code.size(), 15u) << code;  // XXXX-XXXX-XXXXX
+  ClientResponse one = Call("GET", absl::StrCat(base, "/redemptions/", id), AsMember(ada));
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(At(Json(one.body), "redemption.voucher.code").string_value(), code);
+  ClientResponse all = Call("GET", base + "/redemptions?pageSize=10", Key(kAppKey));
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(At(Json(all.body), "redemptions").list_value().values_size(), 1);
+  ClientResponse balance = Call("GET", base + "/balance", AsMember(ada));
+  EXPECT_EQ(At(Json(balance.body), "balance.available").string_value(), "400");
+
+  // The merchant values and uses the voucher at the till; the code goes in the path as shown.
+  const std::string voucher = absl::StrCat("/v1/programs/shop/vouchers/", code);
+  ClientResponse valued = Call("POST", voucher + ":validate", Merchant(),
+                               R"({"orderTotalMinor":"2000","currencyCode":"EUR"})");
+  ASSERT_EQ(valued.status, 200) << valued.body;
+  EXPECT_EQ(At(Json(valued.body), "value.discountMinor").string_value(), "200");
+  ClientResponse consumed =
+      Call("POST", voucher + ":consume", Merchant("consume-1"),
+           R"({"orderId":"till-1","orderTotalMinor":"2000","currencyCode":"EUR"})");
+  ASSERT_EQ(consumed.status, 200) << consumed.body;
+  ClientResponse twice =
+      Call("POST", voucher + ":consume", Merchant("consume-2"),
+           R"({"orderId":"till-2","orderTotalMinor":"2000","currencyCode":"EUR"})");
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_EQ(Reason(twice), "VOUCHER_ALREADY_USED");
+  EXPECT_THAT(twice.body, HasSubstr(R"("domain":"rewards.loyalty")"));
+
+  // A second redemption, cancelled by an admin: the points come back.
+  ClientResponse second = Redeem(ada, reward, "redeem-2");
+  ASSERT_EQ(second.status, 200) << second.body;
+  const std::string second_id = At(Json(second.body), "redemption.id").string_value();
+  ClientResponse cancelled =
+      Call("POST", absl::StrCat(base, "/redemptions/", second_id, ":cancel"), Admin("cancel-1"));
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(At(Json(cancelled.body), "redemption.status").string_value(),
+            "REDEMPTION_STATUS_CANCELLED");
+  EXPECT_EQ(At(Json(Call("GET", base + "/balance", AsMember(ada)).body), "balance.available")
+                .string_value(),
+            "400");
+
+  // An experience, moved along by an admin.
+  const std::string tour =
+      CreateReward("tour", 50, R"("experience":{"type":"EXPERIENCE_TYPE_EVENT"})");
+  ClientResponse booked = Redeem(ada, tour, "redeem-tour");
+  ASSERT_EQ(booked.status, 200) << booked.body;
+  ClientResponse shipped =
+      Call("POST",
+           absl::StrCat(base, "/redemptions/",
+                        At(Json(booked.body), "redemption.id").string_value(), ":fulfil"),
+           Admin("fulfil-1"), R"({"status":"FULFILMENT_STATUS_SHIPPED"})");
+  ASSERT_EQ(shipped.status, 200) << shipped.body;
+  EXPECT_EQ(At(Json(shipped.body), "redemption.fulfilmentStatus").string_value(),
+            "FULFILMENT_STATUS_SHIPPED");
+
+  // Punch cards: defined by an admin, listed by the member.
+  ClientResponse card =
+      Call("POST", "/v1/programs/shop/punchCardDefinitions", Admin("card-1"),
+           absl::StrCat(R"({"title":"Coffee","sku":"coffee","stampsNeeded":5,"reward":")", reward,
+                        R"("})"));
+  ASSERT_EQ(card.status, 200) << card.body;
+  ClientResponse cards = Call("GET", base + "/punchCards", AsMember(ada));
+  EXPECT_EQ(cards.status, 200) << cards.body;
+
+  // A refusal keeps the service's reason and domain.
+  const std::string dear = CreateTenPercentOff(100000);
+  ClientResponse short_of_points = Redeem(ada, dear, "redeem-dear");
+  EXPECT_EQ(short_of_points.status, 400);
+  EXPECT_EQ(Reason(short_of_points), "INSUFFICIENT_POINTS");
+  EXPECT_THAT(short_of_points.body, HasSubstr(R"("domain":"rewards.loyalty")"));
+
+  // The internal RPCs have no route.
+  for (const char* verb : {":recordStamp", ":revokeStamp", "/stamps"}) {
+    ClientResponse internal = Call("POST", base + verb, Admin("stamp"), "{}");
+    EXPECT_EQ(internal.status, 404) << verb;
+    EXPECT_EQ(Reason(internal), "ROUTE_NOT_FOUND") << verb;
+  }
+}
+
+TEST_F(GatewayPgTest, RewardsRolesFollowThePolicyTable) {
+  const std::string ada = At(Enroll("ada@example.com"), "id").string_value();
+  const std::string base = absl::StrCat("/v1/programs/shop/members/", ada);
+  ASSERT_NO_FATAL_FAILURE(Buy(ada, 500, "roles-1"));
+  const std::string reward = CreateTenPercentOff(100);
+  ClientResponse redeemed =
+      Call("POST", base + "/redemptions", {{"x-api-key", kAppKey}, {"Idempotency-Key", "app-1"}},
+           absl::StrCat(R"({"reward":")", reward, R"("})"));
+  ASSERT_EQ(redeemed.status, 200) << redeemed.body;
+  const std::string id = At(Json(redeemed.body), "redemption.id").string_value();
+  const std::string code = At(Json(redeemed.body), "redemption.voucher.code").string_value();
+  const std::string validate = absl::StrCat("/v1/programs/shop/vouchers/", code, ":validate");
+  const std::string body = R"({"orderTotalMinor":"1000","currencyCode":"EUR"})";
+
+  struct Denied {
+    Headers headers;
+    std::string method;
+    std::string target;
+    std::string body;
+  };
+  Headers app = {{"x-api-key", kAppKey}, {"Idempotency-Key", "deny"}};
+  Headers merchant = Merchant("deny");
+  Headers member = AsMember(ada);
+  member.emplace_back("Idempotency-Key", "deny");
+  for (const Denied& denied : std::vector<Denied>{
+           {app, "POST", validate, body},
+           {member, "POST", validate, body},
+           {merchant, "GET", "/v1/programs/shop/rewards", ""},
+           {merchant, "POST", base + "/redemptions",
+            absl::StrCat(R"({"reward":")", reward, R"("})")},
+           {merchant, "GET", base + "/redemptions", ""},
+           {app, "POST", "/v1/programs/shop/rewards", R"({"title":"x","pointsCost":"1"})"},
+           {member, "POST", "/v1/programs/shop/rewards", R"({"title":"x","pointsCost":"1"})"},
+           {app, "POST", absl::StrCat(base, "/redemptions/", id, ":cancel"), ""},
+           {member, "POST", absl::StrCat(base, "/redemptions/", id, ":cancel"), ""}}) {
+    ClientResponse response = Call(denied.method, denied.target, denied.headers, denied.body);
+    EXPECT_EQ(response.status, 403) << denied.method << " " << denied.target;
+    EXPECT_EQ(Reason(response), "PERMISSION_DENIED") << denied.target;
+  }
+  EXPECT_EQ(Call("POST", validate, Merchant(), body).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/programs/shop/rewards", Key(kAppKey)).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/programs/shop/rewards/" + reward, AsMember(ada)).status, 200);
+  EXPECT_EQ(Call("GET", base + "/punchCards", Key(kAppKey)).status, 200);
+  // A redemption needs a key, whoever asks.
+  ClientResponse keyless = Call("POST", base + "/redemptions", Key(kAppKey),
+                                absl::StrCat(R"({"reward":")", reward, R"("})"));
+  EXPECT_EQ(keyless.status, 400);
+  EXPECT_EQ(Reason(keyless), "IDEMPOTENCY_KEY_REQUIRED");
+}
+
+TEST_F(GatewayPgTest, RedeemReplaysTheFirstRedemptionForTheSameIdempotencyKey) {
+  const std::string ada = At(Enroll("ada@example.com"), "id").string_value();
+  ASSERT_NO_FATAL_FAILURE(Buy(ada, 500, "replay-1"));
+  const std::string reward = CreateTenPercentOff(100);
+  ClientResponse first = Redeem(ada, reward, "redeem-once");
+  ClientResponse again = Redeem(ada, reward, "redeem-once");
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(At(Json(first.body), "redemption.id").string_value(),
+            At(Json(again.body), "redemption.id").string_value());
+  EXPECT_EQ(At(Json(first.body), "redemption.voucher.code").string_value(),
+            At(Json(again.body), "redemption.voucher.code").string_value());
+  // The points were spent once.
+  ClientResponse balance =
+      Call("GET", absl::StrCat("/v1/programs/shop/members/", ada, "/balance"), AsMember(ada));
+  EXPECT_EQ(At(Json(balance.body), "balance.available").string_value(), "400");
+  ClientResponse list =
+      Call("GET", absl::StrCat("/v1/programs/shop/members/", ada, "/redemptions"), AsMember(ada));
+  EXPECT_EQ(At(Json(list.body), "redemptions").list_value().values_size(), 1);
+  // The same key for another reward is refused.
+  const std::string other = CreateTenPercentOff(50);
+  ClientResponse reused = Redeem(ada, other, "redeem-once");
+  EXPECT_EQ(reused.status, 400);
+  EXPECT_EQ(Reason(reused), "IDEMPOTENCY_KEY_REUSED");
+}
+
+TEST_F(GatewayPgTest, AMemberTokenNeverSeesAnotherMembersRedemptions) {
+  const std::string ada = At(Enroll("ada@example.com"), "id").string_value();
+  const std::string bob = At(Enroll("bob@example.com"), "id").string_value();
+  ASSERT_NO_FATAL_FAILURE(Buy(ada, 500, "bola-ada"));
+  ASSERT_NO_FATAL_FAILURE(Buy(bob, 500, "bola-bob"));
+  const std::string reward = CreateTenPercentOff(100);
+  ClientResponse bobs = Redeem(bob, reward, "bob-redeem");
+  ASSERT_EQ(bobs.status, 200) << bobs.body;
+  const std::string bob_redemption = At(Json(bobs.body), "redemption.id").string_value();
+  const std::string bob_code = At(Json(bobs.body), "redemption.voucher.code").string_value();
+  ASSERT_FALSE(bob_code.empty());
+  const std::string bob_base = absl::StrCat("/v1/programs/shop/members/", bob);
+  const std::string ada_base = absl::StrCat("/v1/programs/shop/members/", ada);
+
+  struct Attempt {
+    std::string method;
+    std::string target;
+    std::string body;
+    std::string reason = "RESOURCE_NOT_FOUND";
+  };
+  for (const Attempt& attempt : std::vector<Attempt>{
+           {"GET", absl::StrCat(bob_base, "/redemptions/", bob_redemption), ""},
+           {"GET", bob_base + "/redemptions", ""},
+           {"POST", bob_base + "/redemptions", absl::StrCat(R"({"reward":")", reward, R"("})")},
+           {"POST", absl::StrCat(bob_base, "/redemptions/", bob_redemption, ":cancel"), ""},
+           {"GET", bob_base + "/punchCards", ""},
+           // Bob's redemption under Ada's own path: rewards-svc scopes it by member.
+           {"GET", absl::StrCat(ada_base, "/redemptions/", bob_redemption), "",
+            "REDEMPTION_NOT_FOUND"},
+           // The catalog with Bob's eligibility would tell how many points Bob lacks.
+           {"GET", "/v1/programs/shop/rewards?member=" + bob, ""},
+           {"GET", absl::StrCat("/v1/programs/shop/rewards/", reward, "?member=", bob), ""},
+           {"GET", "/v1/programs/other/rewards", ""}}) {
+    Headers headers = AsMember(ada);
+    headers.emplace_back("Idempotency-Key", "bola-" + attempt.method);
+    ClientResponse response = Call(attempt.method, attempt.target, headers, attempt.body);
+    EXPECT_EQ(response.status, 404) << attempt.method << " " << attempt.target << response.body;
+    EXPECT_EQ(Reason(response), attempt.reason) << attempt.target;
+    // Nothing of Bob's beyond what the path itself named: no voucher, no redemption, no email.
+    for (const std::string& secret :
+         {bob_code, std::string("bob@example.com"), std::string(R"("redemption")"),
+          std::string(R"("voucher")"), std::string(R"("eligibility")")}) {
+      EXPECT_THAT(response.body, Not(HasSubstr(secret))) << attempt.target;
+    }
+  }
+  // Bob still has exactly his one redemption, and his points.
+  ClientResponse list = Call("GET", bob_base + "/redemptions", Admin());
+  EXPECT_EQ(At(Json(list.body), "redemptions").list_value().values_size(), 1);
+  EXPECT_EQ(At(Json(Call("GET", bob_base + "/balance", Admin()).body), "balance.available")
+                .string_value(),
+            "400");
+  // Ada's own catalog view works, with or without naming herself.
+  EXPECT_EQ(Call("GET", "/v1/programs/shop/rewards", AsMember(ada)).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/programs/shop/rewards?member=" + ada, AsMember(ada)).status, 200);
+}
+
+TEST_F(GatewayPgTest, WalletListsAffordableRewardsAndOpenVouchers) {
+  const std::string ada = At(Enroll("ada@example.com"), "id").string_value();
+  const std::string base = absl::StrCat("/v1/programs/shop/members/", ada);
+  ASSERT_NO_FATAL_FAILURE(Buy(ada, 500, "wallet-r"));
+  const std::string cheap = CreateTenPercentOff(100);
+  const std::string dear = CreateTenPercentOff(450);
+  ClientResponse used = Redeem(ada, cheap, "wallet-used");
+  ClientResponse kept = Redeem(ada, cheap, "wallet-kept");
+  ASSERT_EQ(used.status, 200) << used.body;
+  ASSERT_EQ(kept.status, 200) << kept.body;
+  const std::string used_code = At(Json(used.body), "redemption.voucher.code").string_value();
+  ASSERT_EQ(Call("POST", absl::StrCat("/v1/programs/shop/vouchers/", used_code, ":consume"),
+                 Merchant("wallet-consume"),
+                 R"({"orderId":"w-1","orderTotalMinor":"1000","currencyCode":"EUR"})")
+                .status,
+            200);
+
+  ClientResponse wallet = Call("GET", base + "/wallet", AsMember(ada));
+  ASSERT_EQ(wallet.status, 200) << wallet.body;
+  const Struct body = Json(wallet.body);
+  EXPECT_EQ(At(body, "balance.available").string_value(), "300");
+  // 300 points: the 100-point reward, not the 450-point one.
+  const auto& affordable = At(body, "affordableRewards").list_value();
+  ASSERT_EQ(affordable.values_size(), 1);
+  EXPECT_EQ(At(affordable.values(0).struct_value(), "id").string_value(), cheap);
+  EXPECT_THAT(wallet.body, Not(HasSubstr(dear)));
+  // The used voucher is gone; the kept one is there with its code.
+  const auto& open = At(body, "openVouchers").list_value();
+  ASSERT_EQ(open.values_size(), 1);
+  EXPECT_EQ(At(open.values(0).struct_value(), "id").string_value(),
+            At(Json(kept.body), "redemption.id").string_value());
+  EXPECT_EQ(At(open.values(0).struct_value(), "voucher.code").string_value(),
+            At(Json(kept.body), "redemption.voucher.code").string_value());
+  EXPECT_EQ(At(body, "partial").list_value().values_size(), 0);
+
+  // Past the voucher's validity (30 days by default) it is no longer open.
+  clock_.Advance(absl::Hours(24 * 31));
+  ClientResponse later = Call("GET", base + "/wallet", Key(kAppKey));
+  ASSERT_EQ(later.status, 200) << later.body;
+  EXPECT_EQ(At(Json(later.body), "openVouchers").list_value().values_size(), 0);
+}
+
+TEST_F(GatewayPgTest, WalletWithRewardsStoppedIsPartialNamingRewards) {
+  const std::string id = At(Enroll("norewards@example.com"), "id").string_value();
+  ASSERT_NO_FATAL_FAILURE(Buy(id, 20, "norewards-1"));
+  const Struct body = WalletAfterStopping(rewards_, id);
+  EXPECT_EQ(At(body, "member.id").string_value(), id);
+  EXPECT_EQ(At(body, "balance.available").string_value(), "20");
+  EXPECT_EQ(At(body, "affordableRewards").kind_case(), Value::KIND_NOT_SET);
+  EXPECT_EQ(At(body, "openVouchers").kind_case(), Value::KIND_NOT_SET);
+  ASSERT_EQ(At(body, "partial").list_value().values_size(), 1);
+  EXPECT_EQ(At(body, "partial").list_value().values(0).string_value(), "rewards");
+  // The rewards routes themselves say it is down.
+  ClientResponse catalog = Call("GET", "/v1/programs/shop/rewards", AsMember(id));
+  EXPECT_EQ(catalog.status, 503);
+  EXPECT_EQ(Reason(catalog), "UPSTREAM_UNAVAILABLE");
 }
 
 TEST_F(GatewayPgTest, ServesItsOpenApiDocument) {

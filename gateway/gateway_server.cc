@@ -21,7 +21,8 @@ namespace {
 
 }  // namespace
 
-std::vector<std::unique_ptr<WalletPart>> DefaultWalletParts(Upstreams& upstreams) {
+std::vector<std::unique_ptr<WalletPart>> DefaultWalletParts(Upstreams& upstreams,
+                                                            const Clock& clock) {
   std::vector<std::unique_ptr<WalletPart>> parts;
   if (upstreams.Has("members")) {
     parts.push_back(std::make_unique<MembersWalletPart>(upstreams));
@@ -33,9 +34,11 @@ std::vector<std::unique_ptr<WalletPart>> DefaultWalletParts(Upstreams& upstreams
   } else {
     parts.push_back(std::make_unique<AbsentWalletPart>("points"));
   }
-  // rewards-svc (affordable rewards, open vouchers) gets a real part when it is linked into the
-  // gateway (services.cc).
-  parts.push_back(std::make_unique<AbsentWalletPart>("rewards"));
+  if (upstreams.Has("rewards")) {
+    parts.push_back(std::make_unique<RewardsWalletPart>(upstreams, clock));
+  } else {
+    parts.push_back(std::make_unique<AbsentWalletPart>("rewards"));
+  }
   return parts;
 }
 
@@ -109,9 +112,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayConfi
   options.access_log = cfg.access_log;
   options.ready_services = std::move(ready_services);
   options.openapi_json = *std::move(openapi);
-  std::vector<std::unique_ptr<WalletPart>> parts = hooks.wallet_parts
-                                                       ? hooks.wallet_parts(*server->upstreams_)
-                                                       : DefaultWalletParts(*server->upstreams_);
+  std::vector<std::unique_ptr<WalletPart>> parts =
+      hooks.wallet_parts ? hooks.wallet_parts(*server->upstreams_)
+                         : DefaultWalletParts(*server->upstreams_, clock);
   server->gateway_ = std::make_unique<Gateway>(
       std::move(options), *std::move(router), *server->upstreams_, std::move(parts), clock,
       server->http_->executor(), metrics, SecureRandomUint64);

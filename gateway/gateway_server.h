@@ -32,9 +32,10 @@ struct GatewayServerHooks {
   std::function<std::vector<std::unique_ptr<WalletPart>>(Upstreams&)> wallet_parts;
 };
 
-// members-svc and points-svc when configured (else absent parts), and rewards, which is absent
-// until rewards-svc is linked (it becomes a real part then).
-std::vector<std::unique_ptr<WalletPart>> DefaultWalletParts(Upstreams& upstreams);
+// A real part for each of members-svc, points-svc and rewards-svc that is configured, else an
+// absent one; `clock` (which must outlive the parts) tells the rewards part which vouchers expired.
+std::vector<std::unique_ptr<WalletPart>> DefaultWalletParts(Upstreams& upstreams,
+                                                            const Clock& clock);
 
 class GatewayServer {
  public:

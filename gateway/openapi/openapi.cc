@@ -307,12 +307,23 @@ absl::StatusOr<std::string> BuildOpenApi(const Router& router, std::string_view 
       Value properties = Obj(
           {{"partial", Obj({{"type", Str("array")}, {"items", Obj({{"type", Str("string")}})}})}});
       const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-      if (const Descriptor* member = pool->FindMessageTypeByName("loyalty.members.v1.Member")) {
-        Set(properties, "member", builder.MessageSchema(*member));
-      }
-      if (const Descriptor* tier =
-              pool->FindMessageTypeByName("loyalty.members.v1.GetTierStatusResponse")) {
-        Set(properties, "tierStatus", builder.MessageSchema(*tier));
+      // The wallet's keys (gateway/wallet/wallet.h), each of a linked service's message.
+      struct WalletKey {
+        const char* key;
+        const char* message;
+        bool array;
+      };
+      for (const WalletKey& wallet_key :
+           {WalletKey{"member", "loyalty.members.v1.Member", false},
+            WalletKey{"tierStatus", "loyalty.members.v1.GetTierStatusResponse", false},
+            WalletKey{"balance", "loyalty.points.v1.Balance", false},
+            WalletKey{"affordableRewards", "loyalty.rewards.v1.Reward", true},
+            WalletKey{"openVouchers", "loyalty.rewards.v1.Redemption", true}}) {
+        const Descriptor* message = pool->FindMessageTypeByName(wallet_key.message);
+        if (message == nullptr) continue;
+        Value schema = builder.MessageSchema(*message);
+        if (wallet_key.array) schema = Obj({{"type", Str("array")}, {"items", schema}});
+        Set(properties, wallet_key.key, schema);
       }
       success = Obj({{"type", Str("object")}, {"properties", properties}});
       Set(operation, "operationId", Str("GetWallet"));

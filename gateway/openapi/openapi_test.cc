@@ -57,6 +57,34 @@ TEST_F(OpenApiTest, DescribesEveryRouteAndNothingInternal) {
   EXPECT_THAT(json_, Not(HasSubstr("RecordQualifyingActivity")));
 }
 
+TEST_F(OpenApiTest, DescribesTheRewardsRoutesButNotTheInternalStampRpcs) {
+  const Struct& paths = At(document_, "paths");
+  EXPECT_TRUE(At(paths, "/v1/programs/{program}/rewards").fields().contains("get"));
+  EXPECT_TRUE(At(paths, "/v1/programs/{program}/rewards").fields().contains("post"));
+  EXPECT_TRUE(At(paths, "/v1/programs/{program}/rewards/{reward}").fields().contains("patch"));
+  EXPECT_TRUE(
+      At(paths, "/v1/programs/{program}/members/{member}/redemptions").fields().contains("post"));
+  EXPECT_TRUE(
+      At(paths, "/v1/programs/{program}/vouchers/{code}:consume").fields().contains("post"));
+  EXPECT_TRUE(
+      At(paths, "/v1/programs/{program}/members/{member}/punchCards").fields().contains("get"));
+  EXPECT_THAT(json_, Not(HasSubstr("RecordStamp")));
+  EXPECT_THAT(json_, Not(HasSubstr("RevokeStamp")));
+}
+
+TEST_F(OpenApiTest, TheWalletSchemaNamesEveryPartsKeys) {
+  const Struct& wallet =
+      At(At(At(document_, "paths"), "/v1/programs/{program}/members/{member}/wallet"), "get");
+  const Struct& properties =
+      At(At(At(At(At(At(wallet, "responses"), "200"), "content"), "application/json"), "schema"),
+         "properties");
+  for (const char* key :
+       {"member", "tierStatus", "balance", "affordableRewards", "openVouchers", "partial"}) {
+    EXPECT_TRUE(properties.fields().contains(key)) << key;
+  }
+  EXPECT_EQ(At(properties, "openVouchers").fields().at("type").string_value(), "array");
+}
+
 TEST_F(OpenApiTest, ListParametersComeFromTheRequestFieldsNotInThePath) {
   const Struct& list = At(At(At(document_, "paths"), "/v1/programs/{program}/members"), "get");
   std::set<std::string> names;

@@ -4,16 +4,15 @@
 // assembled from every service, called concurrently.
 //
 // Each service contributes a WalletPart: members-svc gives `member` and `tierStatus`, points-svc
-// gives `balance` (available, pending, held, lifetime earned, next expiries). rewards-svc
-// (affordable rewards, open vouchers) plugs in as a part when it exists, and until then its absent
-// part puts "rewards" in the answer's `partial` list. A part whose service is down or slow (or
-// configured `absent`) is listed in `partial` too, and
-// the rest still comes back (200). A part that says the request itself is wrong (NOT_FOUND for a
-// member that does not exist, INVALID_ARGUMENT) decides the whole answer, since the wallet of a
-// member that does not exist is not a partial success. Only when every part failed is the answer
-// an error (503).
+// gives `balance` (available, pending, held, lifetime earned, next expiries), rewards-svc gives
+// `affordableRewards` and `openVouchers`. A part whose service is down or slow (or configured
+// `absent`) is listed in `partial`, and the rest still comes back (200). A part that says the
+// request itself is wrong (NOT_FOUND for a member that does not exist, INVALID_ARGUMENT) decides
+// the whole answer, since the wallet of a member that does not exist is not a partial success. Only
+// when every part failed is the answer an error (503).
 //
-//   {"member": {...}, "tierStatus": {...}, "balance": {...}, "partial": ["rewards"]}
+//   {"member": {...}, "tierStatus": {...}, "balance": {...}, "affordableRewards": [...],
+//    "openVouchers": [...], "partial": ["points"]}
 
 #include <functional>
 #include <memory>
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "gateway/upstream/upstreams.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/status.h"
@@ -46,6 +46,9 @@ struct WalletPartResult {
   bool absent = false;
   // Top-level JSON keys of the wallet and the message each holds.
   std::vector<std::pair<std::string, std::shared_ptr<const google::protobuf::Message>>> fields;
+  // Top-level JSON keys of the wallet holding arrays, and their elements; after `fields`.
+  std::vector<std::pair<std::string, std::vector<std::shared_ptr<const google::protobuf::Message>>>>
+      lists;
 };
 
 class WalletPart {
@@ -90,6 +93,27 @@ class PointsWalletPart final : public WalletPart {
 
  private:
   Upstreams& upstreams_;
+};
+
+// rewards-svc, two calls at once: ListRewards for the member (active rewards, cheapest first,
+// each with the member's eligibility), of which `affordableRewards` keeps the redeemable ones; and
+// ListRedemptions, of which `openVouchers` keeps the redemptions whose voucher is still usable
+// (ACTIVE and not expired at the clock's now), newest first. Each looks at one page of
+// kWalletRewardsPageSize: the cheapest rewards are the affordable ones, and open vouchers are
+// among the newest redemptions, so the page bounds the work without hiding what matters.
+class RewardsWalletPart final : public WalletPart {
+ public:
+  static constexpr int kWalletRewardsPageSize = 100;
+
+  // `upstreams` (with "rewards") and `clock` must outlive the part.
+  RewardsWalletPart(Upstreams& upstreams, const Clock& clock)
+      : upstreams_(upstreams), clock_(clock) {}
+  std::string_view name() const override { return "rewards"; }
+  void Fetch(const WalletQuery& query, std::function<void(WalletPartResult)> done) override;
+
+ private:
+  Upstreams& upstreams_;
+  const Clock& clock_;
 };
 
 // Whether a part failing with `code` only makes the wallet partial (the service is down, slow,

@@ -6,6 +6,7 @@
 
 #include "common/status/error.h"
 #include "common/status/grpc_status.h"
+#include "common/testkit/fake_clock.h"
 #include "gateway/testing/fake_upstreams.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -13,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "loyalty/members/v1/members_service.pb.h"
 #include "loyalty/points/v1/points_service.pb.h"
+#include "loyalty/rewards/v1/rewards_service.pb.h"
 
 namespace loyalty::gateway {
 namespace {
@@ -28,6 +30,13 @@ WalletPartResult Part(std::string name, grpc::Status status, std::string key = "
   result.upstream = std::move(name);
   result.status = std::move(status);
   if (message != nullptr) result.fields.emplace_back(std::move(key), std::move(message));
+  return result;
+}
+
+// What `part` answers to `query` (the fakes answer synchronously).
+WalletPartResult Fetch(WalletPart& part, const WalletQuery& query) {
+  WalletPartResult result;
+  part.Fetch(query, [&result](WalletPartResult r) { result = std::move(r); });
   return result;
 }
 
@@ -89,8 +98,7 @@ TEST(MembersWalletPart, CallsGetMemberAndGetTierStatusWithTheCallOptions) {
   });
   MembersWalletPart part(upstreams);
   WalletQuery query{"shop", "mada", {.deadline = absl::Seconds(2), .traceparent = "tp"}};
-  WalletPartResult result;
-  part.Fetch(query, [&result](WalletPartResult r) { result = std::move(r); });
+  const WalletPartResult result = Fetch(part, query);
   ASSERT_TRUE(result.status.ok());
   ASSERT_EQ(result.fields.size(), 2u);
   EXPECT_EQ(result.fields[0].first, "member");
@@ -115,9 +123,7 @@ TEST(MembersWalletPart, NotFoundWinsOverUnavailable) {
                             "members.loyalty");
       });
   MembersWalletPart part(upstreams);
-  WalletPartResult result;
-  part.Fetch(WalletQuery{"shop", "mnone", {}},
-             [&result](WalletPartResult r) { result = std::move(r); });
+  const WalletPartResult result = Fetch(part, WalletQuery{"shop", "mnone", {}});
   EXPECT_EQ(result.status.error_code(), G::NOT_FOUND);
 }
 
@@ -140,9 +146,8 @@ TEST(PointsWalletPart, GetsTheBalanceWithItsNextExpiries) {
     return grpc::Status::OK;
   });
   PointsWalletPart part(upstreams);
-  WalletPartResult result;
-  part.Fetch(WalletQuery{"shop", "mada", {.deadline = absl::Seconds(2), .traceparent = "tp"}},
-             [&result](WalletPartResult r) { result = std::move(r); });
+  const WalletPartResult result =
+      Fetch(part, WalletQuery{"shop", "mada", {.deadline = absl::Seconds(2), .traceparent = "tp"}});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.part, "points");
   const std::vector<testing::FakeUpstreams::RecordedCall> calls = upstreams.calls();
@@ -174,9 +179,7 @@ TEST(PointsWalletPart, AFailingPointsServiceMakesTheWalletPartial) {
         return grpc::Status(G::UNAVAILABLE, "connection refused");
       });
   PointsWalletPart part(upstreams);
-  WalletPartResult result;
-  part.Fetch(WalletQuery{"shop", "mada", {}},
-             [&result](WalletPartResult r) { result = std::move(r); });
+  const WalletPartResult result = Fetch(part, WalletQuery{"shop", "mada", {}});
   EXPECT_EQ(result.status.error_code(), G::UNAVAILABLE);
   EXPECT_TRUE(result.fields.empty());
   const WalletAnswer answer =
@@ -184,6 +187,133 @@ TEST(PointsWalletPart, AFailingPointsServiceMakesTheWalletPartial) {
   ASSERT_TRUE(answer.status.ok());
   EXPECT_THAT(answer.json, HasSubstr(R"("partial":["points"])"));
   EXPECT_THAT(answer.json, Not(HasSubstr("balance")));
+}
+
+namespace rv1 = ::loyalty::rewards::v1;
+
+constexpr int64_t kNowSeconds = 1800000000;
+
+// A redemption `id` in `status` whose voucher is in `voucher_status` and expires at
+// `expire_seconds`.
+void AddRedemption(rv1::ListRedemptionsResponse& response, const std::string& id,
+                   rv1::RedemptionStatus status, rv1::VoucherStatus voucher_status,
+                   int64_t expire_seconds) {
+  rv1::Redemption& redemption = *response.add_redemptions();
+  redemption.set_id(id);
+  redemption.set_status(status);
+  redemption.mutable_voucher()->set_code("7K3M-Q9XD-2HVNC");
+  redemption.mutable_voucher()->set_status(voucher_status);
+  redemption.mutable_voucher()->mutable_expire_time()->set_seconds(expire_seconds);
+}
+
+grpc::Status AnswerRewards(const std::string& path, google::protobuf::Message& response) {
+  if (path == "/loyalty.rewards.v1.RewardsService/ListRewards") {
+    auto& list = static_cast<rv1::ListRewardsResponse&>(response);
+    rv1::Reward& cheap = *list.add_rewards();
+    cheap.set_id("rcheap");
+    cheap.mutable_eligibility()->set_redeemable(true);
+    rv1::Reward& dear = *list.add_rewards();
+    dear.set_id("rdear");
+    dear.mutable_eligibility()->set_reason(rv1::INELIGIBLE_REASON_INSUFFICIENT_POINTS);
+    dear.mutable_eligibility()->set_points_missing(400);
+    return grpc::Status::OK;
+  }
+  if (path == "/loyalty.rewards.v1.RewardsService/ListRedemptions") {
+    auto& list = static_cast<rv1::ListRedemptionsResponse&>(response);
+    AddRedemption(list, "open", rv1::REDEMPTION_STATUS_COMPLETED, rv1::VOUCHER_STATUS_ACTIVE,
+                  kNowSeconds + 1);
+    AddRedemption(list, "expired", rv1::REDEMPTION_STATUS_COMPLETED, rv1::VOUCHER_STATUS_ACTIVE,
+                  kNowSeconds);
+    AddRedemption(list, "used", rv1::REDEMPTION_STATUS_COMPLETED, rv1::VOUCHER_STATUS_USED,
+                  kNowSeconds + 100);
+    AddRedemption(list, "cancelled", rv1::REDEMPTION_STATUS_CANCELLED,
+                  rv1::VOUCHER_STATUS_CANCELLED, kNowSeconds + 100);
+    rv1::Redemption& donation = *list.add_redemptions();
+    donation.set_id("donation");
+    donation.set_status(rv1::REDEMPTION_STATUS_COMPLETED);
+    return grpc::Status::OK;
+  }
+  return grpc::Status(G::UNIMPLEMENTED, path);
+}
+
+TEST(RewardsWalletPart, KeepsTheRedeemableRewardsAndTheVouchersStillUsable) {
+  testing::FakeUpstreams upstreams({"rewards"});
+  upstreams.SetAnswer(
+      [](const std::string& path, const google::protobuf::Message&,
+         google::protobuf::Message& response) { return AnswerRewards(path, response); });
+  testkit::FakeClock clock(absl::FromUnixSeconds(kNowSeconds));
+  RewardsWalletPart part(upstreams, clock);
+  const WalletPartResult result =
+      Fetch(part, WalletQuery{"shop", "mada", {.deadline = absl::Seconds(2), .traceparent = "tp"}});
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.part, "rewards");
+
+  const std::vector<testing::FakeUpstreams::RecordedCall> calls = upstreams.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  for (const auto& call : calls) {
+    EXPECT_EQ(call.service, "rewards");
+    EXPECT_EQ(call.options.traceparent, "tp");
+    EXPECT_EQ(call.options.deadline, absl::Seconds(2));
+    EXPECT_THAT(call.request->ShortDebugString(), HasSubstr(R"(program: "shop")"));
+    EXPECT_THAT(call.request->ShortDebugString(), HasSubstr(R"(member: "mada")"));
+    EXPECT_THAT(call.request->ShortDebugString(), HasSubstr("page_size: 100"));
+  }
+  EXPECT_EQ(calls[0].grpc_path, "/loyalty.rewards.v1.RewardsService/ListRewards");
+  EXPECT_THAT(calls[0].request->ShortDebugString(), HasSubstr("active_only: true"));
+  EXPECT_EQ(calls[1].grpc_path, "/loyalty.rewards.v1.RewardsService/ListRedemptions");
+
+  const WalletAnswer answer = AssembleWallet({result});
+  ASSERT_TRUE(answer.status.ok());
+  const google::protobuf::Struct wallet = Parse(answer.json);
+  const auto& affordable = wallet.fields().at("affordableRewards").list_value();
+  ASSERT_EQ(affordable.values_size(), 1);
+  EXPECT_EQ(affordable.values(0).struct_value().fields().at("id").string_value(), "rcheap");
+  // An ACTIVE voucher at its expiry time is expired; used, cancelled and voucherless ones go too.
+  const auto& open = wallet.fields().at("openVouchers").list_value();
+  ASSERT_EQ(open.values_size(), 1);
+  EXPECT_EQ(open.values(0).struct_value().fields().at("id").string_value(), "open");
+  EXPECT_EQ(open.values(0)
+                .struct_value()
+                .fields()
+                .at("voucher")
+                .struct_value()
+                .fields()
+                .at("code")
+                .string_value(),
+            "7K3M-Q9XD-2HVNC");
+  EXPECT_EQ(wallet.fields().at("partial").list_value().values_size(), 0);
+}
+
+TEST(RewardsWalletPart, NoRewardsToAffordStillPrintsEmptyLists) {
+  testing::FakeUpstreams upstreams({"rewards"});
+  testkit::FakeClock clock(absl::FromUnixSeconds(kNowSeconds));
+  RewardsWalletPart part(upstreams, clock);
+  const WalletPartResult result = Fetch(part, WalletQuery{"shop", "mada", {}});
+  ASSERT_TRUE(result.status.ok());
+  const WalletAnswer answer = AssembleWallet({result});
+  EXPECT_THAT(answer.json, HasSubstr(R"("affordableRewards":[],"openVouchers":[])"));
+}
+
+TEST(RewardsWalletPart, EitherCallFailingMakesTheWalletPartialNamingRewards) {
+  testing::FakeUpstreams upstreams({"rewards"});
+  upstreams.SetAnswer([](const std::string& path, const google::protobuf::Message&,
+                         google::protobuf::Message& response) {
+    if (path == "/loyalty.rewards.v1.RewardsService/ListRedemptions") {
+      return grpc::Status(G::UNAVAILABLE, "connection refused");
+    }
+    return AnswerRewards(path, response);
+  });
+  testkit::FakeClock clock(absl::FromUnixSeconds(kNowSeconds));
+  RewardsWalletPart part(upstreams, clock);
+  const WalletPartResult result = Fetch(part, WalletQuery{"shop", "mada", {}});
+  EXPECT_EQ(result.status.error_code(), G::UNAVAILABLE);
+  EXPECT_TRUE(result.lists.empty());
+  const WalletAnswer answer =
+      AssembleWallet({Part("members", grpc::Status::OK, "member", Ada()), result});
+  ASSERT_TRUE(answer.status.ok());
+  EXPECT_THAT(answer.json, HasSubstr(R"("partial":["rewards"])"));
+  EXPECT_THAT(answer.json, Not(HasSubstr("affordableRewards")));
+  EXPECT_THAT(answer.json, Not(HasSubstr("rcheap")));
 }
 
 }  // namespace
