@@ -4,7 +4,8 @@
 # Runs on free random ports and a temporary data directory, so it never touches .data/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-ctl="$root/build/tests/loyaltyctl"
+# The build scripts/run uses (LOYALTY_BUILD_DIR, as in scripts/lib/common.sh).
+ctl="${LOYALTY_BUILD_DIR:-$root/build}/tests/loyaltyctl"
 work="$(mktemp -d /tmp/loyalty-run-smoke.XXXXXX)"
 chmod 755 "$work"  # The cluster runs as the postgres user when we are root.
 run_pid=""
@@ -31,6 +32,8 @@ export LOYALTY_MEMBERS_GRPC_PORT="$(free_port)"
 export LOYALTY_MEMBERS_METRICS_PORT="$(free_port)"
 export LOYALTY_POINTS_GRPC_PORT="$(free_port)"
 export LOYALTY_POINTS_METRICS_PORT="$(free_port)"
+export LOYALTY_REWARDS_GRPC_PORT="$(free_port)"
+export LOYALTY_REWARDS_METRICS_PORT="$(free_port)"
 export LOYALTY_GATEWAY_HTTP_PORT="$(free_port)"
 export LOYALTY_GATEWAY_METRICS_PORT="$(free_port)"
 addr="127.0.0.1:$LOYALTY_MEMBERS_GRPC_PORT"
@@ -67,6 +70,15 @@ grep -q '^HTTP/1.[01] 200' <<<"$rest" || fail "GET member through the gateway di
 grep -q '"tier":"bronze"' <<<"$rest" || grep -q '"tier": "bronze"' <<<"$rest" \
   || fail "the gateway's member answer has no tier"
 
+# The wallet through the gateway has every part, rewards-svc's included.
+exec 3<>"/dev/tcp/127.0.0.1/$LOYALTY_GATEWAY_HTTP_PORT"
+printf 'GET /v1/programs/demo/members/%s/wallet HTTP/1.0\r\nHost: localhost\r\nx-api-key: demo-admin-key-not-for-production\r\n\r\n' "$member" >&3
+wallet="$(cat <&3)"
+exec 3<&-
+grep -q '^HTTP/1.[01] 200' <<<"$wallet" || fail "GET wallet through the gateway did not answer 200"
+grep -q '"partial":\[\]' <<<"$wallet" || fail "the wallet is partial: $(tail -c 300 <<<"$wallet")"
+grep -q '"openVouchers":\[\]' <<<"$wallet" || fail "the wallet has no rewards part"
+
 # Metrics over plain HTTP without curl (not on a fresh machine).
 exec 3<>"/dev/tcp/127.0.0.1/$LOYALTY_MEMBERS_METRICS_PORT"
 printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
@@ -80,7 +92,7 @@ kill -TERM "$run_pid"
 wait "$run_pid" || true
 run_pid=""
 grep -q "stopped" "$work/run.log" || fail "scripts/run did not stop cleanly"
-for service_addr in "$addr" "$points_addr"; do
+for service_addr in "$addr" "$points_addr" "127.0.0.1:$LOYALTY_REWARDS_GRPC_PORT"; do
   if "$ctl" --addr="$service_addr" --deadline-ms=1000 health >/dev/null 2>&1; then
     fail "$service_addr still answers after stop"
   fi
