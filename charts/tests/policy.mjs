@@ -283,6 +283,18 @@ for (const deployment of byKind("Deployment")) {
   if (values.pageToken?.existingSecret) {
     check("secrets", !leaks(values.pageToken.value), anchor, "pageToken.value is rendered although existingSecret is set");
   }
+  if (values.voucherKey?.existingSecret) {
+    check("secrets", !leaks(values.voucherKey.value), anchor, "voucherKey.value is rendered although existingSecret is set");
+  }
+  if (values.rewards?.enabled) {
+    const rewards = byKind("Deployment").find((workload) => component(workload) === "rewards");
+    const reference = rewards && envOf(rewards, "LOYALTY_REWARDS_VOUCHER_KEY")?.valueFrom?.secretKeyRef;
+    check("secrets", Boolean(reference?.name), rewards ?? anchor, "rewards-svc gets LOYALTY_REWARDS_VOUCHER_KEY from no Secret");
+    if (values.voucherKey?.existingSecret) {
+      check("secrets", reference?.name === values.voucherKey.existingSecret, rewards ?? anchor,
+            `LOYALTY_REWARDS_VOUCHER_KEY reads ${reference?.name}, not the existingSecret ${values.voucherKey.existingSecret}`);
+    }
+  }
 }
 
 // migrations

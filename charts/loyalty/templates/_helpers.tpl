@@ -245,6 +245,18 @@ existingSecret always wins: an inline password is then never rendered anywhere.
 {{- end -}}
 {{- end -}}
 
+{{- define "loyalty.voucherKeySecretName" -}}
+{{- if .Values.voucherKey.existingSecret -}}
+{{- .Values.voucherKey.existingSecret -}}
+{{- else -}}
+{{- printf "%s-voucher-key" (include "loyalty.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "loyalty.voucherKeySecretKey" -}}
+{{- if .Values.voucherKey.existingSecret -}}{{- .Values.voucherKey.secretKey -}}{{- else -}}voucher-key{{- end -}}
+{{- end -}}
+
 {{- define "loyalty.pageTokenSecretKey" -}}
 {{- if .Values.pageToken.existingSecret -}}{{- .Values.pageToken.secretKey -}}{{- else -}}page-token-secret{{- end -}}
 {{- end -}}
@@ -308,5 +320,8 @@ affinity:
 {{- end -}}
 {{- if and (not $v.pageToken.existingSecret) $v.pageToken.value (lt (len $v.pageToken.value) 16) -}}
 {{- fail "pageToken.value must be at least 16 characters (LOYALTY_PAGE_TOKEN_SECRET)" -}}
+{{- end -}}
+{{- if and (not $v.voucherKey.existingSecret) $v.voucherKey.value (lt (len $v.voucherKey.value) 32) -}}
+{{- fail "voucherKey.value must be at least 32 characters (LOYALTY_REWARDS_VOUCHER_KEY)" -}}
 {{- end -}}
 {{- end -}}
