@@ -614,26 +614,32 @@ absl::StatusOr<v1::GetBalanceResponse> PointsHandler::GetBalance(
   const absl::Time now = clock_.Now();
   const std::string& program_id = request.program();
   const std::string& member_id = request.member();
-  bool due = false;
+  v1::GetBalanceResponse response;
   {
+    // One round trip: what came due, and the balance with its dates as stored.
     LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-    const pg::Params params = pg::Params().Add(program_id).Add(member_id).Add(now);
-    LOYALTY_ASSIGN_OR_RETURN(pg::Result pending,
-                             connection->Execute(queries::kSelectDuePending, params));
-    LOYALTY_ASSIGN_OR_RETURN(pg::Result holds,
-                             connection->Execute(queries::kSelectMemberExpiredHolds, params));
-    due = pending.rows() > 0 || holds.rows() > 0;
+    const pg::Params due_at = pg::Params().Add(program_id).Add(member_id).Add(now);
+    const MemberRef member[] = {{program_id, member_id}};
+    const pg::Statement reads[] = {
+        {&queries::kSelectDuePending, due_at},
+        {&queries::kSelectMemberExpiredHolds, due_at},
+        {&queries::kSelectBalance, pg::Params().Add(program_id).Add(member_id)},
+        NextExpiries(member, kBalanceDatedRowsMax),
+        UpcomingPending(member, kBalanceDatedRowsMax)};
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection->ExecutePipeline(reads));
+    if (read[0].rows() == 0 && read[1].rows() == 0) {
+      *response.mutable_balance() =
+          BalanceProto(BalanceFromRows(read[2]), ParseDatedBalances(read[3], &read[4], 1)[0]);
+      return response;
+    }
   }
   // Pending points that came due and holds that ran out change the balance by themselves: the
   // read applies them (in a short write transaction) so the member never sees stale numbers.
-  if (due) {
-    LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
-      LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
-      return MaintainMember(connection, program_id, member_id, balance, now);
-    }));
-  }
+  LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+    LOYALTY_ASSIGN_OR_RETURN(Balance balance, LockBalance(connection, program_id, member_id));
+    return MaintainMember(connection, program_id, member_id, balance, now);
+  }));
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-  v1::GetBalanceResponse response;
   LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
                            BalanceView(*connection, program_id, member_id));
   return response;

@@ -7,9 +7,8 @@
 #include "points-svc/storage/queries.h"
 
 namespace loyalty::points {
-namespace {
-
-Balance BalanceFromRow(const pg::Result& rows) {
+Balance BalanceFromRows(const pg::Result& rows) {
+  if (rows.rows() == 0) return Balance{};
   return Balance{.available = rows.Int64(0, "available"),
                  .pending = rows.Int64(0, "pending"),
                  .held = rows.Int64(0, "held"),
@@ -17,15 +16,13 @@ Balance BalanceFromRow(const pg::Result& rows) {
                  .lifetime_earned = rows.Int64(0, "lifetime_earned")};
 }
 
-}  // namespace
-
 absl::StatusOr<Balance> LockBalance(pg::Connection& connection, const std::string& program_id,
                                     const std::string& member_id) {
   const pg::Params key = pg::Params().Add(program_id).Add(member_id);
   LOYALTY_RETURN_IF_ERROR(connection.Execute(queries::kEnsureBalance, key).status());
   LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection.Execute(queries::kLockBalance, key));
   LOYALTY_CHECK(rows.rows() == 1);
-  return BalanceFromRow(rows);
+  return BalanceFromRows(rows);
 }
 
 absl::StatusOr<Balance> ReadBalance(pg::Connection& connection, const std::string& program_id,
@@ -33,8 +30,7 @@ absl::StatusOr<Balance> ReadBalance(pg::Connection& connection, const std::strin
   LOYALTY_ASSIGN_OR_RETURN(
       pg::Result rows,
       connection.Execute(queries::kSelectBalance, pg::Params().Add(program_id).Add(member_id)));
-  if (rows.rows() == 0) return Balance{};
-  return BalanceFromRow(rows);
+  return BalanceFromRows(rows);
 }
 
 absl::StatusOr<int64_t> WritePosting(
