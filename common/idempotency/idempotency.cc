@@ -12,16 +12,8 @@
 namespace loyalty::idempotency {
 namespace {
 
-constexpr pg::Query kLockKey{"idempotency_lock_key",
-                             "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))"};
-constexpr pg::Query kFindKey{"idempotency_find_key",
-                             "SELECT method, request_hash, response FROM idempotency_keys "
-                             "WHERE scope = $1 AND request_id = $2"};
-constexpr pg::Query kInsertKey{
-    "idempotency_insert_key",
-    "INSERT INTO idempotency_keys (scope, request_id, method, request_hash, response, "
-    "create_time) VALUES ($1, $2, $3, $4, $5, $6)"};
-// Batches: advisory locks taken in hash order; rows travel as arrays (common/pg/array.h).
+// Keys travel as arrays (common/pg/array.h), so one call and a batch share the statements;
+// advisory locks are taken in hash order, so batches never deadlock on each other.
 constexpr pg::Query kLockKeys{
     "idempotency_lock_keys",
     "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
@@ -68,26 +60,13 @@ namespace internal {
 absl::Status Run(pg::Pool& pool, const Call& call, google::protobuf::Message& response,
                  absl::FunctionRef<absl::Status(pg::Connection&)> body) {
   return pool.InTransaction([&](pg::Connection& connection) -> absl::Status {
-    const pg::Params key = pg::Params().Add(call.scope).Add(call.request_id);
-    LOYALTY_RETURN_IF_ERROR(connection.Execute(kLockKey, key).status());
-    LOYALTY_ASSIGN_OR_RETURN(pg::Result found, connection.Execute(kFindKey, key));
-    if (found.rows() == 1) {
-      return Replay(call,
-                    StoredAnswer{.method = found.String(0, "method"),
-                                 .request_hash = found.String(0, "request_hash"),
-                                 .response = found.Bytes(0, "response")},
-                    response);
-    }
+    const Call* const calls[] = {&call};
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<std::optional<StoredAnswer>> found,
+                             LockAndFind(connection, calls));
+    if (found[0].has_value()) return Replay(call, *found[0], response);
     LOYALTY_RETURN_IF_ERROR(body(connection));
-    return connection
-        .Execute(kInsertKey, pg::Params()
-                                 .Add(call.scope)
-                                 .Add(call.request_id)
-                                 .Add(call.method)
-                                 .Add(call.request_hash)
-                                 .AddBytes(response.SerializeAsString())
-                                 .Add(call.now))
-        .status();
+    const std::pair<const Call*, std::string> answer[] = {{&call, response.SerializeAsString()}};
+    return StoreAnswers(connection, answer);
   });
 }
 
