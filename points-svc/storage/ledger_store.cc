@@ -7,13 +7,16 @@
 #include "points-svc/storage/queries.h"
 
 namespace loyalty::points {
+Balance BalanceFromRow(const pg::Result& rows, int row) {
+  return Balance{.available = rows.Int64(row, "available"),
+                 .pending = rows.Int64(row, "pending"),
+                 .held = rows.Int64(row, "held"),
+                 .debt = rows.Int64(row, "debt"),
+                 .lifetime_earned = rows.Int64(row, "lifetime_earned")};
+}
+
 Balance BalanceFromRows(const pg::Result& rows) {
-  if (rows.rows() == 0) return Balance{};
-  return Balance{.available = rows.Int64(0, "available"),
-                 .pending = rows.Int64(0, "pending"),
-                 .held = rows.Int64(0, "held"),
-                 .debt = rows.Int64(0, "debt"),
-                 .lifetime_earned = rows.Int64(0, "lifetime_earned")};
+  return rows.rows() == 0 ? Balance{} : BalanceFromRow(rows, 0);
 }
 
 absl::StatusOr<Balance> LockBalance(pg::Connection& connection, const std::string& program_id,

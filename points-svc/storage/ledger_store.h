@@ -23,6 +23,8 @@ namespace loyalty::points {
 // Creates the member's balance row if needed and locks it for the transaction.
 absl::StatusOr<Balance> LockBalance(pg::Connection& connection, const std::string& program_id,
                                     const std::string& member_id);
+// The balance in row `row` of a result with the balance columns (available ... lifetime_earned).
+Balance BalanceFromRow(const pg::Result& rows, int row);
 // The balance in the rows of queries::kSelectBalance or kLockBalance (zero when none).
 Balance BalanceFromRows(const pg::Result& rows);
 // The stored balance without locking (zero when the member has none yet).

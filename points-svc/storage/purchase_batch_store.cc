@@ -9,6 +9,7 @@
 #include "common/pg/array.h"
 #include "common/status/macros.h"
 #include "loyalty/points/v1/points_service.pb.h"
+#include "points-svc/storage/ledger_store.h"
 #include "points-svc/storage/queries.h"
 
 namespace loyalty::points {
@@ -48,11 +49,7 @@ std::vector<std::optional<Balance>> ParseBalances(const pg::Result& rows,
   absl::flat_hash_map<std::pair<std::string, std::string>, Balance> locked;
   for (int row = 0; row < rows.rows(); ++row) {
     locked[{rows.String(row, "program_id"), rows.String(row, "member_id")}] =
-        Balance{.available = rows.Int64(row, "available"),
-                .pending = rows.Int64(row, "pending"),
-                .held = rows.Int64(row, "held"),
-                .debt = rows.Int64(row, "debt"),
-                .lifetime_earned = rows.Int64(row, "lifetime_earned")};
+        BalanceFromRow(rows, row);
   }
   std::vector<std::optional<Balance>> balances;
   balances.reserve(members.size());
