@@ -122,6 +122,12 @@ absl::StatusOr<Result> Connection::Execute(const Query& query, const Params& par
 
 absl::StatusOr<std::vector<Result>> Connection::ExecutePipeline(
     std::span<const Statement> statements) {
+  return ExecutePipeline(statements, {}, {});
+}
+
+absl::StatusOr<std::vector<Result>> Connection::ExecutePipeline(
+    std::span<const Statement> statements, std::span<const std::string> before,
+    std::span<const std::string> after) {
   for (const Statement& statement : statements) {
     if (absl::Status prepared = Prepare(*statement.query); !prepared.ok()) return prepared;
   }
@@ -130,39 +136,62 @@ absl::StatusOr<std::vector<Result>> Connection::ExecutePipeline(
     broken_ = true;
     return ConnectionLostStatus(failed_at);
   }
-  bool sent = true;
-  for (const Statement& statement : statements) {
+  // Control statements go through the unnamed statement: parsing BEGIN or COMMIT costs nothing.
+  auto send_control = [&](std::span<const std::string> sqls) {
+    for (const std::string& sql : sqls) {
+      if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                            /*resultFormat=*/0) != 1) {
+        failed_at = sql;
+        return false;
+      }
+    }
+    return true;
+  };
+  bool sent = send_control(before);
+  for (size_t i = 0; sent && i < statements.size(); ++i) {
+    const Statement& statement = statements[i];
     const std::vector<const char*> values = ParamValues(statement.params);
     const std::string name(statement.query->name);
     if (PQsendQueryPrepared(conn_, name.c_str(), statement.params.size(), values.data(), nullptr,
                             nullptr, /*resultFormat=*/0) != 1) {
       sent = false;
       failed_at = statement.query->name;
-      break;
     }
   }
+  sent = sent && send_control(after);
   if (!sent || PQpipelineSync(conn_) != 1) {
     broken_ = true;  // The protocol state is unknown: never reuse this connection.
     return ConnectionLostStatus(failed_at);
   }
+  // The results come back in the order sent, each followed by a null result. A statement after
+  // a failure reports PIPELINE_ABORTED: skipped, and the earlier error is the one returned.
   std::vector<Result> results;
   results.reserve(statements.size());
   absl::Status first_error;
-  for (const Statement& statement : statements) {
+  auto collect = [&](std::string_view name, bool keep) -> absl::Status {
     pg_result* raw = PQgetResult(conn_);
     if (raw != nullptr && PQresultStatus(raw) == PGRES_PIPELINE_ABORTED) {
-      PQclear(raw);  // Skipped after an earlier error, which is the one reported.
+      PQclear(raw);
     } else {
-      absl::StatusOr<Result> result = CheckResult(raw, statement.query->name);
+      absl::StatusOr<Result> result = CheckResult(raw, name);
       if (broken_) return result.status();
       if (result.ok()) {
-        results.push_back(*std::move(result));
+        if (keep) results.push_back(*std::move(result));
       } else if (first_error.ok()) {
         first_error = result.status();
       }
     }
-    // Each statement's results end with a null result.
     while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);
+    return absl::OkStatus();
+  };
+  for (const std::string& sql : before) {
+    if (absl::Status lost = collect(sql, false); !lost.ok()) return lost;
+  }
+  for (const Statement& statement : statements) {
+    if (absl::Status lost = collect(statement.query->name, true); !lost.ok()) return lost;
+  }
+  for (const std::string& sql : after) {
+    if (absl::Status lost = collect(sql, false); !lost.ok()) return lost;
   }
   pg_result* sync = PQgetResult(conn_);
   const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;

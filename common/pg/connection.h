@@ -55,6 +55,14 @@ class Connection {
   // a transaction, the transaction is then aborted, as with Execute).
   absl::StatusOr<std::vector<Result>> ExecutePipeline(std::span<const Statement> statements);
 
+  // The same, with trusted control statements in the same round trip: `before` the statements
+  // (e.g. BEGIN and SET LOCAL) and `after` them (e.g. COMMIT), each one SQL statement without
+  // parameters, never built from input. Only the statements' results are returned; an error in
+  // any of them is, and everything after it is skipped (so a failed statement skips COMMIT).
+  absl::StatusOr<std::vector<Result>> ExecutePipeline(std::span<const Statement> statements,
+                                                      std::span<const std::string> before,
+                                                      std::span<const std::string> after);
+
   // Runs literal SQL without parameters (possibly several statements): only for trusted text
   // such as transaction control and migrations, never for anything built from input.
   absl::StatusOr<Result> ExecuteScript(std::string_view name, std::string_view sql);

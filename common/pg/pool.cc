@@ -4,7 +4,9 @@
 #include <string>
 
 #include "absl/random/random.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/check.h"
 #include "common/pg/sqlstate.h"
 #include "common/status/error.h"
@@ -106,38 +108,89 @@ void Pool::Release(std::unique_ptr<Connection> connection) {
   }
 }
 
-absl::Status Pool::InTransaction(const TransactionOptions& options,
-                                 absl::FunctionRef<absl::Status(Connection&)> body) {
+absl::Status Pool::RunAttempts(const TransactionOptions& options,
+                               absl::FunctionRef<absl::Status(Connection&)> attempt) {
   LOYALTY_CHECK(options.max_attempts >= 1 && options.max_attempts <= kTransactionAttemptsMax);
   absl::BitGen random;
   absl::Status status;
-  for (int attempt = 1; attempt <= options.max_attempts; ++attempt) {
-    if (attempt > 1) {
+  for (int n = 1; n <= options.max_attempts; ++n) {
+    if (n > 1) {
       // Back off up to 5 ms, then up to 4x more per attempt, capped at 100 ms: long enough for
       // the conflicting transaction to finish, short against any RPC deadline.
-      const int backoff_ms_max = std::min(5 << (2 * (attempt - 2)), 100);
+      const int backoff_ms_max = std::min(5 << (2 * (n - 2)), 100);
       absl::SleepFor(absl::Milliseconds(absl::Uniform(random, 1, backoff_ms_max + 1)));
     }
     absl::StatusOr<PooledConnection> connection = Acquire();
     if (!connection.ok()) return connection.status();
     Connection& conn = **connection;
-    std::string begin(BeginStatement(options));
-    if (!options.local_settings.empty()) begin.append("; ").append(options.local_settings);
-    absl::StatusOr<Result> begun = conn.ExecuteScript("begin", begin);
-    if (!begun.ok()) return begun.status();
-    status = body(conn);
-    if (status.ok()) {
-      absl::StatusOr<Result> committed = conn.ExecuteScript("commit", "COMMIT");
-      status = committed.status();
-      if (status.ok()) return status;
-    }
-    if (!conn.broken()) {
+    status = attempt(conn);
+    if (status.ok()) return status;
+    if (!conn.broken() && conn.in_transaction()) {
       // Best effort: if ROLLBACK fails the connection is broken and Release drops it.
       (void)conn.ExecuteScript("rollback", "ROLLBACK");
     }
     if (!IsRetryableTransactionError(status)) return status;
   }
   return status;
+}
+
+absl::Status Pool::InTransaction(const TransactionOptions& options,
+                                 absl::FunctionRef<absl::Status(Connection&)> body) {
+  return RunAttempts(options, [&](Connection& conn) -> absl::Status {
+    std::string begin(BeginStatement(options));
+    if (!options.local_settings.empty()) begin.append("; ").append(options.local_settings);
+    if (absl::StatusOr<Result> begun = conn.ExecuteScript("begin", begin); !begun.ok()) {
+      return begun.status();
+    }
+    if (absl::Status status = body(conn); !status.ok()) return status;
+    return conn.ExecuteScript("commit", "COMMIT").status();
+  });
+}
+
+absl::Status Pool::InPipelinedTransaction(
+    const TransactionOptions& options,
+    absl::FunctionRef<absl::Status(PipelinedTransaction&)> body) {
+  std::vector<std::string> begin = {std::string(BeginStatement(options))};
+  if (!options.local_settings.empty()) {
+    for (absl::string_view setting : absl::StrSplit(
+             absl::string_view(options.local_settings.data(), options.local_settings.size()), ';',
+             absl::SkipWhitespace())) {
+      begin.emplace_back(absl::StripAsciiWhitespace(setting));
+    }
+  }
+  return RunAttempts(options, [&](Connection& conn) -> absl::Status {
+    PipelinedTransaction transaction(conn, begin);
+    if (absl::Status status = body(transaction); !status.ok()) return status;
+    // A failed pipeline aborted the transaction even if the body went on regardless.
+    if (!transaction.failure_.ok()) return transaction.failure_;
+    if (transaction.committed_ || !transaction.begun_) return absl::OkStatus();
+    return transaction.ExecuteAndCommit({}).status();
+  });
+}
+
+absl::StatusOr<std::vector<Result>> PipelinedTransaction::Execute(
+    std::span<const Statement> statements) {
+  return Run(statements, /*commit=*/false);
+}
+
+absl::StatusOr<std::vector<Result>> PipelinedTransaction::ExecuteAndCommit(
+    std::span<const Statement> statements) {
+  return Run(statements, /*commit=*/true);
+}
+
+absl::StatusOr<std::vector<Result>> PipelinedTransaction::Run(std::span<const Statement> statements,
+                                                              bool commit) {
+  LOYALTY_CHECK(!committed_);  // Nothing runs after COMMIT.
+  static const std::string kCommit[] = {"COMMIT"};
+  std::span<const std::string> before;
+  if (!begun_) before = begin_;
+  begun_ = true;
+  absl::StatusOr<std::vector<Result>> results = connection_.ExecutePipeline(
+      statements, before,
+      commit ? std::span<const std::string>(kCommit) : std::span<const std::string>());
+  if (!results.ok() && failure_.ok()) failure_ = results.status();
+  committed_ = commit && results.ok();
+  return results;
 }
 
 }  // namespace loyalty::pg

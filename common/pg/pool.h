@@ -11,7 +11,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
@@ -37,11 +40,36 @@ struct TransactionOptions {
   int max_attempts = 4;
   bool read_only = false;
   // Trusted SQL run right after BEGIN in the same round trip, e.g. "SET LOCAL ..." planner
-  // settings for the transaction's statements. Never built from input.
+  // settings for the transaction's statements: statements separated by "; " (no ';' inside
+  // one). Never built from input.
   std::string_view local_settings;
 };
 
 class Pool;
+
+// A transaction whose BEGIN travels with its first pipeline and whose COMMIT travels with its
+// last, so a transaction of two pipelines costs two round trips instead of four. Given to the
+// body of Pool::InPipelinedTransaction.
+class PipelinedTransaction {
+ public:
+  // The statements in one round trip (Connection::ExecutePipeline); the first call also begins
+  // the transaction.
+  absl::StatusOr<std::vector<Result>> Execute(std::span<const Statement> statements);
+  // The statements and COMMIT in one round trip: the transaction's last call.
+  absl::StatusOr<std::vector<Result>> ExecuteAndCommit(std::span<const Statement> statements);
+
+ private:
+  friend class Pool;
+  PipelinedTransaction(Connection& connection, std::vector<std::string> begin)
+      : connection_(connection), begin_(std::move(begin)) {}
+  absl::StatusOr<std::vector<Result>> Run(std::span<const Statement> statements, bool commit);
+
+  Connection& connection_;
+  std::vector<std::string> begin_;  // BEGIN and the local settings, until sent.
+  bool begun_ = false;
+  bool committed_ = false;
+  absl::Status failure_;  // The first failed pipeline's error: the transaction is aborted.
+};
 
 // A connection on loan from the pool; returned when destroyed.
 class PooledConnection {
@@ -82,6 +110,12 @@ class Pool {
     return InTransaction(TransactionOptions{}, body);
   }
 
+  // InTransaction for a body that talks in pipelines: BEGIN goes with its first pipeline and
+  // COMMIT with the one it sends through ExecuteAndCommit (or, if it never does, alone after
+  // it returns OK). Rollback, retries and their conditions are those of InTransaction.
+  absl::Status InPipelinedTransaction(const TransactionOptions& options,
+                                      absl::FunctionRef<absl::Status(PipelinedTransaction&)> body);
+
   int size() const { return options_.size; }
   // Connections currently open (idle plus lent out), for metrics and tests.
   int open_connections() const;
@@ -90,6 +124,10 @@ class Pool {
   friend class PooledConnection;
   explicit Pool(const PoolOptions& options) : options_(options) {}
   void Release(std::unique_ptr<Connection> connection);
+  // The retry loop of both transaction forms: `attempt` runs one whole transaction on a pooled
+  // connection; a failed one is rolled back, and retried when retryable.
+  absl::Status RunAttempts(const TransactionOptions& options,
+                           absl::FunctionRef<absl::Status(Connection&)> attempt);
 
   const PoolOptions options_;
   mutable absl::Mutex mutex_;

@@ -174,18 +174,31 @@ TEST(InTransaction, LocalSettingsHoldForTheTransactionOnly) {
   EXPECT_EQ(after->String(0, 0), "on");
 }
 
+// Creates the test schema with counter 1 at `value`.
+void CreateCounter(TestSchema& schema, Pool& pool, int64_t value) {
+  ASSERT_THAT(pool.InTransaction([&](Connection& c) {
+    if (auto s = c.ExecuteScript("create_schema", "CREATE SCHEMA " + schema.schema()); !s.ok()) {
+      return s.status();
+    }
+    if (auto s = c.Execute(kCreateTable); !s.ok()) return s.status();
+    return c.Execute(kInsert, Params().Add(int64_t{1}).Add(value)).status();
+  }),
+              IsOk());
+}
+
+int64_t Counter(Pool& pool, int64_t id) {
+  auto connection = pool.Acquire();
+  LOYALTY_CHECK(connection.ok());
+  auto value = (*connection)->Execute(kSelect, Params().Add(id));
+  LOYALTY_CHECK(value.ok());
+  return value->rows() == 0 ? -1 : value->Int64(0, 0);
+}
+
 // Concurrent increments under SERIALIZABLE conflict; the bounded retry makes every one land.
 TEST(InTransaction, RetriesSerializationFailuresUntilEveryIncrementCommits) {
   auto schema = NewSchema();
   auto pool = schema->MakePool(4);
-  ASSERT_THAT(pool->InTransaction([&](Connection& c) {
-    if (auto s = c.ExecuteScript("create_schema", "CREATE SCHEMA " + schema->schema()); !s.ok()) {
-      return s.status();
-    }
-    if (auto s = c.Execute(kCreateTable); !s.ok()) return s.status();
-    return c.Execute(kInsert, Params().Add(int64_t{1}).Add(int64_t{0})).status();
-  }),
-              IsOk());
+  CreateCounter(*schema, *pool, 0);
   constexpr int kThreads = 4;
   constexpr int kIncrementsPerThread = 25;
   std::atomic<int> attempts{0};
@@ -212,6 +225,77 @@ TEST(InTransaction, RetriesSerializationFailuresUntilEveryIncrementCommits) {
   EXPECT_EQ(value->Int64(0, 0) + failures.load(), kThreads * kIncrementsPerThread);
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GE(attempts.load(), kThreads * kIncrementsPerThread);
+}
+
+TEST(InPipelinedTransaction, BeginsWithTheFirstPipelineAndCommitsWithTheLast) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(1);
+  CreateCounter(*schema, *pool, 0);
+  constexpr Query kTransactionState{
+      "t_txn_state", "SELECT current_setting('enable_hashjoin'), pg_current_xact_id()::text"};
+  std::string hashjoin, first_xid, last_xid;
+  const Statement first[] = {{&kIncrement, Params().Add(int64_t{1})}, {&kTransactionState, {}}};
+  const Statement last[] = {{&kInsert, Params().Add(int64_t{2}).Add(int64_t{7})},
+                            {&kTransactionState, {}}};
+  ASSERT_THAT(pool->InPipelinedTransaction(
+                  {.local_settings = "SET LOCAL enable_hashjoin = off; SET LOCAL work_mem = '8MB'"},
+                  [&](PipelinedTransaction& transaction) -> absl::Status {
+                    auto read = transaction.Execute(first);
+                    if (!read.ok()) return read.status();
+                    hashjoin = (*read)[1].String(0, 0);
+                    first_xid = (*read)[1].String(0, 1);
+                    auto written = transaction.ExecuteAndCommit(last);
+                    if (!written.ok()) return written.status();
+                    last_xid = (*written)[1].String(0, 1);
+                    return absl::OkStatus();
+                  }),
+              IsOk());
+  EXPECT_EQ(hashjoin, "off");
+  EXPECT_EQ(first_xid, last_xid);  // One transaction across both pipelines.
+  EXPECT_EQ(Counter(*pool, 1), 1);
+  EXPECT_EQ(Counter(*pool, 2), 7);
+  auto connection = pool->Acquire();  // The one connection: committed, settings gone.
+  ASSERT_THAT(connection, IsOk());
+  EXPECT_FALSE((*connection)->in_transaction());
+  auto after = (*connection)->Execute(kTransactionState);
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ(after->String(0, 0), "on");
+}
+
+TEST(InPipelinedTransaction, AFailedStatementSkipsCommitAndRollsBackEarlierPipelines) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(1);
+  CreateCounter(*schema, *pool, 0);
+  const Statement increment[] = {{&kIncrement, Params().Add(int64_t{1})}};
+  const Statement duplicate[] = {{&kInsert, Params().Add(int64_t{2}).Add(int64_t{1})},
+                                 {&kInsert, Params().Add(int64_t{1}).Add(int64_t{0})}};
+  EXPECT_THAT(
+      pool->InPipelinedTransaction({},
+                                   [&](PipelinedTransaction& transaction) -> absl::Status {
+                                     auto read = transaction.Execute(increment);
+                                     if (!read.ok()) return read.status();
+                                     return transaction.ExecuteAndCommit(duplicate).status();
+                                   }),
+      StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(Counter(*pool, 1), 0);
+  EXPECT_EQ(Counter(*pool, 2), -1);
+
+  // A body that ignores the failure still gets it, and nothing is committed.
+  EXPECT_THAT(pool->InPipelinedTransaction({},
+                                           [&](PipelinedTransaction& transaction) -> absl::Status {
+                                             (void)transaction.Execute(duplicate);
+                                             return absl::OkStatus();
+                                           }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(Counter(*pool, 2), -1);
+
+  // Without ExecuteAndCommit, the pool commits after the body.
+  EXPECT_THAT(pool->InPipelinedTransaction({},
+                                           [&](PipelinedTransaction& transaction) -> absl::Status {
+                                             return transaction.Execute(increment).status();
+                                           }),
+              IsOk());
+  EXPECT_EQ(Counter(*pool, 1), 1);
 }
 
 }  // namespace

@@ -37,13 +37,15 @@ using Answers = std::vector<absl::StatusOr<v1::RecordPurchaseResponse>>;
 // purchases) instead of walking their primary keys; on a busy ledger that is a full scan per
 // batch. Nested loops over the indexes are what these statements need.
 constexpr pg::TransactionOptions kBatchTransaction{
-    .local_settings = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"};
+    .local_settings =
+        "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
+        "SET LOCAL plan_cache_mode = force_generic_plan"};
 
 // The members' balances, locked: those read with the batch, and the rows of first-time members
 // created and locked now (an extra round trip only when a batch has newcomers; they are locked
 // after the others, and the rare deadlock this allows with another replica's batch is retried
 // by the pool).
-absl::StatusOr<std::vector<Balance>> LockedBalances(pg::Connection& connection,
+absl::StatusOr<std::vector<Balance>> LockedBalances(pg::PipelinedTransaction& transaction,
                                                     std::span<const MemberRef> members,
                                                     const pg::Result& locked_rows) {
   std::vector<std::optional<Balance>> locked = ParseBalances(locked_rows, members);
@@ -53,7 +55,7 @@ absl::StatusOr<std::vector<Balance>> LockedBalances(pg::Connection& connection,
   }
   if (!newcomers.empty()) {
     const pg::Statement create[] = {EnsureBalances(newcomers), LockBalances(newcomers)};
-    LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> created, connection.ExecutePipeline(create));
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> created, transaction.Execute(create));
     const std::vector<std::optional<Balance>> fresh = ParseBalances(created[1], newcomers);
     for (size_t i = 0, k = 0; i < members.size(); ++i) {
       if (!locked[i].has_value()) locked[i] = fresh[k++];
@@ -81,8 +83,8 @@ void AddDated(std::vector<DatedPoints>& dates, absl::Time time, int64_t points, 
 }
 
 // Writes the batch in the caller's transaction and leaves each purchase's answer in `answers`,
-// in four round trips: BEGIN, every read (one pipeline), every write (one pipeline), COMMIT.
-absl::Status WriteTogether(pg::Connection& connection,
+// in two round trips: BEGIN with every read (one pipeline), every write with COMMIT (another).
+absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
                            std::span<const std::shared_ptr<PurchaseJob>> jobs, Answers& answers) {
   const size_t n = jobs.size();
   std::vector<const idempotency::Call*> calls;
@@ -116,7 +118,7 @@ absl::Status WriteTogether(pg::Connection& connection,
   for (const std::string& program : programs) {
     reads.push_back({&queries::kSelectRules, pg::Params().Add(program)});
   }
-  LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection.ExecutePipeline(reads));
+  LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, transaction.Execute(reads));
   const std::vector<std::optional<idempotency::StoredAnswer>> stored =
       idempotency::ParseFound(read[kFound], n);
   const std::vector<bool> recorded = ParseRecordedOrders(read[kRecorded], n);
@@ -124,7 +126,7 @@ absl::Status WriteTogether(pg::Connection& connection,
   std::vector<DatedBalance> dated = ParseDatedBalances(read[kExpiries], &read[kUpcoming], n);
   const std::vector<PurchaseIds> ids = ParsePurchaseIds(read[kIds]);
   LOYALTY_ASSIGN_OR_RETURN(const std::vector<Balance> balances,
-                           LockedBalances(connection, members, read[kBalances]));
+                           LockedBalances(transaction, members, read[kBalances]));
   absl::flat_hash_map<std::string, EarningRules> rules;
   for (size_t i = 0; i < programs.size(); ++i) {
     LOYALTY_ASSIGN_OR_RETURN(auto loaded, RulesFromRows(read[kRules + i], programs[i]));
@@ -212,7 +214,7 @@ absl::Status WriteTogether(pg::Connection& connection,
   if (!rows.empty()) {
     std::vector<pg::Statement> writes = WritePurchases(rows);
     writes.push_back(idempotency::StoreAnswersStatement(to_store));
-    LOYALTY_RETURN_IF_ERROR(connection.ExecutePipeline(writes).status());
+    LOYALTY_RETURN_IF_ERROR(transaction.ExecuteAndCommit(writes).status());
   }
   answers = std::move(fresh_answers);
   return absl::OkStatus();
@@ -302,10 +304,10 @@ void PurchaseWriter::RecordAsync(PurchaseJob job, Done done) {
 
 void PurchaseWriter::WriteBatch(std::span<const std::shared_ptr<PurchaseJob>> jobs) {
   Answers answers;
-  absl::Status status =
-      pool_.InTransaction(kBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
+  absl::Status status = pool_.InPipelinedTransaction(
+      kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
         answers.assign(jobs.size(), absl::InternalError("not written"));
-        return WriteTogether(connection, jobs, answers);
+        return WriteTogether(transaction, jobs, answers);
       });
   if (status.ok()) {
     for (size_t i = 0; i < jobs.size(); ++i) jobs[i]->result = std::move(answers[i]);
@@ -323,10 +325,10 @@ void PurchaseWriter::WriteBatch(std::span<const std::shared_ptr<PurchaseJob>> jo
   if (status.code() == absl::StatusCode::kAlreadyExists) {
     // The order id was recorded by a batch that committed after we looked: look again, and the
     // purchase gets ORDER_ALREADY_RECORDED (or its replay) like any other.
-    status =
-        pool_.InTransaction(kBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
+    status = pool_.InPipelinedTransaction(
+        kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
           answers.assign(1, absl::InternalError("not written"));
-          return WriteTogether(connection, jobs, answers);
+          return WriteTogether(transaction, jobs, answers);
         });
     if (status.ok()) {
       jobs[0]->result = std::move(answers[0]);
