@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/events/producer.h"
 #include "common/service/service_main.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/grpc_service.h"
@@ -26,13 +27,15 @@ struct State {
   RealClock clock;
   std::unique_ptr<MembersHandler> handler;
   std::unique_ptr<GrpcMembersService> service;
+  std::unique_ptr<events::Producer> events;
 };
 
-absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig&,
+absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig& config,
                                      pg::Pool& pool) {
   const std::string secret = reader.String("LOYALTY_PAGE_TOKEN_SECRET", kDevPageTokenSecret, 256);
   const int64_t review_interval_ms =
       reader.Int("LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS", 60'000, 1'000, 86'400'000);
+  const events::ProducerConfig events_config = events::ReadProducerConfig(reader, "MEMBERS");
   if (secret.size() < 16) {
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
   }
@@ -40,16 +43,23 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   state->handler = std::make_unique<MembersHandler>(
       pool, state->clock, MembersHandlerOptions{.page_token_key = secret});
   state->service = std::make_unique<GrpcMembersService>(*state->handler);
+  state->events = std::make_unique<events::Producer>(
+      pool, service::ConnectionOptionsFor(config, "members-svc-events"), state->clock,
+      events_config);
   MembersHandler* handler = state->handler.get();
+  events::Producer* producer = state->events.get();
   // Downgrades are due at a point in time, not on a request: a background sweep applies them,
-  // in bounded batches, for members nobody reads.
-  return service::Built{.state = state,
-                        .services = {state->service.get()},
-                        .loops = {{.name = "tier-review",
-                                   .interval = absl::Milliseconds(review_interval_ms),
-                                   .run_once = [handler] {
-                                     return handler->ApplyDueTierChanges(kTierReviewBatchMax);
-                                   }}}};
+  // in bounded batches, for members nobody reads. Old events go once every consumer has them.
+  return service::Built{
+      .state = state,
+      .services = {state->service.get(), producer->service()},
+      .loops = {
+          {.name = "tier-review",
+           .interval = absl::Milliseconds(review_interval_ms),
+           .run_once = [handler] { return handler->ApplyDueTierChanges(kTierReviewBatchMax); }},
+          {.name = "outbox-prune", .interval = producer->prune_interval(), .run_once = [producer] {
+             return producer->PruneOnce();
+           }}}};
 }
 
 }  // namespace
@@ -65,5 +75,8 @@ int main(int argc, char** argv) {
                       "HMAC key for page tokens, >= 16 characters, same on every replica"},
                      {"LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS",
                       "how often due tier downgrades are applied (default: 60000)"}};
+  for (auto& variable : loyalty::events::ProducerConfigHelp("MEMBERS")) {
+    spec.extra_help.push_back(std::move(variable));
+  }
   return loyalty::service::Main(argc, argv, spec, loyalty::members::Build);
 }

@@ -1,5 +1,8 @@
 #include "common/pg/connection.h"
 
+#include <poll.h>
+
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -202,6 +205,37 @@ absl::StatusOr<std::vector<Result>> Connection::ExecutePipeline(
   }
   if (!first_error.ok()) return first_error;
   return results;
+}
+
+absl::StatusOr<std::vector<Notification>> Connection::WaitForNotifications(absl::Duration timeout) {
+  constexpr std::string_view kName = "wait_for_notifications";
+  auto drain = [this]() {
+    std::vector<Notification> notifications;
+    while (PGnotify* notify = PQnotifies(conn_)) {
+      notifications.push_back({notify->relname, notify->extra});
+      PQfreemem(notify);
+    }
+    return notifications;
+  };
+  if (PQconsumeInput(conn_) != 1) {
+    broken_ = true;
+    return ConnectionLostStatus(kName);
+  }
+  std::vector<Notification> notifications = drain();
+  if (!notifications.empty()) return notifications;
+  pollfd descriptor{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+  if (descriptor.fd < 0) {
+    broken_ = true;
+    return ConnectionLostStatus(kName);
+  }
+  const int64_t timeout_ms = std::clamp<int64_t>(absl::ToInt64Milliseconds(timeout), 0, 60'000);
+  const int ready = poll(&descriptor, 1, static_cast<int>(timeout_ms));
+  if (ready <= 0) return notifications;  // Timeout, or a signal: the caller simply waits again.
+  if (PQconsumeInput(conn_) != 1) {
+    broken_ = true;
+    return ConnectionLostStatus(kName);
+  }
+  return drain();
 }
 
 absl::StatusOr<Result> Connection::ExecuteScript(std::string_view name, std::string_view sql) {

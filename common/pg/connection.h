@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/pg/params.h"
 #include "common/pg/query.h"
 #include "common/pg/result.h"
@@ -34,6 +35,12 @@ struct ConnectionOptions {
   int64_t statement_timeout_ms = 5000;
   int connect_timeout_seconds = 5;
   std::string application_name = "loyalty";
+};
+
+// An asynchronous notification (NOTIFY) received on a connection that LISTENs.
+struct Notification {
+  std::string channel;
+  std::string payload;
 };
 
 class Connection {
@@ -66,6 +73,11 @@ class Connection {
   // Runs literal SQL without parameters (possibly several statements): only for trusted text
   // such as transaction control and migrations, never for anything built from input.
   absl::StatusOr<Result> ExecuteScript(std::string_view name, std::string_view sql);
+
+  // Returns the notifications that arrived for this connection's LISTENs (ExecuteScript), waiting
+  // up to `timeout` for the first one; an empty vector when none came. UNAVAILABLE when the
+  // connection is lost (it is then broken). Only for a connection that runs no query meanwhile.
+  absl::StatusOr<std::vector<Notification>> WaitForNotifications(absl::Duration timeout);
 
   // The schema this connection's search_path points at.
   const std::string& schema() const { return schema_; }

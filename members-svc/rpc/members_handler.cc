@@ -12,6 +12,7 @@
 #include "common/status/error.h"
 #include "common/status/macros.h"
 #include "google/protobuf/util/field_mask_util.h"
+#include "loyalty/members/v1/member_events.pb.h"
 #include "members-svc/domain/card_number.h"
 #include "members-svc/domain/codes.h"
 #include "members-svc/domain/tier.h"
@@ -82,6 +83,32 @@ bool IsUniqueViolationOf(const absl::Status& status,
 std::string TierCode(const Program& program, int index) {
   LOYALTY_CHECK(index >= 0 && index < static_cast<int>(program.tiers.size()));
   return program.tiers[index].code;
+}
+
+// Every members-svc event is about one member: aggregate "member", id the member id.
+constexpr char kMemberAggregate[] = "member";
+
+events::OutboxEvent MemberEvent(const Member& member, const google::protobuf::Message& payload,
+                                absl::Time now) {
+  return events::MakeEvent(member.program_id, kMemberAggregate, member.member_id, payload, now);
+}
+
+// Adds the event of a status change (MemberSuspended, MemberReactivated, MemberErased), whose
+// payload names the member only.
+template <typename Payload>
+void AddStatusEvent(const Member& member, absl::Time now,
+                    std::vector<events::OutboxEvent>& events) {
+  Payload payload;
+  payload.set_program(member.program_id);
+  payload.set_member(member.member_id);
+  events.push_back(MemberEvent(member, payload, now));
+}
+
+// Appends what a transaction collected (nothing when empty) as its last statements.
+absl::Status AppendAll(pg::Connection& connection,
+                       const std::vector<events::OutboxEvent>& collected) {
+  if (collected.empty()) return absl::OkStatus();
+  return events::AppendEvents(connection, collected);
 }
 
 }  // namespace
@@ -225,6 +252,16 @@ absl::StatusOr<v1::EnrollMemberResponse> MembersHandler::EnrollMember(
                                                    .to_tier = TierCode(*program, 0),
                                                    .kind = "ENROLLED",
                                                    .change_time = now}));
+            v1::MemberEnrolled enrolled;
+            enrolled.set_program(program_id);
+            enrolled.set_member(member.member_id);
+            enrolled.set_tier(TierCode(*program, 0));
+            enrolled.set_earn_multiplier_percent(program->tiers[0].earn_multiplier_percent);
+            enrolled.set_referral_code(member.referral_code);
+            if (referral_code.has_value()) enrolled.set_referred_by_code(*referral_code);
+            *enrolled.mutable_enroll_time() = ToTimestamp(now);
+            LOYALTY_RETURN_IF_ERROR(
+                events::AppendEvent(connection, MemberEvent(member, enrolled, now)));
             v1::EnrollMemberResponse answer;
             *answer.mutable_member() = ToProto(member, *program);
             return answer;
@@ -243,7 +280,8 @@ absl::StatusOr<v1::EnrollMemberResponse> MembersHandler::EnrollMember(
 // --- Reads ---------------------------------------------------------------------------------
 
 absl::Status MembersHandler::RefreshTier(pg::Connection& connection, const Program& program,
-                                         Member& member, absl::Time now) {
+                                         Member& member, absl::Time now,
+                                         std::vector<events::OutboxEvent>& events) {
   absl::Status points_status;
   auto points_in_window = [&](absl::Time window_end) -> int64_t {
     absl::StatusOr<int64_t> points =
@@ -261,12 +299,22 @@ absl::Status MembersHandler::RefreshTier(pg::Connection& connection, const Progr
   LOYALTY_RETURN_IF_ERROR(points_status);
   for (const TierChange& change : evaluation.changes) {
     if (change.kind == TierChangeKind::kRenewal) continue;
-    LOYALTY_RETURN_IF_ERROR(InsertTierHistory(
-        connection, member.program_id, member.member_id,
-        TierHistoryEntry{.from_tier = TierCode(program, change.from_index),
-                         .to_tier = TierCode(program, change.to_index),
-                         .kind = change.kind == TierChangeKind::kUpgrade ? "UPGRADE" : "DOWNGRADE",
-                         .change_time = change.at}));
+    const std::string kind = change.kind == TierChangeKind::kUpgrade ? "UPGRADE" : "DOWNGRADE";
+    LOYALTY_RETURN_IF_ERROR(
+        InsertTierHistory(connection, member.program_id, member.member_id,
+                          TierHistoryEntry{.from_tier = TierCode(program, change.from_index),
+                                           .to_tier = TierCode(program, change.to_index),
+                                           .kind = kind,
+                                           .change_time = change.at}));
+    v1::TierChanged changed;
+    changed.set_program(member.program_id);
+    changed.set_member(member.member_id);
+    changed.set_from_tier(TierCode(program, change.from_index));
+    changed.set_to_tier(TierCode(program, change.to_index));
+    changed.set_kind(kind);
+    changed.set_earn_multiplier_percent(program.tiers[change.to_index].earn_multiplier_percent);
+    *changed.mutable_change_time() = ToTimestamp(change.at);
+    events.push_back(MemberEvent(member, changed, change.at));
   }
   member.tier = evaluation.state;
   return absl::OkStatus();
@@ -296,13 +344,15 @@ absl::StatusOr<std::pair<Program, Member>> MembersHandler::LoadCurrentMember(
                              LoadMember(connection, program_id, member_id, Lock::kForUpdate));
     if (!member.has_value()) return MemberNotFound(program_id, member_id);
     const TierState before = member->tier;
-    LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now));
+    std::vector<events::OutboxEvent> tier_events;
+    LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now, tier_events));
     if (member->tier.tier_index == before.tier_index &&
         member->tier.period_start == before.period_start) {
       return absl::OkStatus();
     }
     member->update_time = now;
-    return members::UpdateMember(connection, *member);
+    LOYALTY_RETURN_IF_ERROR(members::UpdateMember(connection, *member));
+    return AppendAll(connection, tier_events);
   }));
   return std::make_pair(*std::move(program), *std::move(member));
 }
@@ -368,8 +418,7 @@ absl::StatusOr<v1::ListMembersResponse> MembersHandler::ListMembers(
 template <typename Response>
 absl::StatusOr<Response> MembersHandler::MutateMember(
     const google::protobuf::Message& request, std::string_view rpc, const std::string& request_id,
-    const std::string& program_id, const std::string& member_id,
-    absl::FunctionRef<absl::Status(pg::Connection&, const Program&, Member&, absl::Time)> mutate) {
+    const std::string& program_id, const std::string& member_id, Mutation mutate) {
   const absl::Time now = clock_.Now();
   const std::string method = Method(rpc);
   const idempotency::Call call{.scope = program_id,
@@ -385,12 +434,14 @@ absl::StatusOr<Response> MembersHandler::MutateMember(
         LOYALTY_ASSIGN_OR_RETURN(std::optional<Member> member,
                                  LoadMember(connection, program_id, member_id, Lock::kForUpdate));
         if (!member.has_value()) return MemberNotFound(program_id, member_id);
+        std::vector<events::OutboxEvent> collected;
         if (member->status != MemberStatus::kErased) {
-          LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now));
+          LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now, collected));
         }
-        LOYALTY_RETURN_IF_ERROR(mutate(connection, *program, *member, now));
+        LOYALTY_RETURN_IF_ERROR(mutate(connection, *program, *member, now, collected));
         member->update_time = now;
         LOYALTY_RETURN_IF_ERROR(members::UpdateMember(connection, *member));
+        LOYALTY_RETURN_IF_ERROR(AppendAll(connection, collected));
         Response answer;
         *answer.mutable_member() = ToProto(*member, *program);
         return answer;
@@ -434,7 +485,8 @@ absl::StatusOr<v1::UpdateMemberResponse> MembersHandler::UpdateMember(
   };
   return MutateMember<v1::UpdateMemberResponse>(
       request, "UpdateMember", request.request_id(), request.program(), request.member(),
-      [&](pg::Connection& connection, const Program&, Member& member, absl::Time) -> absl::Status {
+      [&](pg::Connection& connection, const Program&, Member& member, absl::Time now,
+          std::vector<events::OutboxEvent>& events) -> absl::Status {
         if (member.status == MemberStatus::kErased) {
           return MemberErased(member.program_id, member.member_id);
         }
@@ -458,6 +510,11 @@ absl::StatusOr<v1::UpdateMemberResponse> MembersHandler::UpdateMember(
                                  "another member of the program has this email or phone",
                                  {{"member", MemberName(member.program_id, *holder)}});
         }
+        v1::MemberUpdated updated;
+        updated.set_program(member.program_id);
+        updated.set_member(member.member_id);
+        for (const std::string& path : paths) updated.add_changed_fields(path);
+        events.push_back(MemberEvent(member, updated, now));
         return absl::OkStatus();
       });
 }
@@ -472,7 +529,8 @@ absl::StatusOr<v1::SuspendMemberResponse> MembersHandler::SuspendMember(
   }
   return MutateMember<v1::SuspendMemberResponse>(
       request, "SuspendMember", request.request_id(), request.program(), request.member(),
-      [&](pg::Connection&, const Program&, Member& member, absl::Time) -> absl::Status {
+      [&](pg::Connection&, const Program&, Member& member, absl::Time now,
+          std::vector<events::OutboxEvent>& events) -> absl::Status {
         if (member.status == MemberStatus::kErased) {
           return MemberErased(member.program_id, member.member_id);
         }
@@ -484,6 +542,7 @@ absl::StatusOr<v1::SuspendMemberResponse> MembersHandler::SuspendMember(
         member.status = MemberStatus::kSuspended;
         member.suspend_reason =
             request.reason().empty() ? std::nullopt : std::optional(request.reason());
+        AddStatusEvent<v1::MemberSuspended>(member, now, events);
         return absl::OkStatus();
       });
 }
@@ -494,7 +553,8 @@ absl::StatusOr<v1::ReactivateMemberResponse> MembersHandler::ReactivateMember(
   LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
   return MutateMember<v1::ReactivateMemberResponse>(
       request, "ReactivateMember", request.request_id(), request.program(), request.member(),
-      [&](pg::Connection&, const Program&, Member& member, absl::Time) -> absl::Status {
+      [&](pg::Connection&, const Program&, Member& member, absl::Time now,
+          std::vector<events::OutboxEvent>& events) -> absl::Status {
         if (member.status == MemberStatus::kErased) {
           return MemberErased(member.program_id, member.member_id);
         }
@@ -505,6 +565,7 @@ absl::StatusOr<v1::ReactivateMemberResponse> MembersHandler::ReactivateMember(
         }
         member.status = MemberStatus::kActive;
         member.suspend_reason = std::nullopt;
+        AddStatusEvent<v1::MemberReactivated>(member, now, events);
         return absl::OkStatus();
       });
 }
@@ -515,7 +576,8 @@ absl::StatusOr<v1::EraseMemberResponse> MembersHandler::EraseMember(
   LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
   return MutateMember<v1::EraseMemberResponse>(
       request, "EraseMember", request.request_id(), request.program(), request.member(),
-      [&](pg::Connection&, const Program&, Member& member, absl::Time now) -> absl::Status {
+      [&](pg::Connection&, const Program&, Member& member, absl::Time now,
+          std::vector<events::OutboxEvent>& events) -> absl::Status {
         // Erasing twice is harmless: the second call finds nothing left to erase.
         if (member.status == MemberStatus::kErased) return absl::OkStatus();
         // Personal data goes; identifiers (email, phone) are released for re-enrolment. The
@@ -525,6 +587,7 @@ absl::StatusOr<v1::EraseMemberResponse> MembersHandler::EraseMember(
         member.suspend_reason = std::nullopt;
         member.status = MemberStatus::kErased;
         member.erase_time = now;
+        AddStatusEvent<v1::MemberErased>(member, now, events);
         return absl::OkStatus();
       });
 }
@@ -608,9 +671,10 @@ absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQuali
     response.set_duplicate(!inserted);
     // Points keep counting for an erased member (they are not personal data), but nothing
     // about the erased member's tier moves any more.
+    std::vector<events::OutboxEvent> tier_events;
     if (inserted && member->status != MemberStatus::kErased) {
       const TierState before = member->tier;
-      LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now));
+      LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now, tier_events));
       if (member->tier.tier_index != before.tier_index ||
           member->tier.period_start != before.period_start) {
         member->update_time = now;
@@ -622,7 +686,7 @@ absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQuali
                              SumQualifyingPoints(connection, request.program(), request.member(),
                                                  WindowStart(now, program->policy), now));
     response.set_qualifying_points(points);
-    return absl::OkStatus();
+    return AppendAll(connection, tier_events);
   }));
   return response;
 }

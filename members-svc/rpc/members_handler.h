@@ -5,13 +5,15 @@
 //
 // Each mutation validates its input first (INVALID_ARGUMENT with a BadRequest, nothing written),
 // then runs in one database transaction together with its idempotency record
-// (common/idempotency), so it is written whole or not at all.
+// (common/idempotency) and its event in the outbox (common/events; docs/events.md), so it is
+// written whole or not at all.
 
 #include <memory>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/events/outbox.h"
 #include "common/paging/page_token.h"
 #include "common/pg/pool.h"
 #include "common/random.h"
@@ -53,19 +55,23 @@ class MembersHandler {
 
  private:
   // Brings the member's tier up to date at `now` within the caller's transaction (member row
-  // locked), writing history for upgrades and downgrades.
+  // locked), writing history for upgrades and downgrades and adding a TierChanged event for each
+  // to `events`, which the caller appends to the outbox before it commits.
   absl::Status RefreshTier(pg::Connection& connection, const Program& program, Member& member,
-                           absl::Time now);
+                           absl::Time now, std::vector<events::OutboxEvent>& events);
   // Loads the member and, if its tier is stale, refreshes it in a short write transaction.
   absl::StatusOr<std::pair<Program, Member>> LoadCurrentMember(const std::string& program_id,
                                                                const std::string& member_id);
   // The shared shape of UpdateMember, Suspend, Reactivate and Erase: validate-free body run in
-  // one idempotent transaction with the member row locked and its tier brought up to date.
+  // one idempotent transaction with the member row locked and its tier brought up to date; the
+  // events `mutate` adds are appended to the outbox last, right before the commit.
+  using Mutation = absl::FunctionRef<absl::Status(pg::Connection&, const Program&, Member&,
+                                                  absl::Time, std::vector<events::OutboxEvent>&)>;
   template <typename Response>
-  absl::StatusOr<Response> MutateMember(
-      const google::protobuf::Message& request, std::string_view rpc, const std::string& request_id,
-      const std::string& program_id, const std::string& member_id,
-      absl::FunctionRef<absl::Status(pg::Connection&, const Program&, Member&, absl::Time)> mutate);
+  absl::StatusOr<Response> MutateMember(const google::protobuf::Message& request,
+                                        std::string_view rpc, const std::string& request_id,
+                                        const std::string& program_id, const std::string& member_id,
+                                        Mutation mutate);
   std::string NewId(char prefix);
 
   pg::Pool& pool_;

@@ -7,6 +7,8 @@
 
 #include "absl/strings/ascii.h"
 #include "common/check.h"
+#include "common/events/outbox.h"
+#include "common/events/producer.h"
 #include "common/pg/migrate.h"
 #include "common/server/server.h"
 #include "common/status/error.h"
@@ -14,9 +16,11 @@
 #include "common/testkit/fake_clock.h"
 #include "common/testkit/status_matchers.h"
 #include "common/testkit/test_schema.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "loyalty/members/v1/member_events.pb.h"
 #include "members-svc/domain/card_number.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/convert.h"
@@ -179,6 +183,24 @@ class MembersServiceTest : public ::testing::Test {
     auto response = Call(&v1::MembersService::Stub::EraseMember, request);
     if (!response.ok()) return response.status();
     return response->member();
+  }
+
+  // Every event in the outbox, oldest first.
+  std::vector<events::v1::Event> Events() {
+    auto connection = pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto page = events::ReadPage(**connection, {.after_sequence = 0, .limit = 1000});
+    LOYALTY_CHECK(page.ok());
+    return page->events;
+  }
+
+  // The event's payload, checking that its type names the message.
+  template <typename Payload>
+  static Payload PayloadOf(const events::v1::Event& event) {
+    Payload payload;
+    EXPECT_EQ(event.event_type(), Payload::descriptor()->full_name());
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(event.payload(), &payload).ok());
+    return payload;
   }
 
   static std::string FieldOf(const absl::Status& status) {
@@ -593,6 +615,115 @@ TEST_F(MembersServiceTest, BackgroundReviewAppliesDueDowngradesWithoutAnyRead) {
   auto again = handler_->ApplyDueTierChanges(100);
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(*again, 0);
+}
+
+// --- Events --------------------------------------------------------------------------------
+
+TEST_F(MembersServiceTest, EachMutationWritesExactlyItsEventWithItsPayload) {
+  const v1::Member referrer = MustEnroll("referrer@example.com");
+  v1::EnrollMemberRequest enrol = EnrollRequest("enrol-ev", "ev@example.com");
+  enrol.set_referral_code(referrer.referral_code());
+  auto enrolled = Call(&v1::MembersService::Stub::EnrollMember, enrol);
+  ASSERT_THAT(enrolled, IsOk());
+  const v1::Member member = enrolled->member();
+  ASSERT_THAT(Call(&v1::MembersService::Stub::EnrollMember, enrol), IsOk());  // Replay.
+  clock_.Advance(absl::Minutes(1));
+  v1::UpdateMemberRequest update;
+  update.set_program("shop");
+  update.set_member(member.id());
+  update.set_request_id("upd-ev");
+  update.mutable_profile()->set_display_name("Eve");
+  update.mutable_update_mask()->add_paths("display_name");
+  ASSERT_THAT(Call(&v1::MembersService::Stub::UpdateMember, update), IsOk());
+  ASSERT_THAT(Suspend(member.id(), "sus-ev"), IsOk());
+  ASSERT_THAT(Suspend(member.id(), "sus-ev"), IsOk());  // Replay: no second event.
+  ASSERT_THAT(Suspend(member.id(), "sus-ev-2"),
+              StatusIs(C::kFailedPrecondition, "MEMBER_NOT_ACTIVE"));  // Refused: none either.
+  ASSERT_THAT(Reactivate(member.id(), "re-ev"), IsOk());
+  ASSERT_THAT(Erase(member.id(), "er-ev"), IsOk());
+  ASSERT_THAT(Erase(member.id(), "er-ev-2"), IsOk());  // Nothing left to erase: no event.
+
+  const std::vector<events::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 6u);
+  for (const events::v1::Event& event : events) {
+    EXPECT_EQ(event.program(), "shop");
+    EXPECT_EQ(event.aggregate_type(), "member");
+    EXPECT_EQ(event.event_id().size(), 32u);
+  }
+  EXPECT_EQ(events[0].aggregate_id(), referrer.id());
+  EXPECT_EQ(events[1].aggregate_id(), member.id());
+  const auto first = PayloadOf<v1::MemberEnrolled>(events[1]);
+  EXPECT_EQ(first.program(), "shop");
+  EXPECT_EQ(first.member(), member.id());
+  EXPECT_EQ(first.tier(), "bronze");
+  EXPECT_EQ(first.earn_multiplier_percent(), 100);
+  EXPECT_EQ(first.referral_code(), member.referral_code());
+  EXPECT_EQ(first.referred_by_code(), referrer.referral_code());
+  EXPECT_EQ(first.enroll_time().seconds(), absl::ToUnixSeconds(kStart));
+  EXPECT_EQ(events[1].occur_time().seconds(), absl::ToUnixSeconds(kStart));
+  const auto updated = PayloadOf<v1::MemberUpdated>(events[2]);
+  EXPECT_EQ(updated.member(), member.id());
+  EXPECT_THAT(updated.changed_fields(), ElementsAre("display_name"));
+  EXPECT_EQ(events[2].occur_time().seconds(), absl::ToUnixSeconds(kStart + absl::Minutes(1)));
+  EXPECT_EQ(PayloadOf<v1::MemberSuspended>(events[3]).member(), member.id());
+  EXPECT_EQ(PayloadOf<v1::MemberReactivated>(events[4]).member(), member.id());
+  EXPECT_EQ(PayloadOf<v1::MemberErased>(events[5]).member(), member.id());
+  // No personal data travels in events.
+  for (const events::v1::Event& event : events) {
+    EXPECT_EQ(event.payload().find("example.com"), std::string::npos) << event.payload();
+    EXPECT_EQ(event.payload().find("Eve"), std::string::npos) << event.payload();
+  }
+}
+
+TEST_F(MembersServiceTest, TierChangesWriteTierChangedEventsWhereverTheyAreApplied) {
+  v1::Member member = MustEnroll("climb@example.com");
+  ASSERT_THAT(Qualify(member.id(), "t-1", 1500), IsOk());
+  ASSERT_THAT(Qualify(member.id(), "t-1", 1500), IsOk());  // Redelivered: no second change.
+  const absl::Time silver_since = clock_.Now();
+  // The downgrade comes due after the window and the 30-day grace; a read applies it.
+  clock_.Set(silver_since + absl::Hours(24 * 400));
+  ASSERT_THAT(TierStatus(member.id()), IsOk());
+  ASSERT_THAT(TierStatus(member.id()), IsOk());  // Nothing more to apply.
+
+  const std::vector<events::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 3u);
+  const auto up = PayloadOf<v1::TierChanged>(events[1]);
+  EXPECT_EQ(up.member(), member.id());
+  EXPECT_EQ(up.from_tier(), "bronze");
+  EXPECT_EQ(up.to_tier(), "silver");
+  EXPECT_EQ(up.kind(), "UPGRADE");
+  EXPECT_EQ(up.earn_multiplier_percent(), 125);
+  EXPECT_EQ(up.change_time().seconds(), absl::ToUnixSeconds(silver_since));
+  const auto down = PayloadOf<v1::TierChanged>(events[2]);
+  EXPECT_EQ(down.from_tier(), "silver");
+  EXPECT_EQ(down.to_tier(), "bronze");
+  EXPECT_EQ(down.kind(), "DOWNGRADE");
+  EXPECT_EQ(down.earn_multiplier_percent(), 100);
+  EXPECT_EQ(events[2].occur_time().seconds(), down.change_time().seconds());
+}
+
+TEST_F(MembersServiceTest, EventsStreamThroughTheServicesSubscribe) {
+  RealClock clock;
+  events::Producer producer(*pool_, schema_->connection_options(), clock, events::ProducerConfig{});
+  auto server = server::GrpcServer::Start(
+      {.service_name = "members-events", .listen_address = "127.0.0.1", .metrics_port = -1},
+      {producer.service()});
+  ASSERT_THAT(server, IsOk());
+  auto stub = events::v1::EventStreamService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*server)->grpc_port()), grpc::InsecureChannelCredentials()));
+  const v1::Member member = MustEnroll("stream@example.com");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  events::v1::SubscribeRequest request;
+  request.set_consumer("points-svc");
+  request.add_types("loyalty.members.v1.MemberEnrolled");
+  auto reader = stub->Subscribe(&context, request);
+  events::v1::SubscribeResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_EQ(response.events_size(), 1);
+  EXPECT_EQ(PayloadOf<v1::MemberEnrolled>(response.events(0)).member(), member.id());
+  context.TryCancel();
+  (void)reader->Finish();
 }
 
 // --- Bad input -----------------------------------------------------------------------------

@@ -1,0 +1,193 @@
+#include "common/events/consumer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
+#include "common/check.h"
+#include "common/events/queries.h"
+#include "common/log/log.h"
+#include "common/pg/array.h"
+#include "common/rpc/proto_time.h"
+#include "common/status/error.h"
+#include "common/status/grpc_status.h"
+#include "common/status/macros.h"
+
+namespace loyalty::events {
+
+EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
+                             ConsumerOptions options, ApplyFn apply)
+    : pool_(pool),
+      stub_(v1::EventStreamService::NewStub(std::move(channel))),
+      options_(std::move(options)),
+      apply_(std::move(apply)) {
+  LOYALTY_CHECK(!options_.stream.empty() && !options_.consumer.empty());
+  LOYALTY_CHECK(options_.backoff_initial > absl::ZeroDuration() &&
+                options_.backoff_max >= options_.backoff_initial);
+}
+
+EventConsumer::~EventConsumer() { Stop(); }
+
+void EventConsumer::Start() {
+  LOYALTY_CHECK(!thread_.joinable());
+  thread_ = std::thread([this] { Run(); });
+}
+
+void EventConsumer::Stop() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+    if (open_stream_ != nullptr) open_stream_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventConsumer::ExportMetrics(prometheus::Registry& registry) {
+  LOYALTY_CHECK(metrics_ == nullptr);
+  const prometheus::Labels labels{{"stream", options_.stream}};
+  metrics_ = std::make_unique<Metrics>(Metrics{
+      .lag_events = prometheus::BuildGauge()
+                        .Name("loyalty_event_consumer_lag_events")
+                        .Help("Events the producer has committed that this consumer has not "
+                              "passed yet.")
+                        .Register(registry)
+                        .Add(labels),
+      .lag_seconds = prometheus::BuildGauge()
+                         .Name("loyalty_event_consumer_lag_seconds")
+                         .Help("Age of the last applied event while the consumer is behind; 0 "
+                               "when caught up.")
+                         .Register(registry)
+                         .Add(labels),
+      .applied = prometheus::BuildCounter()
+                     .Name("loyalty_event_consumer_applied_total")
+                     .Help("Events applied for the first time.")
+                     .Register(registry)
+                     .Add(labels),
+      .reconnects = prometheus::BuildCounter()
+                        .Name("loyalty_event_consumer_reconnects_total")
+                        .Help("Streams that failed and were subscribed again after a backoff.")
+                        .Register(registry)
+                        .Add(labels)});
+}
+
+absl::StatusOr<int64_t> EventConsumer::LoadCursor() {
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection->Execute(queries::kLoadCursor,
+                                                                pg::Params().Add(options_.stream)));
+  return rows.rows() == 0 ? 0 : rows.Int64(0, 0);
+}
+
+absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) {
+  const absl::Time now = absl::Now();
+  int applied = 0;
+  LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+    applied = 0;
+    absl::flat_hash_set<std::string> fresh;
+    if (response.events_size() > 0) {
+      pg::ArrayLiteral ids, sequences;
+      for (const v1::Event& event : response.events()) {
+        ids.Add(event.event_id());
+        sequences.Add(event.sequence());
+      }
+      LOYALTY_ASSIGN_OR_RETURN(
+          pg::Result inserted,
+          connection.Execute(
+              queries::kMarkApplied,
+              pg::Params().Add(options_.stream).Add(ids.Build()).Add(sequences.Build()).Add(now)));
+      for (int row = 0; row < inserted.rows(); ++row) fresh.insert(inserted.String(row, 0));
+    }
+    for (const v1::Event& event : response.events()) {
+      // erase: an id repeated within one message is applied once too.
+      if (fresh.erase(event.event_id()) == 0) continue;
+      LOYALTY_RETURN_IF_ERROR(apply_(connection, event));
+      ++applied;
+    }
+    return connection
+        .Execute(queries::kAdvanceCursor,
+                 pg::Params().Add(options_.stream).Add(response.scanned_sequence()).Add(now))
+        .status();
+  }));
+  return applied;
+}
+
+void EventConsumer::Observe(const v1::SubscribeResponse& response, int applied) {
+  const int64_t lag = std::max<int64_t>(0, response.head_sequence() - response.scanned_sequence());
+  lag_events_.store(lag);
+  progressed_.store(true);
+  if (metrics_ == nullptr) return;
+  metrics_->lag_events.Set(static_cast<double>(lag));
+  if (lag == 0) {
+    metrics_->lag_seconds.Set(0);
+  } else if (response.events_size() > 0) {
+    const google::protobuf::Timestamp& time = response.events().rbegin()->occur_time();
+    const absl::Time occurred =
+        absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
+    metrics_->lag_seconds.Set(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - occurred)));
+  }
+  metrics_->applied.Increment(applied);
+}
+
+absl::Status EventConsumer::RunStream() {
+  LOYALTY_ASSIGN_OR_RETURN(int64_t cursor, LoadCursor());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.stream_deadline));
+  {
+    absl::MutexLock lock(&mutex_);
+    if (stopping_) return absl::CancelledError("consumer stopping");
+    open_stream_ = &context;
+  }
+  v1::SubscribeRequest request;
+  request.set_consumer(options_.consumer);
+  request.set_after_sequence(cursor);
+  for (const std::string& type : options_.types) request.add_types(type);
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+      stub_->Subscribe(&context, request);
+  absl::Status status;
+  v1::SubscribeResponse response;
+  while (reader->Read(&response)) {
+    absl::StatusOr<int> applied = Apply(response);
+    if (!applied.ok()) {
+      status = applied.status();
+      context.TryCancel();
+      break;
+    }
+    Observe(response, *applied);
+  }
+  const grpc::Status finished = reader->Finish();
+  {
+    absl::MutexLock lock(&mutex_);
+    open_stream_ = nullptr;
+  }
+  if (!status.ok()) return status;
+  return FromGrpcStatus(finished);
+}
+
+void EventConsumer::Run() {
+  absl::BitGen random;
+  absl::Duration backoff = options_.backoff_initial;
+  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return stopping_; };
+  while (true) {
+    const absl::Status status = RunStream();
+    absl::MutexLock lock(&mutex_);
+    if (stopping_) return;
+    if (status.ok()) {
+      backoff = options_.backoff_initial;  // The producer ended the stream at its lifetime.
+      continue;
+    }
+    log::Warning("event stream failed",
+                 {{"stream", options_.stream}, {"error", StatusSummary(status)}});
+    if (metrics_ != nullptr) metrics_->reconnects.Increment();
+    if (progressed_.exchange(false)) backoff = options_.backoff_initial;
+    // Jittered in [backoff/2, backoff], so replicas that failed together do not retry together.
+    const absl::Duration pause =
+        backoff / 2 + absl::Milliseconds(absl::Uniform<int64_t>(
+                          random, 0, std::max<int64_t>(1, absl::ToInt64Milliseconds(backoff / 2))));
+    mutex_.AwaitWithTimeout(absl::Condition(&stopping), pause);
+    if (stopping_) return;
+    backoff = std::min(backoff * 2, options_.backoff_max);
+  }
+}
+
+}  // namespace loyalty::events

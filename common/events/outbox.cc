@@ -1,0 +1,125 @@
+#include "common/events/outbox.h"
+
+#include "absl/strings/escaping.h"
+#include "common/check.h"
+#include "common/events/queries.h"
+#include "common/log/trace.h"
+#include "common/pg/array.h"
+#include "common/random.h"
+#include "common/rpc/proto_time.h"
+#include "common/status/macros.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace loyalty::events {
+
+OutboxEvent MakeEvent(const std::string& program_id, const std::string& aggregate_type,
+                      const std::string& aggregate_id, const google::protobuf::Message& payload,
+                      absl::Time occur_time) {
+  OutboxEvent event{.program_id = program_id,
+                    .aggregate_type = aggregate_type,
+                    .aggregate_id = aggregate_id,
+                    .event_type = payload.GetDescriptor()->full_name(),
+                    .occur_time = occur_time};
+  // 128 random bits in hex: unique without coordination between replicas.
+  const uint64_t high = SecureRandomUint64();
+  const uint64_t low = SecureRandomUint64();
+  std::string bytes(16, '\0');
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<char>(high >> (8 * i));
+    bytes[8 + i] = static_cast<char>(low >> (8 * i));
+  }
+  event.event_id = absl::BytesToHexString(bytes);
+  LOYALTY_CHECK(google::protobuf::util::MessageToJsonString(payload, &event.payload_json).ok());
+  if (const log::TraceContext* trace = log::CurrentTraceContext(); trace != nullptr) {
+    event.traceparent = log::FormatTraceParent(*trace);
+  }
+  return event;
+}
+
+std::vector<pg::Statement> AppendStatements(std::span<const OutboxEvent> events) {
+  LOYALTY_CHECK(!events.empty() && events.size() <= static_cast<size_t>(kAppendBatchMax));
+  pg::ArrayLiteral ids, programs, aggregate_types, aggregate_ids, types, payloads, times, traces;
+  for (const OutboxEvent& event : events) {
+    ids.Add(event.event_id);
+    programs.Add(event.program_id);
+    aggregate_types.Add(event.aggregate_type);
+    aggregate_ids.Add(event.aggregate_id);
+    types.Add(event.event_type);
+    payloads.Add(event.payload_json);
+    times.Add(event.occur_time);
+    traces.AddOptional(event.traceparent);
+  }
+  std::vector<pg::Statement> statements;
+  statements.push_back({&queries::kLockOutbox, {}});
+  statements.push_back({&queries::kAppendEvents, pg::Params()
+                                                     .Add(ids.Build())
+                                                     .Add(programs.Build())
+                                                     .Add(aggregate_types.Build())
+                                                     .Add(aggregate_ids.Build())
+                                                     .Add(types.Build())
+                                                     .Add(payloads.Build())
+                                                     .Add(times.Build())
+                                                     .Add(traces.Build())});
+  statements.push_back({&queries::kNotifyOutbox, {}});
+  return statements;
+}
+
+absl::Status AppendEvents(pg::Connection& connection, std::span<const OutboxEvent> events) {
+  const std::vector<pg::Statement> statements = AppendStatements(events);
+  return connection.ExecutePipeline(statements).status();
+}
+
+absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& request) {
+  LOYALTY_CHECK(request.limit >= 1 && request.limit <= kPageSizeMax);
+  LOYALTY_CHECK(request.after_sequence >= 0 && request.scan_max >= 1);
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result rows,
+      connection.Execute(queries::kReadPage, pg::Params()
+                                                 .Add(request.after_sequence)
+                                                 .Add(request.scan_max)
+                                                 .Add(pg::TextArray(request.types))
+                                                 .Add(static_cast<int64_t>(request.limit))));
+  Page page;
+  page.head_sequence = rows.rows() > 0 ? rows.Int64(0, "head") : 0;
+  const int sequence = rows.Column("sequence");
+  for (int row = 0; row < rows.rows(); ++row) {
+    if (rows.IsNull(row, sequence)) continue;
+    v1::Event& event = page.events.emplace_back();
+    event.set_sequence(rows.Int64(row, sequence));
+    event.set_event_id(rows.String(row, "event_id"));
+    event.set_program(rows.String(row, "program_id"));
+    event.set_aggregate_type(rows.String(row, "aggregate_type"));
+    event.set_aggregate_id(rows.String(row, "aggregate_id"));
+    event.set_event_type(rows.String(row, "event_type"));
+    event.set_payload(rows.String(row, "payload"));
+    *event.mutable_occur_time() = ToTimestamp(rows.Time(row, "occur_time"));
+    event.set_traceparent(rows.OptionalString(row, "traceparent").value_or(""));
+  }
+  // The head is committed, and sequence order is commit order: nothing at or below it can still
+  // appear, so everything up to the scan bound has been looked at unless the page filled up.
+  const int64_t bound = std::min(page.head_sequence, request.after_sequence + request.scan_max);
+  const bool full = static_cast<int>(page.events.size()) == request.limit;
+  page.scanned_sequence =
+      std::max(request.after_sequence, full ? page.events.back().sequence() : bound);
+  page.more = page.scanned_sequence < page.head_sequence;
+  return page;
+}
+
+absl::Status RegisterConsumer(pg::Connection& connection, const std::string& consumer,
+                              int64_t after_sequence, absl::Time now) {
+  return connection
+      .Execute(queries::kRegisterConsumer, pg::Params().Add(consumer).Add(after_sequence).Add(now))
+      .status();
+}
+
+absl::StatusOr<int64_t> PruneEvents(pg::Pool& pool, absl::Time cutoff, int limit) {
+  LOYALTY_CHECK(limit >= 1);
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result result,
+      connection->Execute(queries::kPruneEvents,
+                          pg::Params().Add(cutoff).Add(static_cast<int64_t>(limit))));
+  return result.affected_rows();
+}
+
+}  // namespace loyalty::events

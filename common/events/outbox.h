@@ -1,0 +1,105 @@
+#pragma once
+
+// The transactional outbox (DESIGN.md section 3, docs/events.md): a service writes its events
+// into its own `outbox_events` table in the SAME transaction as the change they describe, so an
+// event exists exactly when its change committed. EventStreamServer streams the table.
+//
+// Ordering. A reader streams `sequence > cursor`, so a row must never become visible after a row
+// with a larger sequence: identity values are drawn before commit, and two appenders could
+// otherwise commit out of order, letting a reader pass the smaller sequence before it exists.
+// Filtering on `xid < pg_snapshot_xmin(...)` does not fix that (a transaction with an older xid
+// may draw the larger sequence, commit first and be streamed while the younger xid holding the
+// smaller sequence is still running). Instead every append takes a transaction-scoped advisory
+// lock of the schema's outbox before it draws sequences, so appenders draw and commit one after
+// the other: sequence order is commit order and `sequence > cursor` never skips. The NOTIFY
+// every appender sends already serializes their commits in PostgreSQL (async.c holds a lock from
+// pre-commit until the commit is flushed), so the lock costs only the time from the append to
+// COMMIT: append last, right before the transaction ends. events_pgtest.cc proves it.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/pg/connection.h"
+#include "common/pg/pool.h"
+#include "google/protobuf/message.h"
+#include "loyalty/events/v1/events.pb.h"
+
+namespace loyalty::events {
+
+// The NOTIFY channel of every outbox; the payload is the schema that committed events.
+inline constexpr char kNotifyChannel[] = "loyalty_outbox";
+
+// Bounds of what a producer serves and appends.
+inline constexpr int kPageSizeMax = 1000;
+inline constexpr int kAppendBatchMax = 10'000;
+
+// One event to append; sequence is assigned by the table.
+struct OutboxEvent {
+  std::string event_id;
+  std::string program_id;
+  std::string aggregate_type;
+  std::string aggregate_id;
+  // Full proto name of the payload message.
+  std::string event_type;
+  // Canonical proto3 JSON of the payload.
+  std::string payload_json;
+  absl::Time occur_time;
+  std::optional<std::string> traceparent;
+};
+
+// An event for `payload`: a fresh random id, the payload's full name as its type and its JSON as
+// payload, and the calling thread's trace context (log::CurrentTraceContext), if any, as its
+// traceparent. CHECKs that the payload converts to JSON (it always does for a generated message).
+OutboxEvent MakeEvent(const std::string& program_id, const std::string& aggregate_type,
+                      const std::string& aggregate_id, const google::protobuf::Message& payload,
+                      absl::Time occur_time);
+
+// Appends `events` (1..kAppendBatchMax, in order) inside the caller's transaction: the outbox
+// lock, one INSERT of every row through unnest arrays and the NOTIFY, in one round trip. Returns
+// the mapped SQL error, after which the transaction is aborted.
+absl::Status AppendEvents(pg::Connection& connection, std::span<const OutboxEvent> events);
+inline absl::Status AppendEvent(pg::Connection& connection, const OutboxEvent& event) {
+  return AppendEvents(connection, std::span<const OutboxEvent>(&event, 1));
+}
+// The same three statements, to send in one pipeline with others (group commit).
+std::vector<pg::Statement> AppendStatements(std::span<const OutboxEvent> events);
+
+struct PageRequest {
+  int64_t after_sequence = 0;
+  // Event types wanted; empty for all.
+  std::vector<std::string> types;
+  // Events returned at most (1..kPageSizeMax).
+  int limit = 500;
+  // Sequences looked at past after_sequence at most, so a rare type never scans the whole table.
+  int64_t scan_max = 100'000;
+};
+
+struct Page {
+  std::vector<v1::Event> events;
+  // Every event up to here was looked at: the next page starts after it.
+  int64_t scanned_sequence = 0;
+  // Highest committed sequence when the page was read.
+  int64_t head_sequence = 0;
+  // True when the page stopped at its limit or scan bound before the head: read on at once.
+  bool more = false;
+};
+
+// Reads committed events after request.after_sequence in sequence order, in one statement.
+absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& request);
+
+// Remembers that `consumer` subscribed from `after_sequence` (pruning keeps what it may need).
+absl::Status RegisterConsumer(pg::Connection& connection, const std::string& consumer,
+                              int64_t after_sequence, absl::Time now);
+
+// Deletes up to `limit` events that occurred before `cutoff` and that every known consumer has
+// passed (sequence <= the smallest registered cursor; with no consumer known, retention alone
+// decides). Returns how many went.
+absl::StatusOr<int64_t> PruneEvents(pg::Pool& pool, absl::Time cutoff, int limit);
+
+}  // namespace loyalty::events

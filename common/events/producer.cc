@@ -1,0 +1,61 @@
+#include "common/events/producer.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/events/outbox.h"
+
+namespace loyalty::events {
+namespace {
+
+std::string Var(const std::string& prefix, std::string_view name) {
+  return absl::StrCat("LOYALTY_", prefix, "_", absl::string_view(name.data(), name.size()));
+}
+
+}  // namespace
+
+ProducerConfig ReadProducerConfig(config::EnvReader& reader, const std::string& prefix) {
+  ProducerConfig config;
+  config.stream.page_size =
+      static_cast<int>(reader.Int(Var(prefix, "EVENTS_PAGE_SIZE"), 500, 1, kPageSizeMax));
+  config.stream.max_subscribers =
+      static_cast<int>(reader.Int(Var(prefix, "EVENTS_MAX_SUBSCRIBERS"), 16, 1, 256));
+  config.stream.stream_lifetime = absl::Milliseconds(
+      reader.Int(Var(prefix, "EVENTS_STREAM_LIFETIME_MS"), 300'000, 1'000, 86'400'000));
+  config.stream.poll_interval =
+      absl::Milliseconds(reader.Int(Var(prefix, "EVENTS_POLL_INTERVAL_MS"), 5'000, 100, 600'000));
+  config.retention =
+      absl::Hours(reader.Int(Var(prefix, "OUTBOX_RETENTION_HOURS"), 168, 1, 24 * 366));
+  config.prune_interval = absl::Milliseconds(
+      reader.Int(Var(prefix, "OUTBOX_PRUNE_INTERVAL_MS"), 60'000, 1'000, 86'400'000));
+  return config;
+}
+
+std::vector<std::pair<std::string, std::string>> ProducerConfigHelp(const std::string& prefix) {
+  return {
+      {Var(prefix, "EVENTS_PAGE_SIZE"), "events read per Subscribe page, 1-1000 (default: 500)"},
+      {Var(prefix, "EVENTS_MAX_SUBSCRIBERS"), "Subscribe streams at once, 1-256 (default: 16)"},
+      {Var(prefix, "EVENTS_STREAM_LIFETIME_MS"),
+       "a stream ends after this, the consumer resubscribes (default: 300000)"},
+      {Var(prefix, "EVENTS_POLL_INTERVAL_MS"),
+       "fallback poll and heartbeat of idle streams (default: 5000)"},
+      {Var(prefix, "OUTBOX_RETENTION_HOURS"),
+       "events are kept at least this long, 1-8784 (default: 168)"},
+      {Var(prefix, "OUTBOX_PRUNE_INTERVAL_MS"), "how often old events are pruned (default: 60000)"},
+  };
+}
+
+Producer::Producer(pg::Pool& pool, const pg::ConnectionOptions& connection, const Clock& clock,
+                   const ProducerConfig& config)
+    : pool_(pool),
+      clock_(clock),
+      config_(config),
+      listener_(connection),
+      server_(pool, listener_, clock, config.stream) {}
+
+absl::StatusOr<int> Producer::PruneOnce() {
+  absl::StatusOr<int64_t> pruned =
+      PruneEvents(pool_, clock_.Now() - config_.retention, kPruneBatchMax);
+  if (!pruned.ok()) return pruned.status();
+  return static_cast<int>(*pruned);
+}
+
+}  // namespace loyalty::events

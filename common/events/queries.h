@@ -1,0 +1,73 @@
+#pragma once
+
+// The named SQL of the outbox (producer side) and of event consumers. Tables: docs/events.md.
+
+#include "common/pg/query.h"
+
+namespace loyalty::events::queries {
+
+// Serializes outbox appenders of one schema until they commit (see outbox.h: why sequence order
+// is commit order). The two-int4 key form never collides with the int8 keys of idempotency.
+inline constexpr pg::Query kLockOutbox{
+    "outbox_lock",
+    "SELECT pg_advisory_xact_lock(hashtext('loyalty.outbox'), hashtext(current_schema()))"};
+
+// One row per array element, in input order (identity values follow that order).
+inline constexpr pg::Query kAppendEvents{
+    "outbox_append",
+    "INSERT INTO outbox_events (event_id, program_id, aggregate_type, aggregate_id, event_type, "
+    "payload, occur_time, traceparent) "
+    "SELECT e.id, e.program, e.agg_type, e.agg_id, e.type, e.payload, e.occur, e.trace "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "$7::timestamptz[], $8::text[]) WITH ORDINALITY "
+    "AS e(id, program, agg_type, agg_id, type, payload, occur, trace, n) ORDER BY e.n"};
+
+// Delivered at COMMIT, and only then; one channel for every schema, the payload names it.
+inline constexpr pg::Query kNotifyOutbox{"outbox_notify",
+                                         "SELECT pg_notify('loyalty_outbox', current_schema())"};
+
+// The head (highest committed sequence) and, in the same snapshot, up to $4 events after $1 and
+// at most $2 past it whose type is one of $3 (any type when $3 is empty). Always one row at
+// least: the head, with NULL event columns when no event matched.
+inline constexpr pg::Query kReadPage{
+    "outbox_read_page",
+    "WITH h AS (SELECT COALESCE(max(sequence), 0) AS head FROM outbox_events) "
+    "SELECT h.head, e.sequence, e.event_id, e.program_id, e.aggregate_type, e.aggregate_id, "
+    "e.event_type, e.payload, e.occur_time, e.traceparent FROM h LEFT JOIN LATERAL ("
+    "SELECT * FROM outbox_events o WHERE o.sequence > $1 AND o.sequence <= LEAST(h.head, $1 + $2) "
+    "AND (cardinality($3::text[]) = 0 OR o.event_type = ANY($3::text[])) "
+    "ORDER BY o.sequence LIMIT $4) e ON true ORDER BY e.sequence"};
+
+inline constexpr pg::Query kRegisterConsumer{
+    "outbox_register_consumer",
+    "INSERT INTO outbox_consumers (consumer, after_sequence, subscribe_time) VALUES ($1, $2, $3) "
+    "ON CONFLICT (consumer) DO UPDATE SET after_sequence = EXCLUDED.after_sequence, "
+    "subscribe_time = EXCLUDED.subscribe_time"};
+
+// Up to $2 events older than $1 that every known consumer has passed, oldest first.
+inline constexpr pg::Query kPruneEvents{
+    "outbox_prune",
+    "DELETE FROM outbox_events WHERE sequence IN (SELECT sequence FROM outbox_events "
+    "WHERE sequence <= COALESCE((SELECT min(after_sequence) FROM outbox_consumers), "
+    "9223372036854775807) AND occur_time < $1 ORDER BY sequence LIMIT $2)"};
+
+// --- Consumer side ---------------------------------------------------------------------------
+
+inline constexpr pg::Query kLoadCursor{"event_load_cursor",
+                                       "SELECT last_sequence FROM event_cursors WHERE stream = $1"};
+
+// One row per event not applied before (RETURNING tells which), in one statement.
+inline constexpr pg::Query kMarkApplied{
+    "event_mark_applied",
+    "INSERT INTO applied_events (stream, event_id, sequence, apply_time) "
+    "SELECT $1, a.id, a.seq, $4 FROM unnest($2::text[], $3::bigint[]) AS a(id, seq) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"};
+
+inline constexpr pg::Query kAdvanceCursor{
+    "event_advance_cursor",
+    "INSERT INTO event_cursors (stream, last_sequence, update_time) VALUES ($1, $2, $3) "
+    "ON CONFLICT (stream) DO UPDATE SET "
+    "last_sequence = GREATEST(event_cursors.last_sequence, EXCLUDED.last_sequence), "
+    "update_time = EXCLUDED.update_time"};
+
+}  // namespace loyalty::events::queries
