@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/events/producer.h"
 #include "common/service/service_main.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -28,9 +29,10 @@ struct State {
   std::unique_ptr<GrpcMemberDirectory> directory;
   std::unique_ptr<PointsHandler> handler;
   std::unique_ptr<GrpcPointsService> service;
+  std::unique_ptr<events::Producer> events;
 };
 
-absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig&,
+absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig& config,
                                      pg::Pool& pool) {
   const std::string secret = reader.String("LOYALTY_PAGE_TOKEN_SECRET", kDevPageTokenSecret, 256);
   const std::string members_address =
@@ -46,6 +48,7 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   const int64_t write_queue_max = reader.Int("LOYALTY_POINTS_WRITE_QUEUE_MAX", 4096, 1, 1'000'000);
   const int64_t write_wait_max_ms =
       reader.Int("LOYALTY_POINTS_WRITE_WAIT_MAX_MS", 10'000, 100, 600'000);
+  const events::ProducerConfig events_config = events::ReadProducerConfig(reader, "POINTS");
   if (secret.size() < 16) {
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
   }
@@ -63,15 +66,22 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
                                         .writers = static_cast<int>(writers)},
                               .wait_max = absl::Milliseconds(write_wait_max_ms)}});
   state->service = std::make_unique<GrpcPointsService>(*state->handler);
+  state->events = std::make_unique<events::Producer>(
+      pool, service::ConnectionOptionsFor(config, "points-svc-events"), state->clock,
+      events_config);
   PointsHandler* handler = state->handler.get();
+  events::Producer* producer = state->events.get();
   // Holds run out, pending points come due and lots expire at points in time, not on requests:
-  // one loop applies all three in bounded batches.
+  // one loop applies all three in bounded batches. Old events go once every consumer has them.
   return service::Built{
       .state = state,
-      .services = {state->service.get()},
+      .services = {state->service.get(), producer->service()},
       .loops = {{.name = "ledger-maintenance",
                  .interval = absl::Milliseconds(maintenance_interval_ms),
-                 .run_once = [handler] { return handler->Maintain(kMaintenanceBatchMax); }}},
+                 .run_once = [handler] { return handler->Maintain(kMaintenanceBatchMax); }},
+                {.name = "outbox-prune",
+                 .interval = producer->prune_interval(),
+                 .run_once = [producer] { return producer->PruneOnce(); }}},
       .register_metrics = [handler](prometheus::Registry& registry) {
         handler->ExportMetrics(registry);
       }};
@@ -104,5 +114,8 @@ int main(int argc, char** argv) {
        "purchases waiting for a writer before RESOURCE_EXHAUSTED (default: 4096)"},
       {"LOYALTY_POINTS_WRITE_WAIT_MAX_MS",
        "longest a purchase waits for its batch before DEADLINE_EXCEEDED (default: 10000)"}};
+  for (auto& variable : loyalty::events::ProducerConfigHelp("POINTS")) {
+    spec.extra_help.push_back(std::move(variable));
+  }
   return loyalty::service::Main(argc, argv, spec, loyalty::points::Build);
 }

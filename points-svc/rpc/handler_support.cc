@@ -164,4 +164,15 @@ int64_t MemberPoints(const Posting& posting, const std::string& member_id) {
          posting.AmountOf(member_id, Account::kPending);
 }
 
+events::OutboxEvent MemberEvent(const std::string& program_id, const std::string& member_id,
+                                const google::protobuf::Message& payload, absl::Time now) {
+  return events::MakeEvent(program_id, "member", member_id, payload, now);
+}
+
+absl::Status AppendMemberEvent(pg::Connection& connection, const std::string& program_id,
+                               const std::string& member_id,
+                               const google::protobuf::Message& payload, absl::Time now) {
+  return events::AppendEvent(connection, MemberEvent(program_id, member_id, payload, now));
+}
+
 }  // namespace loyalty::points

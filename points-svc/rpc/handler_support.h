@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/events/outbox.h"
 #include "common/idempotency/idempotency.h"
 #include "common/pg/connection.h"
 #include "common/pg/query.h"
@@ -81,5 +82,14 @@ v1::Transaction TransactionView(int64_t txn_id, const TransactionHeader& header,
 
 // Member points (available + pending) a posting changes, for the transaction view.
 int64_t MemberPoints(const Posting& posting, const std::string& member_id);
+
+// The outbox event (docs/events.md) of a change to `member_id`'s points, with `payload` one of
+// loyalty/points/v1/points_events.proto.
+events::OutboxEvent MemberEvent(const std::string& program_id, const std::string& member_id,
+                                const google::protobuf::Message& payload, absl::Time now);
+// Appends it in the caller's transaction. Call it last: the outbox lock is held until COMMIT.
+absl::Status AppendMemberEvent(pg::Connection& connection, const std::string& program_id,
+                               const std::string& member_id,
+                               const google::protobuf::Message& payload, absl::Time now);
 
 }  // namespace loyalty::points

@@ -16,6 +16,7 @@
 #include "common/status/macros.h"
 #include "common/validation/ids.h"
 #include "loyalty/members/v1/members_service.pb.h"
+#include "loyalty/points/v1/points_events.pb.h"
 #include "points-svc/rpc/convert.h"
 #include "points-svc/rpc/handler_support.h"
 #include "points-svc/rpc/purchase_writer.h"
@@ -468,6 +469,15 @@ absl::StatusOr<v1::RefundPurchaseResponse> PointsHandler::RefundPurchase(
         response.set_debt_added(to_debt);
         LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
                                  BalanceView(connection, program_id, member_id));
+        v1::PointsRefunded event;
+        event.set_program(program_id);
+        event.set_member(member_id);
+        event.set_transaction_id(txn_id);
+        event.set_order_id(request.order_id());
+        event.set_points(reversed);
+        event.set_debt_added(to_debt);
+        event.set_refund_minor(refund_minor);
+        LOYALTY_RETURN_IF_ERROR(AppendMemberEvent(connection, program_id, member_id, event, now));
         return response;
       });
 }
@@ -568,6 +578,18 @@ absl::StatusOr<v1::RecordActivityResponse> PointsHandler::RecordActivity(
         AppendBreakdown(evaluation.breakdown, response.mutable_breakdown());
         LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
                                  BalanceView(connection, program_id, member_id));
+        v1::PointsEarned event;
+        event.set_program(program_id);
+        event.set_member(member_id);
+        event.set_transaction_id(txn_id);
+        event.set_source(v1::EARN_SOURCE_ACTIVITY);
+        event.set_points(evaluation.points);
+        *event.mutable_available_time() = ToTimestamp(now);
+        *event.mutable_occur_time() = ToTimestamp(occur_time);
+        event.set_activity_type(request.type());
+        event.set_custom_name(request.custom_name());
+        event.set_reference(request.reference());
+        LOYALTY_RETURN_IF_ERROR(AppendMemberEvent(connection, program_id, member_id, event, now));
         return response;
       });
 }
@@ -750,6 +772,13 @@ absl::StatusOr<v1::AdjustPointsResponse> PointsHandler::AdjustPoints(
             TransactionView(txn_id, header, MemberPoints(posting, member_id));
         LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
                                  BalanceView(connection, program_id, member_id));
+        v1::PointsAdjusted event;
+        event.set_program(program_id);
+        event.set_member(member_id);
+        event.set_transaction_id(txn_id);
+        event.set_points(request.points());
+        event.set_reason(request.reason());
+        LOYALTY_RETURN_IF_ERROR(AppendMemberEvent(connection, program_id, member_id, event, now));
         return response;
       });
 }
@@ -815,6 +844,13 @@ absl::StatusOr<v1::TransferPointsResponse> PointsHandler::TransferPoints(
         *response.mutable_transaction() = TransactionView(txn_id, header, -points);
         LOYALTY_ASSIGN_OR_RETURN(*response.mutable_balance(),
                                  BalanceView(connection, program_id, giver));
+        v1::PointsTransferred event;
+        event.set_program(program_id);
+        event.set_member(giver);
+        event.set_to_member(receiver);
+        event.set_transaction_id(txn_id);
+        event.set_points(points);
+        LOYALTY_RETURN_IF_ERROR(AppendMemberEvent(connection, program_id, giver, event, now));
         return response;
       });
 }
@@ -983,7 +1019,14 @@ absl::StatusOr<v1::RunExpiryResponse> PointsHandler::RunExpiry(
       Posting posting;
       posting.Move(member_id, Account::kAvailable, "", Account::kExpired, points);
       const TransactionHeader header{.kind = v1::TRANSACTION_KIND_EXPIRY, .time = now};
-      LOYALTY_RETURN_IF_ERROR(WritePosting(connection, program_id, header, posting).status());
+      LOYALTY_ASSIGN_OR_RETURN(const int64_t txn_id,
+                               WritePosting(connection, program_id, header, posting));
+      v1::PointsExpired event;
+      event.set_program(program_id);
+      event.set_member(member_id);
+      event.set_transaction_id(txn_id);
+      event.set_points(points);
+      LOYALTY_RETURN_IF_ERROR(AppendMemberEvent(connection, program_id, member_id, event, now));
       response.set_lots_expired(response.lots_expired() + static_cast<int64_t>(takes->size()));
       response.set_points_expired(response.points_expired() + points);
       return absl::OkStatus();
@@ -1154,7 +1197,8 @@ absl::StatusOr<HoldResolution> ResolveHold(pg::Pool& pool, const Clock& clock,
         posting.Move(member_id, Account::kHeld, "", Account::kRedeemed, points);
         const TransactionHeader header{
             .kind = v1::TRANSACTION_KIND_HOLD_CAPTURE, .hold_id = hold_id, .time = now};
-        LOYALTY_RETURN_IF_ERROR(WritePosting(connection, program_id, header, posting).status());
+        LOYALTY_ASSIGN_OR_RETURN(const int64_t txn_id,
+                                 WritePosting(connection, program_id, header, posting));
         LOYALTY_RETURN_IF_ERROR(
             connection
                 .Execute(queries::kResolveHold,
@@ -1164,6 +1208,13 @@ absl::StatusOr<HoldResolution> ResolveHold(pg::Pool& pool, const Clock& clock,
                              .Add(static_cast<int64_t>(v1::HOLD_STATUS_CAPTURED))
                              .Add(now))
                 .status());
+        v1::PointsSpent event;
+        event.set_program(program_id);
+        event.set_member(member_id);
+        event.set_transaction_id(txn_id);
+        event.set_hold_id(hold_id);
+        event.set_points(points);
+        LOYALTY_RETURN_IF_ERROR(AppendMemberEvent(connection, program_id, member_id, event, now));
         status = v1::HOLD_STATUS_CAPTURED;
       } else {
         LOYALTY_RETURN_IF_ERROR(ReturnHeldPoints(connection, program_id, member_id, hold_id, points,
@@ -1265,7 +1316,13 @@ absl::StatusOr<v1::RefundHoldResponse> PointsHandler::RefundHold(
             .status());
     *response.mutable_hold() =
         HoldView(hold_id, member_id, points, v1::HOLD_STATUS_REFUNDED, expire_time);
-    return absl::OkStatus();
+    v1::PointsReturned event;
+    event.set_program(program_id);
+    event.set_member(member_id);
+    event.set_transaction_id(txn_id);
+    event.set_hold_id(hold_id);
+    event.set_points(points);
+    return AppendMemberEvent(connection, program_id, member_id, event, now);
   }));
   return response;
 }

@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "common/events/outbox.h"
+#include "common/events/outbox.h"
 #include "common/pg/migrate.h"
 #include "common/rpc/proto_time.h"
 #include "common/server/server.h"
@@ -20,9 +22,12 @@
 #include "common/testkit/fake_clock.h"
 #include "common/testkit/status_matchers.h"
 #include "common/testkit/test_schema.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "loyalty/points/v1/points_events.pb.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
@@ -274,6 +279,28 @@ class PointsServiceTest : public ::testing::Test {
     v1::RunExpiryRequest request;
     request.set_program("shop");
     return Call(&v1::PointsService::Stub::RunExpiry, request);
+  }
+
+  // Every event in points-svc's outbox, oldest first.
+  std::vector<events::v1::Event> Events() {
+    auto connection = points_pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto page = events::ReadPage(**connection, {.after_sequence = 0, .limit = 1000});
+    LOYALTY_CHECK(page.ok());
+    return page->events;
+  }
+
+  // The event's payload, checking its envelope: a member's event named after its message.
+  template <typename Payload>
+  static Payload PayloadOf(const events::v1::Event& event, const std::string& member) {
+    Payload payload;
+    EXPECT_EQ(event.event_type(), Payload::descriptor()->full_name());
+    EXPECT_EQ(event.program(), "shop");
+    EXPECT_EQ(event.aggregate_type(), "member");
+    EXPECT_EQ(event.aggregate_id(), member);
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(event.payload(), &payload).ok());
+    EXPECT_EQ(payload.member(), member);
+    return payload;
   }
 
   testkit::FakeClock clock_{kStart};
@@ -557,6 +584,99 @@ TEST_F(PointsServiceTest, ExpiredHoldsAreVoidedByTheBackgroundSweep) {
   EXPECT_EQ(*expired, 1);
   EXPECT_EQ(Balance(alice_).available(), 100);
   EXPECT_EQ(Balance(alice_).held(), 0);
+}
+
+// --- Events --------------------------------------------------------------------------------
+
+TEST_F(PointsServiceTest, EachLedgerChangeWritesItsEventAndReplaysAndRefusalsWriteNone) {
+  v1::RecordPurchaseRequest purchase;
+  purchase.set_program("shop");
+  purchase.set_member(alice_);
+  purchase.set_request_id("p-o1");
+  purchase.set_order_id("o1");
+  purchase.set_currency_code("EUR");
+  purchase.set_total_minor(10000);
+  v1::PurchaseLine* line = purchase.add_lines();
+  line->set_sku("COFFEE");
+  line->set_category("drinks");
+  line->set_quantity(4);
+  line->set_unit_price_minor(2500);
+  ASSERT_THAT(Call(&v1::PointsService::Stub::RecordPurchase, purchase), IsOk());
+  ASSERT_THAT(Call(&v1::PointsService::Stub::RecordPurchase, purchase), IsOk());  // Replay.
+  v1::RecordActivityRequest activity;
+  activity.set_program("shop");
+  activity.set_member(alice_);
+  activity.set_request_id("review-1");
+  activity.set_type(v1::ACTIVITY_TYPE_REVIEW);
+  activity.set_reference("review-1");
+  auto reviewed = Call(&v1::PointsService::Stub::RecordActivity, activity);
+  ASSERT_THAT(reviewed, IsOk());
+  ASSERT_THAT(Refund(alice_, "o1", 5000, "r1"), IsOk());
+  ASSERT_THAT(Adjust(alice_, -10, "a1"), IsOk());
+  v1::TransferPointsRequest transfer;
+  transfer.set_program("shop");
+  transfer.set_member(alice_);
+  transfer.set_to_member(bob_);
+  transfer.set_request_id("t1");
+  transfer.set_points(20);
+  ASSERT_THAT(Call(&v1::PointsService::Stub::TransferPoints, transfer), IsOk());
+  transfer.set_request_id("t2");
+  transfer.set_points(100'000);
+  EXPECT_THAT(Call(&v1::PointsService::Stub::TransferPoints, transfer),
+              StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  ASSERT_THAT(Hold(alice_, "h1", 30), IsOk());
+  ASSERT_THAT(Capture("h1"), IsOk());
+  ASSERT_THAT(Capture("h1"), IsOk());  // The saga's retry: no second event.
+  ASSERT_THAT(RefundHold("h1"), IsOk());
+  ASSERT_THAT(Hold(alice_, "h2", 5), IsOk());
+  ASSERT_THAT(Void("h2"), IsOk());  // A hold voided moves nothing out: no event.
+  clock_.Advance(absl::Hours(24 * 400));
+  auto expired = Expire();
+  ASSERT_THAT(expired, IsOk());
+
+  const std::vector<events::v1::Event> events = Events();
+  ASSERT_EQ(events.size(), 9u);
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_GT(events[i].sequence(), events[i - 1].sequence());
+  }
+  const auto earned = PayloadOf<v1::PointsEarned>(events[0], alice_);
+  EXPECT_EQ(earned.source(), v1::EARN_SOURCE_PURCHASE);
+  EXPECT_EQ(earned.points(), 100);
+  EXPECT_EQ(earned.order_id(), "o1");
+  EXPECT_EQ(earned.currency_code(), "EUR");
+  EXPECT_EQ(earned.total_minor(), 10000);
+  ASSERT_EQ(earned.lines_size(), 1);
+  EXPECT_EQ(earned.lines(0).sku(), "COFFEE");
+  EXPECT_EQ(earned.lines(0).quantity(), 4);
+  EXPECT_GT(earned.transaction_id(), 0);
+  const auto review = PayloadOf<v1::PointsEarned>(events[1], alice_);
+  EXPECT_EQ(review.source(), v1::EARN_SOURCE_ACTIVITY);
+  EXPECT_EQ(review.points(), reviewed->points());
+  EXPECT_EQ(review.activity_type(), v1::ACTIVITY_TYPE_REVIEW);
+  EXPECT_EQ(review.reference(), "review-1");
+  const auto refunded = PayloadOf<v1::PointsRefunded>(events[2], alice_);
+  EXPECT_EQ(refunded.order_id(), "o1");
+  EXPECT_EQ(refunded.points(), 50);
+  EXPECT_EQ(refunded.refund_minor(), 5000);
+  EXPECT_EQ(PayloadOf<v1::PointsAdjusted>(events[3], alice_).points(), -10);
+  const auto transferred = PayloadOf<v1::PointsTransferred>(events[4], alice_);
+  EXPECT_EQ(transferred.to_member(), bob_);
+  EXPECT_EQ(transferred.points(), 20);
+  const auto spent = PayloadOf<v1::PointsSpent>(events[5], alice_);
+  EXPECT_EQ(spent.hold_id(), "h1");
+  EXPECT_EQ(spent.points(), 30);
+  EXPECT_EQ(PayloadOf<v1::PointsReturned>(events[6], alice_).points(), 30);
+  // Expiry, member by member: everything left of alice's and bob's lots.
+  int64_t expired_points = 0;
+  std::vector<std::string> expired_members;
+  for (size_t i = 7; i < 9; ++i) {
+    const std::string member = events[i].aggregate_id();
+    expired_members.push_back(member);
+    expired_points += PayloadOf<v1::PointsExpired>(events[i], member).points();
+  }
+  EXPECT_THAT(expired_members, ::testing::UnorderedElementsAre(alice_, bob_));
+  EXPECT_EQ(expired_points, expired->points_expired());
+  EXPECT_EQ(Balance(alice_).available() + Balance(bob_).available(), 0);
 }
 
 // --- Transfers and history -----------------------------------------------------------------

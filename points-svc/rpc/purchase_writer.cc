@@ -13,6 +13,7 @@
 #include "common/rpc/proto_time.h"
 #include "common/status/error.h"
 #include "common/status/macros.h"
+#include "loyalty/points/v1/points_events.pb.h"
 #include "points-svc/rpc/convert.h"
 #include "points-svc/rpc/handler_support.h"
 #include "points-svc/storage/purchase_batch_store.h"
@@ -82,6 +83,24 @@ void AddDated(std::vector<DatedPoints>& dates, absl::Time time, int64_t points, 
   if (dates.size() > limit) dates.pop_back();
 }
 
+// The PointsEarned event of a purchase written as `row`.
+v1::PointsEarned EarnedEvent(const PurchaseJob& job, int64_t txn_id, const PurchaseWrite& row) {
+  v1::PointsEarned event;
+  event.set_program(job.request.program());
+  event.set_member(job.request.member());
+  event.set_transaction_id(txn_id);
+  event.set_source(v1::EARN_SOURCE_PURCHASE);
+  event.set_points(row.points);
+  event.set_pending(row.pending_points > 0);
+  *event.mutable_available_time() = ToTimestamp(row.available_time);
+  event.set_order_id(job.request.order_id());
+  event.set_currency_code(row.currency_code);
+  event.set_total_minor(job.purchase.total_minor);
+  *event.mutable_lines() = job.request.lines();
+  *event.mutable_occur_time() = ToTimestamp(job.purchase.occur_time);
+  return event;
+}
+
 // Writes the batch in the caller's transaction and leaves each purchase's answer in `answers`,
 // in two round trips: BEGIN with every read (one pipeline), every write with COMMIT (another).
 absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
@@ -137,6 +156,7 @@ absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
   // the rest are evaluated against their member's locked balance. Nothing here writes.
   std::vector<PurchaseWrite> rows;
   std::vector<std::pair<const idempotency::Call*, std::string>> to_store;
+  std::vector<events::OutboxEvent> earned_events;
   Answers fresh_answers(n, absl::InternalError("not written"));
   absl::flat_hash_set<std::pair<std::string, std::string>> batch_orders;
   for (size_t i = 0; i < n; ++i) {
@@ -206,6 +226,8 @@ absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
     if (pending) *response.mutable_available_time() = ToTimestamp(row.available_time);
     *response.mutable_balance() = BalanceProto(after, dated[i]);
     to_store.emplace_back(&job.call, response.SerializeAsString());
+    earned_events.push_back(
+        MemberEvent(members[i].program_id, member_id, EarnedEvent(job, ids[i].txn_id, row), now));
     fresh_answers[i] = std::move(response);
     rows.push_back(std::move(row));
   }
@@ -214,6 +236,10 @@ absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
   if (!rows.empty()) {
     std::vector<pg::Statement> writes = WritePurchases(rows);
     writes.push_back(idempotency::StoreAnswersStatement(to_store));
+    // Last: the outbox lock is held from here to COMMIT, which travels with these statements.
+    for (pg::Statement& append : events::AppendStatements(earned_events)) {
+      writes.push_back(std::move(append));
+    }
     LOYALTY_RETURN_IF_ERROR(transaction.ExecuteAndCommit(writes).status());
   }
   answers = std::move(fresh_answers);
