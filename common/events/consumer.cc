@@ -115,7 +115,6 @@ absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) 
 void EventConsumer::Observe(const v1::SubscribeResponse& response, int applied) {
   const int64_t lag = std::max<int64_t>(0, response.head_sequence() - response.scanned_sequence());
   lag_events_.store(lag);
-  progressed_.store(true);
   if (metrics_ == nullptr) return;
   metrics_->lag_events.Set(static_cast<double>(lag));
   if (lag == 0) {
@@ -147,12 +146,19 @@ absl::Status EventConsumer::RunStream() {
   absl::Status status;
   v1::SubscribeResponse response;
   while (reader->Read(&response)) {
+    // A heartbeat that moves nothing needs no transaction.
+    if (response.events_size() == 0 && response.scanned_sequence() <= cursor) {
+      Observe(response, 0);
+      continue;
+    }
     absl::StatusOr<int> applied = Apply(response);
     if (!applied.ok()) {
       status = applied.status();
       context.TryCancel();
       break;
     }
+    cursor = std::max(cursor, response.scanned_sequence());
+    if (response.events_size() > 0) progressed_.store(true);
     Observe(response, *applied);
   }
   const grpc::Status finished = reader->Finish();

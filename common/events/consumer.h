@@ -100,8 +100,8 @@ class EventConsumer {
   const ConsumerOptions options_;
   const ApplyFn apply_;
   std::atomic<int64_t> lag_events_{0};
-  // Set when a message was applied since the runner last looked: a failure after progress
-  // starts its backoff afresh.
+  // Set when a message with events was applied since the runner last looked: a failure after
+  // progress starts its backoff afresh.
   std::atomic<bool> progressed_{false};
   std::unique_ptr<Metrics> metrics_;
 

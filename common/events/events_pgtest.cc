@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -26,6 +27,7 @@
 #include "common/testkit/service_harness.h"
 #include "common/testkit/status_matchers.h"
 #include "gtest/gtest.h"
+#include "prometheus/registry.h"
 
 namespace loyalty::events {
 
@@ -115,7 +117,10 @@ class EventsTest : public ::testing::Test {
     schema_ = testkit::MustSchema("events");
     pool_ = schema_->MakePool(8);
     testkit::MustMigrate(*pool_, TestMigrations());
-    listener_ = std::make_unique<OutboxListener>(schema_->connection_options());
+    // Named after the schema, so a test can find the listener's session among other tests'.
+    pg::ConnectionOptions listen = schema_->connection_options();
+    listen.application_name = schema_->schema();
+    listener_ = std::make_unique<OutboxListener>(listen);
     ASSERT_TRUE(listener_->WaitUntilListening(kWaitMax));
   }
 
@@ -223,6 +228,31 @@ TEST_F(EventsTest, CatchesUpInPagesThenFollowsNewCommits) {
   EXPECT_EQ(Count("SELECT count(*) FROM outbox_consumers WHERE consumer = 'tail' AND "
                   "after_sequence = 0"),
             1);
+}
+
+TEST_F(EventsTest, StreamsFollowNewCommitsAfterTheListenerReconnects) {
+  Serve();
+  Subscriber subscriber(*stub_, Request("tail", 0));
+  ASSERT_THAT(Append({TestEvent("before", now_)}), IsOk());
+  ASSERT_EQ(subscriber.AwaitEvents(1).size(), 1u);
+  const uint64_t version = listener_->version();
+  static constexpr pg::Query kKill{
+      "test_kill_listener",
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1"};
+  {
+    auto connection = pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    auto killed = (*connection)->Execute(kKill, pg::Params().Add(schema_->schema()));
+    ASSERT_THAT(killed, IsOk());
+    ASSERT_EQ(killed->Int64(0, 0), 1);
+  }
+  // The listener counts its return as a change, and listens again before it does.
+  ASSERT_NE(listener_->WaitForChange(version, kWaitMax), version);
+  ASSERT_TRUE(listener_->listening());
+  ASSERT_THAT(Append({TestEvent("after", now_)}), IsOk());
+  const std::vector<v1::Event> events = subscriber.AwaitEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].aggregate_id(), "after");
 }
 
 TEST_F(EventsTest, TypeFilterSkipsOtherTypesAndStillAdvancesTheScan) {
@@ -488,6 +518,8 @@ TEST_F(ConsumerTest, AFailedApplyRollsBackItsMessageAndIsRetried) {
         }
         return status;
       });
+  prometheus::Registry registry;
+  consumer->ExportMetrics(registry);
   consumer->Start();
   ASSERT_TRUE(AwaitCursor(*consumer, 20));
   consumer->Stop();
@@ -495,6 +527,17 @@ TEST_F(ConsumerTest, AFailedApplyRollsBackItsMessageAndIsRetried) {
   EXPECT_EQ(Effects(), 20);
   EXPECT_EQ(Effects("count(DISTINCT event_id)"), 20);
   EXPECT_EQ(consumer->lag_events(), 0);
+  std::map<std::string, double> metrics;
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    ASSERT_EQ(family.metric.size(), 1u);
+    const prometheus::ClientMetric& metric = family.metric[0];
+    metrics[family.name] =
+        family.type == prometheus::MetricType::Counter ? metric.counter.value : metric.gauge.value;
+  }
+  EXPECT_EQ(metrics["loyalty_event_consumer_applied_total"], 20);
+  EXPECT_EQ(metrics["loyalty_event_consumer_reconnects_total"], 2);
+  EXPECT_EQ(metrics["loyalty_event_consumer_lag_events"], 0);
+  EXPECT_EQ(metrics["loyalty_event_consumer_lag_seconds"], 0);
 }
 
 }  // namespace
