@@ -79,6 +79,17 @@ absl::StatusOr<int64_t> EventConsumer::LoadCursor() {
   return rows.rows() == 0 ? 0 : rows.Int64(0, 0);
 }
 
+absl::StatusOr<int> EventConsumer::PruneApplied(absl::Time cutoff, int limit) {
+  LOYALTY_CHECK(limit >= 1);
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result result,
+      connection->Execute(
+          queries::kPruneApplied,
+          pg::Params().Add(options_.stream).Add(cutoff).Add(static_cast<int64_t>(limit))));
+  return static_cast<int>(result.affected_rows());
+}
+
 absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) {
   const absl::Time now = absl::Now();
   int applied = 0;

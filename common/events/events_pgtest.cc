@@ -506,6 +506,41 @@ TEST_F(ConsumerTest, AppliesEachEventOnceAcrossARestartAndAReplayedStream) {
   EXPECT_EQ(Effects(), 50);
 }
 
+TEST_F(ConsumerTest, PruningAppliedIdsKeepsRecentOnesAndThoseAboveTheCursor) {
+  ASSERT_THAT(Append(Batch("p", 10)), IsOk());
+  std::unique_ptr<EventConsumer> consumer = MakeConsumer();
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  absl::StatusOr<Page> page = ReadPage(**connection, {.after_sequence = 0, .limit = 10});
+  ASSERT_THAT(page, IsOk());
+  v1::SubscribeResponse first, second;
+  for (const v1::Event& event : page->events) {
+    *(event.sequence() <= 6 ? first : second).add_events() = event;
+  }
+  first.set_scanned_sequence(6);
+  ASSERT_EQ(*consumer->Apply(first), 6);
+  // Ids 1-8 are old, but only 1-6 are at or below the cursor; 9 and 10 are recent.
+  second.set_scanned_sequence(5);  // A stale stream's message: the cursor stays at 6.
+  ASSERT_EQ(*consumer->Apply(second), 4);
+  {
+    auto consumer_connection = consumer_pool_->Acquire();
+    ASSERT_THAT(consumer_connection, IsOk());
+    ASSERT_THAT((*consumer_connection)
+                    ->ExecuteScript("age",
+                                    "UPDATE applied_events SET apply_time = now() - "
+                                    "interval '10 days' WHERE sequence <= 8"),
+                IsOk());
+  }
+  const absl::Time cutoff = absl::Now() - absl::Hours(24 * 7);
+  EXPECT_EQ(*consumer->PruneApplied(cutoff, 4), 4);
+  EXPECT_EQ(*consumer->PruneApplied(cutoff, 4), 2);
+  EXPECT_EQ(*consumer->PruneApplied(cutoff, 4), 0);
+  EXPECT_EQ(*consumer->LoadCursor(), 6);
+  // What is left still protects: events 7-10 delivered again have no second effect.
+  EXPECT_EQ(*consumer->Apply(second), 0);
+  EXPECT_EQ(Effects(), 10);
+}
+
 TEST_F(ConsumerTest, AFailedApplyRollsBackItsMessageAndIsRetried) {
   ASSERT_THAT(Append(Batch("x", 20)), IsOk());
   std::atomic<int> failures{0};
