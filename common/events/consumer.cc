@@ -131,10 +131,11 @@ void EventConsumer::Observe(const v1::SubscribeResponse& response, int applied) 
   if (lag == 0) {
     metrics_->lag_seconds.Set(0);
   } else if (response.events_size() > 0) {
-    const google::protobuf::Timestamp& time = response.events().rbegin()->occur_time();
-    const absl::Time occurred =
-        absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
-    metrics_->lag_seconds.Set(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - occurred)));
+    absl::StatusOr<absl::Time> occurred =
+        ParseTimestamp(response.events().rbegin()->occur_time(), "occur_time");
+    if (occurred.ok()) {
+      metrics_->lag_seconds.Set(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - *occurred)));
+    }
   }
   metrics_->applied.Increment(applied);
 }
