@@ -79,6 +79,17 @@ absl::StatusOr<int64_t> EventConsumer::LoadCursor() {
   return rows.rows() == 0 ? 0 : rows.Int64(0, 0);
 }
 
+absl::StatusOr<int> EventConsumer::PruneApplied(absl::Time cutoff, int limit) {
+  LOYALTY_CHECK(limit >= 1);
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result result,
+      connection->Execute(
+          queries::kPruneApplied,
+          pg::Params().Add(options_.stream).Add(cutoff).Add(static_cast<int64_t>(limit))));
+  return static_cast<int>(result.affected_rows());
+}
+
 absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) {
   const absl::Time now = absl::Now();
   int applied = 0;
@@ -115,16 +126,16 @@ absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) 
 void EventConsumer::Observe(const v1::SubscribeResponse& response, int applied) {
   const int64_t lag = std::max<int64_t>(0, response.head_sequence() - response.scanned_sequence());
   lag_events_.store(lag);
-  progressed_.store(true);
   if (metrics_ == nullptr) return;
   metrics_->lag_events.Set(static_cast<double>(lag));
   if (lag == 0) {
     metrics_->lag_seconds.Set(0);
   } else if (response.events_size() > 0) {
-    const google::protobuf::Timestamp& time = response.events().rbegin()->occur_time();
-    const absl::Time occurred =
-        absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
-    metrics_->lag_seconds.Set(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - occurred)));
+    absl::StatusOr<absl::Time> occurred =
+        ParseTimestamp(response.events().rbegin()->occur_time(), "occur_time");
+    if (occurred.ok()) {
+      metrics_->lag_seconds.Set(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - *occurred)));
+    }
   }
   metrics_->applied.Increment(applied);
 }
@@ -147,12 +158,19 @@ absl::Status EventConsumer::RunStream() {
   absl::Status status;
   v1::SubscribeResponse response;
   while (reader->Read(&response)) {
+    // A heartbeat that moves nothing needs no transaction.
+    if (response.events_size() == 0 && response.scanned_sequence() <= cursor) {
+      Observe(response, 0);
+      continue;
+    }
     absl::StatusOr<int> applied = Apply(response);
     if (!applied.ok()) {
       status = applied.status();
       context.TryCancel();
       break;
     }
+    cursor = std::max(cursor, response.scanned_sequence());
+    if (response.events_size() > 0) progressed_.store(true);
     Observe(response, *applied);
   }
   const grpc::Status finished = reader->Finish();

@@ -81,6 +81,13 @@ class EventConsumer {
   // The stored cursor (0 before the first event).
   absl::StatusOr<int64_t> LoadCursor();
 
+  // Forgets up to `limit` applied ids recorded before `cutoff` and at or below the cursor;
+  // returns how many went. Events at or below the cursor come again only from a stream that was
+  // already open when the cursor passed them (another replica's, bounded by stream_deadline) or
+  // from a rewound cursor, so a cutoff of days keeps every id that can still matter. The
+  // consuming service runs it from a background loop.
+  absl::StatusOr<int> PruneApplied(absl::Time cutoff, int limit);
+
   // Registers the lag metrics (call at most once).
   void ExportMetrics(prometheus::Registry& registry);
   int64_t lag_events() const { return lag_events_.load(); }
@@ -100,8 +107,8 @@ class EventConsumer {
   const ConsumerOptions options_;
   const ApplyFn apply_;
   std::atomic<int64_t> lag_events_{0};
-  // Set when a message was applied since the runner last looked: a failure after progress
-  // starts its backoff afresh.
+  // Set when a message with events was applied since the runner last looked: a failure after
+  // progress starts its backoff afresh.
   std::atomic<bool> progressed_{false};
   std::unique_ptr<Metrics> metrics_;
 

@@ -24,18 +24,17 @@ constexpr size_t kNameLengthMax = 128;
 // Streams check for cancellation (client gone, server draining) at least this often.
 constexpr absl::Duration kCancelCheck = absl::Milliseconds(200);
 
-bool IsName(const std::string& name) {
+// 1..kNameLengthMax characters of a-z (and A-Z when `upper_case`), 0-9, '.', '_' and '-'.
+bool IsName(const std::string& name, bool upper_case) {
   if (name.empty() || name.size() > kNameLengthMax) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
+  return std::all_of(name.begin(), name.end(), [upper_case](char c) {
+    return (c >= 'a' && c <= 'z') || (upper_case && c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
   });
 }
 
 absl::Status Validate(const v1::SubscribeRequest& request) {
-  if (!IsName(request.consumer()) ||
-      std::any_of(request.consumer().begin(), request.consumer().end(),
-                  [](char c) { return c >= 'A' && c <= 'Z'; })) {
+  if (!IsName(request.consumer(), /*upper_case=*/false)) {
     return InvalidField("consumer", "INVALID_CONSUMER",
                         "must be 1-128 characters of a-z, 0-9, '.', '_' and '-'");
   }
@@ -46,7 +45,7 @@ absl::Status Validate(const v1::SubscribeRequest& request) {
     return InvalidField("types", "TOO_MANY_TYPES", absl::StrCat("at most ", kTypesMax));
   }
   for (const std::string& type : request.types()) {
-    if (!IsName(type)) {
+    if (!IsName(type, /*upper_case=*/true)) {
       return InvalidField("types", "INVALID_EVENT_TYPE", "a full proto message name");
     }
   }

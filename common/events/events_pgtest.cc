@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -26,6 +27,7 @@
 #include "common/testkit/service_harness.h"
 #include "common/testkit/status_matchers.h"
 #include "gtest/gtest.h"
+#include "prometheus/registry.h"
 
 namespace loyalty::events {
 
@@ -115,7 +117,10 @@ class EventsTest : public ::testing::Test {
     schema_ = testkit::MustSchema("events");
     pool_ = schema_->MakePool(8);
     testkit::MustMigrate(*pool_, TestMigrations());
-    listener_ = std::make_unique<OutboxListener>(schema_->connection_options());
+    // Named after the schema, so a test can find the listener's session among other tests'.
+    pg::ConnectionOptions listen = schema_->connection_options();
+    listen.application_name = schema_->schema();
+    listener_ = std::make_unique<OutboxListener>(listen);
     ASSERT_TRUE(listener_->WaitUntilListening(kWaitMax));
   }
 
@@ -223,6 +228,31 @@ TEST_F(EventsTest, CatchesUpInPagesThenFollowsNewCommits) {
   EXPECT_EQ(Count("SELECT count(*) FROM outbox_consumers WHERE consumer = 'tail' AND "
                   "after_sequence = 0"),
             1);
+}
+
+TEST_F(EventsTest, StreamsFollowNewCommitsAfterTheListenerReconnects) {
+  Serve();
+  Subscriber subscriber(*stub_, Request("tail", 0));
+  ASSERT_THAT(Append({TestEvent("before", now_)}), IsOk());
+  ASSERT_EQ(subscriber.AwaitEvents(1).size(), 1u);
+  const uint64_t version = listener_->version();
+  static constexpr pg::Query kKill{
+      "test_kill_listener",
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1"};
+  {
+    auto connection = pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    auto killed = (*connection)->Execute(kKill, pg::Params().Add(schema_->schema()));
+    ASSERT_THAT(killed, IsOk());
+    ASSERT_EQ(killed->Int64(0, 0), 1);
+  }
+  // The listener counts its return as a change, and listens again before it does.
+  ASSERT_NE(listener_->WaitForChange(version, kWaitMax), version);
+  ASSERT_TRUE(listener_->listening());
+  ASSERT_THAT(Append({TestEvent("after", now_)}), IsOk());
+  const std::vector<v1::Event> events = subscriber.AwaitEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].aggregate_id(), "after");
 }
 
 TEST_F(EventsTest, TypeFilterSkipsOtherTypesAndStillAdvancesTheScan) {
@@ -476,6 +506,41 @@ TEST_F(ConsumerTest, AppliesEachEventOnceAcrossARestartAndAReplayedStream) {
   EXPECT_EQ(Effects(), 50);
 }
 
+TEST_F(ConsumerTest, PruningAppliedIdsKeepsRecentOnesAndThoseAboveTheCursor) {
+  ASSERT_THAT(Append(Batch("p", 10)), IsOk());
+  std::unique_ptr<EventConsumer> consumer = MakeConsumer();
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  absl::StatusOr<Page> page = ReadPage(**connection, {.after_sequence = 0, .limit = 10});
+  ASSERT_THAT(page, IsOk());
+  v1::SubscribeResponse first, second;
+  for (const v1::Event& event : page->events) {
+    *(event.sequence() <= 6 ? first : second).add_events() = event;
+  }
+  first.set_scanned_sequence(6);
+  ASSERT_EQ(*consumer->Apply(first), 6);
+  // Ids 1-8 are old, but only 1-6 are at or below the cursor; 9 and 10 are recent.
+  second.set_scanned_sequence(5);  // A stale stream's message: the cursor stays at 6.
+  ASSERT_EQ(*consumer->Apply(second), 4);
+  {
+    auto consumer_connection = consumer_pool_->Acquire();
+    ASSERT_THAT(consumer_connection, IsOk());
+    ASSERT_THAT((*consumer_connection)
+                    ->ExecuteScript("age",
+                                    "UPDATE applied_events SET apply_time = now() - "
+                                    "interval '10 days' WHERE sequence <= 8"),
+                IsOk());
+  }
+  const absl::Time cutoff = absl::Now() - absl::Hours(24 * 7);
+  EXPECT_EQ(*consumer->PruneApplied(cutoff, 4), 4);
+  EXPECT_EQ(*consumer->PruneApplied(cutoff, 4), 2);
+  EXPECT_EQ(*consumer->PruneApplied(cutoff, 4), 0);
+  EXPECT_EQ(*consumer->LoadCursor(), 6);
+  // What is left still protects: events 7-10 delivered again have no second effect.
+  EXPECT_EQ(*consumer->Apply(second), 0);
+  EXPECT_EQ(Effects(), 10);
+}
+
 TEST_F(ConsumerTest, AFailedApplyRollsBackItsMessageAndIsRetried) {
   ASSERT_THAT(Append(Batch("x", 20)), IsOk());
   std::atomic<int> failures{0};
@@ -488,6 +553,8 @@ TEST_F(ConsumerTest, AFailedApplyRollsBackItsMessageAndIsRetried) {
         }
         return status;
       });
+  prometheus::Registry registry;
+  consumer->ExportMetrics(registry);
   consumer->Start();
   ASSERT_TRUE(AwaitCursor(*consumer, 20));
   consumer->Stop();
@@ -495,6 +562,17 @@ TEST_F(ConsumerTest, AFailedApplyRollsBackItsMessageAndIsRetried) {
   EXPECT_EQ(Effects(), 20);
   EXPECT_EQ(Effects("count(DISTINCT event_id)"), 20);
   EXPECT_EQ(consumer->lag_events(), 0);
+  std::map<std::string, double> metrics;
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    ASSERT_EQ(family.metric.size(), 1u);
+    const prometheus::ClientMetric& metric = family.metric[0];
+    metrics[family.name] =
+        family.type == prometheus::MetricType::Counter ? metric.counter.value : metric.gauge.value;
+  }
+  EXPECT_EQ(metrics["loyalty_event_consumer_applied_total"], 20);
+  EXPECT_EQ(metrics["loyalty_event_consumer_reconnects_total"], 2);
+  EXPECT_EQ(metrics["loyalty_event_consumer_lag_events"], 0);
+  EXPECT_EQ(metrics["loyalty_event_consumer_lag_seconds"], 0);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include "common/events/outbox.h"
 
-#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
 #include "common/check.h"
 #include "common/events/queries.h"
 #include "common/log/trace.h"
@@ -21,14 +21,7 @@ OutboxEvent MakeEvent(const std::string& program_id, const std::string& aggregat
                     .event_type = payload.GetDescriptor()->full_name(),
                     .occur_time = occur_time};
   // 128 random bits in hex: unique without coordination between replicas.
-  const uint64_t high = SecureRandomUint64();
-  const uint64_t low = SecureRandomUint64();
-  std::string bytes(16, '\0');
-  for (int i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<char>(high >> (8 * i));
-    bytes[8 + i] = static_cast<char>(low >> (8 * i));
-  }
-  event.event_id = absl::BytesToHexString(bytes);
+  event.event_id = absl::StrFormat("%016x%016x", SecureRandomUint64(), SecureRandomUint64());
   LOYALTY_CHECK(google::protobuf::util::MessageToJsonString(payload, &event.payload_json).ok());
   if (const log::TraceContext* trace = log::CurrentTraceContext(); trace != nullptr) {
     event.traceparent = log::FormatTraceParent(*trace);

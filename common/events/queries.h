@@ -70,4 +70,11 @@ inline constexpr pg::Query kAdvanceCursor{
     "last_sequence = GREATEST(event_cursors.last_sequence, EXCLUDED.last_sequence), "
     "update_time = EXCLUDED.update_time"};
 
+// Up to $3 ids of `stream` applied before $2 and at or below its cursor, oldest first.
+inline constexpr pg::Query kPruneApplied{
+    "event_prune_applied",
+    "DELETE FROM applied_events WHERE stream = $1 AND event_id IN (SELECT a.event_id "
+    "FROM applied_events a JOIN event_cursors c ON c.stream = a.stream WHERE a.stream = $1 "
+    "AND a.sequence <= c.last_sequence AND a.apply_time < $2 ORDER BY a.sequence LIMIT $3)"};
+
 }  // namespace loyalty::events::queries

@@ -18,3 +18,5 @@ CREATE TABLE applied_events (
   apply_time timestamptz NOT NULL,
   PRIMARY KEY (stream, event_id)
 );
+-- Pruning walks the oldest ids first.
+CREATE INDEX applied_events_sequence_idx ON applied_events (stream, sequence);
