@@ -11,7 +11,10 @@
 #include "common/clock.h"
 #include "common/events/producer.h"
 #include "common/service/service_main.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "members-svc/migrations.h"
+#include "members-svc/rpc/birthdays.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
 
@@ -28,6 +31,7 @@ struct State {
   std::unique_ptr<MembersHandler> handler;
   std::unique_ptr<GrpcMembersService> service;
   std::unique_ptr<events::Producer> events;
+  std::unique_ptr<BirthdayAwarder> birthdays;
 };
 
 absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig& config,
@@ -36,6 +40,12 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   const int64_t review_interval_ms =
       reader.Int("LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS", 60'000, 1'000, 86'400'000);
   const events::ProducerConfig events_config = events::ReadProducerConfig(reader, "MEMBERS");
+  const std::string points_address =
+      reader.String("LOYALTY_MEMBERS_POINTS_ADDR", "127.0.0.1:50052", 255);
+  const int64_t points_deadline_ms =
+      reader.Int("LOYALTY_MEMBERS_POINTS_DEADLINE_MS", 2'000, 10, 60'000);
+  const int64_t birthday_interval_ms =
+      reader.Int("LOYALTY_MEMBERS_BIRTHDAY_INTERVAL_MS", 3'600'000, 1'000, 86'400'000);
   if (secret.size() < 16) {
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
   }
@@ -46,8 +56,12 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   state->events = std::make_unique<events::Producer>(
       pool, service::ConnectionOptionsFor(config, "members-svc-events"), state->clock,
       events_config);
+  state->birthdays = std::make_unique<BirthdayAwarder>(
+      pool, state->clock, grpc::CreateChannel(points_address, grpc::InsecureChannelCredentials()),
+      absl::Milliseconds(points_deadline_ms));
   MembersHandler* handler = state->handler.get();
   events::Producer* producer = state->events.get();
+  BirthdayAwarder* birthdays = state->birthdays.get();
   // Downgrades are due at a point in time, not on a request: a background sweep applies them,
   // in bounded batches, for members nobody reads. Old events go once every consumer has them.
   return service::Built{
@@ -57,9 +71,13 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
           {.name = "tier-review",
            .interval = absl::Milliseconds(review_interval_ms),
            .run_once = [handler] { return handler->ApplyDueTierChanges(kTierReviewBatchMax); }},
-          {.name = "outbox-prune", .interval = producer->prune_interval(), .run_once = [producer] {
-             return producer->PruneOnce();
-           }}}};
+          {.name = "outbox-prune",
+           .interval = producer->prune_interval(),
+           .run_once = [producer] { return producer->PruneOnce(); }},
+          // Today's birthdays get points-svc's BIRTHDAY activity (members-svc/rpc/birthdays.h).
+          {.name = "birthdays",
+           .interval = absl::Milliseconds(birthday_interval_ms),
+           .run_once = [birthdays] { return birthdays->RunOnce(kBirthdayRoundMax); }}}};
 }
 
 }  // namespace
@@ -71,10 +89,16 @@ int main(int argc, char** argv) {
   spec.defaults = loyalty::config::ServiceDefaults{
       .env_prefix = "MEMBERS", .schema = "members", .grpc_port = 50051, .metrics_port = 9101};
   spec.migrations = loyalty::members::Migrations();
-  spec.extra_help = {{"LOYALTY_PAGE_TOKEN_SECRET",
-                      "HMAC key for page tokens, >= 16 characters, same on every replica"},
-                     {"LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS",
-                      "how often due tier downgrades are applied (default: 60000)"}};
+  spec.extra_help = {
+      {"LOYALTY_PAGE_TOKEN_SECRET",
+       "HMAC key for page tokens, >= 16 characters, same on every replica"},
+      {"LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS",
+       "how often due tier downgrades are applied (default: 60000)"},
+      {"LOYALTY_MEMBERS_POINTS_ADDR",
+       "points-svc gRPC address, for birthday bonuses (default: 127.0.0.1:50052)"},
+      {"LOYALTY_MEMBERS_POINTS_DEADLINE_MS", "deadline of calls to points-svc (default: 2000)"},
+      {"LOYALTY_MEMBERS_BIRTHDAY_INTERVAL_MS",
+       "how often today's birthdays are looked for (default: 3600000)"}};
   for (auto& variable : loyalty::events::ProducerConfigHelp("MEMBERS")) {
     spec.extra_help.push_back(std::move(variable));
   }

@@ -129,4 +129,21 @@ inline constexpr pg::Query kListTierHistory{
     "SELECT from_tier, to_tier, kind, change_time FROM tier_history "
     "WHERE program_id = $1 AND member_id = $2 ORDER BY seq DESC LIMIT $3"};
 
+// --- The birthday job --------------------------------------------------------------------
+
+// Active members born on month $1 and one of days $2, after the key ($3, $4), whose year $5 is
+// not settled yet; a page of $6.
+inline constexpr pg::Query kSelectBirthdaysDue{
+    "members_select_birthdays_due",
+    "SELECT m.program_id, m.member_id FROM members m WHERE m.status = 1 "
+    "AND m.birthday_month = $1 AND m.birthday_day = ANY($2::integer[]) "
+    "AND (m.program_id, m.member_id) > ($3, $4) AND NOT EXISTS (SELECT 1 FROM birthday_awards a "
+    "WHERE a.program_id = m.program_id AND a.member_id = m.member_id AND a.year = $5) "
+    "ORDER BY m.program_id, m.member_id LIMIT $6"};
+
+inline constexpr pg::Query kSettleBirthday{
+    "members_settle_birthday",
+    "INSERT INTO birthday_awards (program_id, member_id, year, outcome, settle_time) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"};
+
 }  // namespace loyalty::members::queries
