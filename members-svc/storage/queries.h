@@ -10,8 +10,8 @@ namespace loyalty::members::queries {
 inline constexpr pg::Query kInsertProgram{
     "members_insert_program",
     "INSERT INTO programs (program_id, display_name, currency_code, "
-    "point_value_minor_per_thousand, tier_window_months, downgrade_grace_days, create_time) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)"};
+    "point_value_minor_per_thousand, tier_window_months, downgrade_grace_days, create_time, "
+    "referral_rewards_max) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"};
 
 inline constexpr pg::Query kInsertTier{
     "members_insert_tier",
@@ -26,7 +26,8 @@ inline constexpr pg::Query kInsertTierBenefit{
 inline constexpr pg::Query kSelectProgram{
     "members_select_program",
     "SELECT program_id, display_name, currency_code, point_value_minor_per_thousand, "
-    "tier_window_months, downgrade_grace_days, create_time FROM programs WHERE program_id = $1"};
+    "tier_window_months, downgrade_grace_days, create_time, referral_rewards_max FROM programs "
+    "WHERE program_id = $1"};
 
 inline constexpr pg::Query kSelectTiers{
     "members_select_tiers",
@@ -145,5 +146,20 @@ inline constexpr pg::Query kSettleBirthday{
     "members_settle_birthday",
     "INSERT INTO birthday_awards (program_id, member_id, year, outcome, settle_time) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"};
+
+// --- Referrals ---------------------------------------------------------------------------
+
+inline constexpr pg::Query kInsertReferral{
+    "members_insert_referral",
+    "INSERT INTO referrals (program_id, referral_id, referrer_id, referee_id, status, "
+    "create_time) VALUES ($1, $2, $3, $4, $5, $6)"};
+
+// A referrer's referrals, newest first, before the keyset position ($3, $4) when given.
+inline constexpr pg::Query kListReferrals{
+    "members_list_referrals",
+    "SELECT program_id, referral_id, referrer_id, referee_id, status, refusal_reason, "
+    "create_time, resolve_time FROM referrals WHERE program_id = $1 AND referrer_id = $2 "
+    "AND ($3::timestamptz IS NULL OR (create_time, referral_id) < ($3, $4)) "
+    "ORDER BY create_time DESC, referral_id DESC LIMIT $5"};
 
 }  // namespace loyalty::members::queries
