@@ -5,6 +5,7 @@
 
 #include "common/testkit/status_matchers.h"
 #include "gtest/gtest.h"
+#include "members-svc/rpc/referral_bonus.h"
 #include "members-svc/rpc/test_platform.h"
 
 namespace loyalty::members {
@@ -100,6 +101,69 @@ TEST_F(ReferralsTest, ReferralsPageNewestFirstAndTokensStayWithTheirMember) {
   }
   EXPECT_TRUE(token.empty());
   EXPECT_EQ(listed, referees);
+}
+
+TEST_F(ReferralsTest, AFirstPurchasePaysBothOnceUpToTheReferrersCap) {
+  auto bob = EnrollMember("bob@example.com");
+  ASSERT_THAT(bob, IsOk());
+  std::vector<std::string> referees;
+  for (const char* email : {"alice@example.com", "carol@example.com", "dave@example.com"}) {
+    clock_.Advance(absl::Minutes(1));
+    auto referee = EnrollMember(email, 0, 0, bob->referral_code());
+    ASSERT_THAT(referee, IsOk());
+    referees.push_back(referee->id());
+  }
+  ReferralBonus bonus(points_channel_, absl::Seconds(10));
+  auto settle = [&](const std::string& referee) {
+    return members_pool_->InTransaction([&](pg::Connection& connection) {
+      return bonus.OnQualifyingPurchase(connection, "shop", referee, clock_.Now());
+    });
+  };
+  for (const std::string& referee : referees) ASSERT_THAT(settle(referee), IsOk());
+  ASSERT_THAT(settle(referees[0]), IsOk());  // Settled already: nothing more.
+  ASSERT_THAT(settle(bob->id()), IsOk());    // Nobody referred Bob.
+
+  // 500 points each (the default REFERRAL rule), for two referrals: the program's cap.
+  EXPECT_EQ(Available(bob->id()), 2 * 500);
+  EXPECT_EQ(Available(referees[0]), 500);
+  EXPECT_EQ(Available(referees[1]), 500);
+  EXPECT_EQ(Available(referees[2]), 0);
+  auto bobs = CallMembers(&mv1::MembersService::Stub::ListReferrals, ReferralsOf(bob->id()));
+  ASSERT_THAT(bobs, IsOk());
+  ASSERT_EQ(bobs->referrals_size(), 3);
+  EXPECT_EQ(bobs->referrals(0).referee(), referees[2]);  // Newest first.
+  EXPECT_EQ(bobs->referrals(0).status(), mv1::REFERRAL_STATUS_REFUSED);
+  EXPECT_EQ(bobs->referrals(0).refusal_reason(), "REFERRAL_CAP_REACHED");
+  for (int i = 1; i < 3; ++i) {
+    EXPECT_EQ(bobs->referrals(i).status(), mv1::REFERRAL_STATUS_REWARDED);
+    EXPECT_TRUE(bobs->referrals(i).has_resolve_time());
+  }
+
+  // A settlement whose commit was lost (the event applied again): points-svc pays once.
+  {
+    auto connection = members_pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    ASSERT_THAT((*connection)->ExecuteScript("reopen", "UPDATE referrals SET status = 1"), IsOk());
+  }
+  ASSERT_THAT(settle(referees[0]), IsOk());
+  EXPECT_EQ(Available(bob->id()), 2 * 500);
+  EXPECT_EQ(Available(referees[0]), 500);
+}
+
+TEST_F(ReferralsTest, APointsOutageLeavesTheReferralPendingForTheNextDelivery) {
+  auto bob = EnrollMember("bob@example.com");
+  ASSERT_THAT(bob, IsOk());
+  auto alice = EnrollMember("alice@example.com", 0, 0, bob->referral_code());
+  ASSERT_THAT(alice, IsOk());
+  points_server_.reset();
+  ReferralBonus down(points_channel_, absl::Seconds(10));
+  EXPECT_THAT(members_pool_->InTransaction([&](pg::Connection& connection) {
+    return down.OnQualifyingPurchase(connection, "shop", alice->id(), clock_.Now());
+  }),
+              StatusIs(C::kUnavailable));
+  auto bobs = CallMembers(&mv1::MembersService::Stub::ListReferrals, ReferralsOf(bob->id()));
+  ASSERT_THAT(bobs, IsOk());
+  EXPECT_EQ(bobs->referrals(0).status(), mv1::REFERRAL_STATUS_PENDING);
 }
 
 }  // namespace

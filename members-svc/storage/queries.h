@@ -162,4 +162,21 @@ inline constexpr pg::Query kListReferrals{
     "AND ($3::timestamptz IS NULL OR (create_time, referral_id) < ($3, $4)) "
     "ORDER BY create_time DESC, referral_id DESC LIMIT $5"};
 
+inline constexpr pg::Query kLockPendingReferral{
+    "members_lock_pending_referral",
+    "SELECT referral_id, referrer_id FROM referrals WHERE program_id = $1 AND referee_id = $2 "
+    "AND status = 1 FOR UPDATE"};
+
+// Locks the referrer's member row, then counts their rewarded referrals.
+inline constexpr pg::Query kCountRewardedReferrals{
+    "members_count_rewarded_referrals",
+    "WITH referrer AS (SELECT 1 FROM members WHERE program_id = $1 AND member_id = $2 "
+    "FOR UPDATE) SELECT count(*) FROM referrals WHERE program_id = $1 AND referrer_id = $2 "
+    "AND status = 2 AND EXISTS (SELECT 1 FROM referrer)"};
+
+inline constexpr pg::Query kResolveReferral{
+    "members_resolve_referral",
+    "UPDATE referrals SET status = $3, refusal_reason = $4, resolve_time = $5 "
+    "WHERE program_id = $1 AND referral_id = $2"};
+
 }  // namespace loyalty::members::queries
