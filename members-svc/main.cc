@@ -9,11 +9,15 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/events/consumer.h"
 #include "common/events/producer.h"
 #include "common/service/service_main.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
+#include "members-svc/rpc/points_events.h"
 
 namespace loyalty::members {
 namespace {
@@ -28,6 +32,8 @@ struct State {
   std::unique_ptr<MembersHandler> handler;
   std::unique_ptr<GrpcMembersService> service;
   std::unique_ptr<events::Producer> events;
+  // Last: its destructor stops the thread that applies points events through the handler.
+  std::unique_ptr<events::EventConsumer> points_events;
 };
 
 absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig& config,
@@ -35,6 +41,8 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   const std::string secret = reader.String("LOYALTY_PAGE_TOKEN_SECRET", kDevPageTokenSecret, 256);
   const int64_t review_interval_ms =
       reader.Int("LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS", 60'000, 1'000, 86'400'000);
+  const std::string points_address =
+      reader.String("LOYALTY_MEMBERS_POINTS_ADDR", "127.0.0.1:50052", 255);
   const events::ProducerConfig events_config = events::ReadProducerConfig(reader, "MEMBERS");
   if (secret.size() < 16) {
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
@@ -47,19 +55,27 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       pool, service::ConnectionOptionsFor(config, "members-svc-events"), state->clock,
       events_config);
   MembersHandler* handler = state->handler.get();
-  events::Producer* producer = state->events.get();
+  // Points earned and refunded in points-svc are the qualifying activity that moves tiers.
+  state->points_events = std::make_unique<events::EventConsumer>(
+      pool, grpc::CreateChannel(points_address, grpc::InsecureChannelCredentials()),
+      events::ConsumerOptions{
+          .stream = "points", .consumer = "members-svc", .types = PointsEventTypes()},
+      [handler](pg::Connection& connection, const events::v1::Event& event) {
+        return handler->ApplyPointsEvent(connection, event);
+      });
   // Downgrades are due at a point in time, not on a request: a background sweep applies them,
-  // in bounded batches, for members nobody reads. Old events go once every consumer has them.
+  // in bounded batches, for members nobody reads. The ids of applied points events are kept as
+  // long as this service keeps its own events.
   return service::Built{
       .state = state,
-      .services = {state->service.get(), producer->service()},
-      .loops = {
-          {.name = "tier-review",
-           .interval = absl::Milliseconds(review_interval_ms),
-           .run_once = [handler] { return handler->ApplyDueTierChanges(kTierReviewBatchMax); }},
-          {.name = "outbox-prune", .interval = producer->prune_interval(), .run_once = [producer] {
-             return producer->PruneOnce();
-           }}}};
+      .services = {state->service.get()},
+      .loops = {{.name = "tier-review",
+                 .interval = absl::Milliseconds(review_interval_ms),
+                 .run_once =
+                     [handler] { return handler->ApplyDueTierChanges(kTierReviewBatchMax); }}},
+      .producer = state->events.get(),
+      .consumers = {state->points_events.get()},
+      .applied_retention = events_config.retention};
 }
 
 }  // namespace
@@ -71,10 +87,14 @@ int main(int argc, char** argv) {
   spec.defaults = loyalty::config::ServiceDefaults{
       .env_prefix = "MEMBERS", .schema = "members", .grpc_port = 50051, .metrics_port = 9101};
   spec.migrations = loyalty::members::Migrations();
-  spec.extra_help = {{"LOYALTY_PAGE_TOKEN_SECRET",
-                      "HMAC key for page tokens, >= 16 characters, same on every replica"},
-                     {"LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS",
-                      "how often due tier downgrades are applied (default: 60000)"}};
+  spec.extra_help = {
+      {"LOYALTY_PAGE_TOKEN_SECRET",
+       "HMAC key for page tokens, >= 16 characters, same on every replica"},
+      {"LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS",
+       "how often due tier downgrades are applied (default: 60000)"},
+      {"LOYALTY_MEMBERS_POINTS_ADDR",
+       "points-svc gRPC address, whose PointsEarned/PointsRefunded events move tiers "
+       "(default: 127.0.0.1:50052)"}};
   for (auto& variable : loyalty::events::ProducerConfigHelp("MEMBERS")) {
     spec.extra_help.push_back(std::move(variable));
   }
