@@ -28,17 +28,24 @@
 #include "points-svc/rpc/member_directory.h"
 #include "points-svc/rpc/member_events.h"
 #include "points-svc/rpc/points_handler.h"
+#include "rewards-svc/migrations.h"
+#include "rewards-svc/rpc/grpc_service.h"
+#include "rewards-svc/rpc/rewards_handler.h"
+#include "rewards-svc/rpc/upstream.h"
+#include "rewards-svc/rpc/voucher_keys.h"
 
 namespace loyalty {
 namespace {
 
 namespace mv1 = ::loyalty::members::v1;
 namespace pv1 = ::loyalty::points::v1;
+namespace rv1 = ::loyalty::rewards::v1;
 using ::loyalty::testkit::IsOk;
 using ::loyalty::testkit::StatusIs;
 
 constexpr char kProgram[] = "shop";
 constexpr char kKey[] = "flows-test-page-token-key";
+constexpr char kVoucherKey[] = "flows-test-voucher-key-0123456789abcdef";
 // Every wait on another service's stream gives up after this.
 constexpr absl::Duration kWaitMax = absl::Seconds(30);
 
@@ -122,6 +129,40 @@ class FlowsTest : public ::testing::Test {
     // Consumers first: they apply through the handlers and read the producers' streams.
     member_consumer_.reset();
     points_consumer_.reset();
+    stamp_consumer_.reset();
+  }
+
+  // rewards-svc, on demand, and its consumer of points-svc's stream as rewards-svc/main.cc
+  // wires it.
+  void StartRewardsConsumingPoints() {
+    rewards_schema_ = testkit::MustSchema("rewards");
+    rewards_pool_ = rewards_schema_->MakePool(4);
+    testkit::MustMigrate(*rewards_pool_, rewards::Migrations());
+    upstream_ = std::make_unique<rewards::Upstream>(testkit::InsecureChannel(PointsAddress()),
+                                                    testkit::InsecureChannel(MembersAddress()),
+                                                    absl::Seconds(10));
+    auto keys = rewards::VoucherKeys::Create(kVoucherKey);
+    LOYALTY_CHECK(keys.ok());
+    rewards_handler_ = std::make_unique<rewards::RewardsHandler>(
+        *rewards_pool_, clock_, *upstream_, *std::move(keys),
+        rewards::RewardsHandlerOptions{.page_token_key = kKey});
+    rewards_service_ = std::make_unique<rewards::GrpcRewardsService>(*rewards_handler_);
+    rewards_server_ = Serve("rewards-test", {rewards_service_.get()});
+    rewards_stub_ = rv1::RewardsService::NewStub(
+        testkit::InsecureChannel(testkit::AddressOf(*rewards_server_)));
+    RestartStampConsumer();
+  }
+
+  void RestartStampConsumer() {
+    stamp_consumer_.reset();
+    rewards::RewardsHandler* handler = rewards_handler_.get();
+    stamp_consumer_ = std::make_unique<events::EventConsumer>(
+        *rewards_pool_, testkit::InsecureChannel(PointsAddress()),
+        Options("points", "rewards-svc", rewards::RewardsHandler::PointsEventTypes()),
+        [handler](pg::Connection& connection, const events::v1::Event& event) {
+          return handler->ApplyPointsEvent(connection, event);
+        });
+    stamp_consumer_->Start();
   }
 
   static std::unique_ptr<server::GrpcServer> Serve(const std::string& name,
@@ -227,6 +268,26 @@ class FlowsTest : public ::testing::Test {
     return Call(*points_stub_, &pv1::PointsService::Stub::RecordPurchase, request);
   }
 
+  // A purchase of `quantity` units of one `category` item at 2.00 EUR each.
+  absl::StatusOr<pv1::RecordPurchaseResponse> PurchaseLines(const std::string& member,
+                                                            const std::string& order,
+                                                            const std::string& category,
+                                                            int64_t quantity) {
+    pv1::RecordPurchaseRequest request;
+    request.set_program(kProgram);
+    request.set_member(member);
+    request.set_request_id("purchase-" + order);
+    request.set_order_id(order);
+    request.set_currency_code("EUR");
+    request.set_total_minor(200 * quantity);
+    pv1::PurchaseLine* line = request.add_lines();
+    line->set_sku(category + "-1");
+    line->set_category(category);
+    line->set_quantity(quantity);
+    line->set_unit_price_minor(200);
+    return Call(*points_stub_, &pv1::PointsService::Stub::RecordPurchase, request);
+  }
+
   absl::Status Refund(const std::string& member, const std::string& order, int64_t amount_minor) {
     pv1::RefundPurchaseRequest request;
     request.set_program(kProgram);
@@ -260,6 +321,14 @@ class FlowsTest : public ::testing::Test {
   std::unique_ptr<pv1::PointsService::Stub> points_stub_;
   std::unique_ptr<events::EventConsumer> member_consumer_;
   std::unique_ptr<events::EventConsumer> points_consumer_;
+  std::unique_ptr<testkit::TestSchema> rewards_schema_;
+  std::unique_ptr<pg::Pool> rewards_pool_;
+  std::unique_ptr<rewards::Upstream> upstream_;
+  std::unique_ptr<rewards::RewardsHandler> rewards_handler_;
+  std::unique_ptr<rewards::GrpcRewardsService> rewards_service_;
+  std::unique_ptr<server::GrpcServer> rewards_server_;
+  std::unique_ptr<rv1::RewardsService::Stub> rewards_stub_;
+  std::unique_ptr<events::EventConsumer> stamp_consumer_;
 };
 
 // --- points-svc follows members-svc --------------------------------------------------------
@@ -369,6 +438,76 @@ TEST_F(FlowsTest, BonusActivitiesDoNotQualifyButEngagementDoes) {
   EXPECT_EQ(review->points(), 50);
   EXPECT_EQ(birthday->points(), 200);
   EXPECT_EQ(TierStatus(alice).qualifying_points(), 50);
+}
+
+// --- rewards-svc follows points-svc --------------------------------------------------------
+
+TEST_F(FlowsTest, QualifyingPurchasesStampACardAndAFullCardIssuesItsVoucherOnce) {
+  const std::string alice = Enroll("alice");
+  StartRewardsConsumingPoints();
+  rv1::CreateRewardRequest reward;
+  reward.set_program(kProgram);
+  reward.set_request_id("coffee");
+  reward.mutable_reward()->set_title("Free coffee");
+  reward.mutable_reward()->set_points_cost(100);
+  reward.mutable_reward()->mutable_free_product()->set_sku("coffee-1");
+  auto coffee = Call(*rewards_stub_, &rv1::RewardsService::Stub::CreateReward, reward);
+  ASSERT_THAT(coffee, IsOk());
+  rv1::CreatePunchCardDefinitionRequest define;
+  define.set_program(kProgram);
+  define.set_request_id("card");
+  define.mutable_definition()->set_title("Three coffees, one free");
+  define.mutable_definition()->set_category("coffee");
+  define.mutable_definition()->set_stamps_needed(3);
+  define.mutable_definition()->set_reward(coffee->reward().id());
+  ASSERT_THAT(Call(*rewards_stub_, &rv1::RewardsService::Stub::CreatePunchCardDefinition, define),
+              IsOk());
+
+  // Three coffee orders fill the card (a tea order does not count); a fourth starts the next.
+  ASSERT_THAT(PurchaseLines(alice, "c1", "coffee", 2), IsOk());
+  ASSERT_THAT(PurchaseLines(alice, "t1", "tea", 1), IsOk());
+  ASSERT_THAT(PurchaseLines(alice, "c2", "coffee", 1), IsOk());
+  ASSERT_THAT(PurchaseLines(alice, "c3", "coffee", 1), IsOk());
+  ASSERT_THAT(PurchaseLines(alice, "c4", "coffee", 1), IsOk());
+  ASSERT_TRUE(AwaitCaughtUp(*stamp_consumer_, *points_pool_));
+
+  const auto expect_one_full_card = [&](const std::string& when) {
+    rv1::ListPunchCardsRequest list;
+    list.set_program(kProgram);
+    list.set_member(alice);
+    auto cards = Call(*rewards_stub_, &rv1::RewardsService::Stub::ListPunchCards, list);
+    ASSERT_THAT(cards, IsOk());
+    ASSERT_EQ(cards->cards_size(), 1) << when;
+    EXPECT_EQ(cards->cards(0).stamps(), 1) << when;
+    EXPECT_EQ(cards->cards(0).completed_cards(), 1) << when;
+    EXPECT_EQ(cards->cards(0).vouchers_size(), 1) << when;
+    EXPECT_EQ(CountIn(*rewards_pool_, "SELECT count(*) FROM vouchers"), 1) << when;
+  };
+  expect_one_full_card("after the stream");
+
+  // The interim RecordStamp for an order the stream stamped adds nothing.
+  rv1::RecordStampRequest stamp;
+  stamp.set_program(kProgram);
+  stamp.set_member(alice);
+  stamp.set_order_id("c4");
+  rv1::StampLine* line = stamp.add_lines();
+  line->set_sku("coffee-1");
+  line->set_category("coffee");
+  line->set_quantity(1);
+  ASSERT_THAT(Call(*rewards_stub_, &rv1::RewardsService::Stub::RecordStamp, stamp), IsOk());
+  expect_one_full_card("after RecordStamp");
+
+  // Replayed from the start, once with the applied ids and once without: the orders are keys.
+  stamp_consumer_.reset();
+  ExecuteIn(*rewards_pool_, "UPDATE event_cursors SET last_sequence = 0");
+  RestartStampConsumer();
+  ASSERT_TRUE(AwaitCaughtUp(*stamp_consumer_, *points_pool_));
+  stamp_consumer_.reset();
+  ExecuteIn(*rewards_pool_,
+            "DELETE FROM applied_events; UPDATE event_cursors SET last_sequence = 0");
+  RestartStampConsumer();
+  ASSERT_TRUE(AwaitCaughtUp(*stamp_consumer_, *points_pool_));
+  expect_one_full_card("after two replays");
 }
 
 }  // namespace
