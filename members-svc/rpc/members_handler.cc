@@ -712,7 +712,8 @@ absl::Status MembersHandler::ApplyPointsEvent(pg::Connection& connection,
       qualifying->points, std::min(qualifying->occur_time, now), now);
   // points-svc earns only for members it learnt of from here, so an unknown member or program
   // is a test fixture or a deleted schema: nothing to count, and no reason to stop the stream.
-  if (recorded.status().code() == absl::StatusCode::kNotFound) {
+  if (recorded.status().code() == absl::StatusCode::kNotFound ||
+      ErrorReason(recorded.status()) == "UNKNOWN_PROGRAM") {
     log::Warning("points event for an unknown member skipped",
                  {{"event_id", event.event_id()},
                   {"member", MemberName(qualifying->program_id, qualifying->member_id)}});

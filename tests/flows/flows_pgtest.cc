@@ -13,12 +13,15 @@
 #include "common/check.h"
 #include "common/clock.h"
 #include "common/events/consumer.h"
+#include "common/events/outbox.h"
 #include "common/events/producer.h"
+#include "common/rpc/proto_time.h"
 #include "common/status/grpc_status.h"
 #include "common/testkit/service_harness.h"
 #include "common/testkit/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "loyalty/points/v1/points_events.pb.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
@@ -416,6 +419,29 @@ TEST_F(FlowsTest, PurchasesMoveTheTierOnceEvenWhenTheStreamIsReplayed) {
   EXPECT_EQ(TierStatus(alice).qualifying_points(), 1025);
   EXPECT_EQ(CountIn(*members_pool_, "SELECT count(*) FROM qualifying_activity"), 4);
   expect_silver_once(1025, "after two replays");
+}
+
+TEST_F(FlowsTest, PointsForAnUnknownMemberOrProgramAreSkippedNotRetriedForever) {
+  for (const auto& [program, member] :
+       {std::pair<std::string, std::string>{kProgram, "nobody"}, {"no-such-program", "nobody"}}) {
+    pv1::PointsEarned earned;
+    earned.set_program(program);
+    earned.set_member(member);
+    earned.set_source(pv1::EARN_SOURCE_PURCHASE);
+    earned.set_points(10);
+    const events::OutboxEvent outbox =
+        events::MakeEvent(program, "member", member, earned, clock_.Now());
+    events::v1::Event event;
+    event.set_event_id(outbox.event_id);
+    event.set_event_type(outbox.event_type);
+    event.set_payload(outbox.payload_json);
+    *event.mutable_occur_time() = ToTimestamp(outbox.occur_time);
+    EXPECT_THAT(members_pool_->InTransaction([&](pg::Connection& connection) {
+      return members_handler_->ApplyPointsEvent(connection, event);
+    }),
+                IsOk())
+        << program;
+  }
 }
 
 TEST_F(FlowsTest, BonusActivitiesDoNotQualifyButEngagementDoes) {
