@@ -232,20 +232,23 @@ class FlowsTest : public ::testing::Test {
     return response->member().id();
   }
 
-  absl::Status Suspend(const std::string& member) {
-    mv1::SuspendMemberRequest request;
+  // SuspendMember or ReactivateMember of `member`.
+  template <typename Request, typename Response>
+  absl::Status ChangeStatus(grpc::Status (mv1::MembersService::Stub::*rpc)(grpc::ClientContext*,
+                                                                           const Request&,
+                                                                           Response*),
+                            const std::string& member) {
+    Request request;
     request.set_program(kProgram);
     request.set_member(member);
-    request.set_request_id("suspend-" + member);
-    return Call(*members_stub_, &mv1::MembersService::Stub::SuspendMember, request).status();
+    request.set_request_id(absl::StrCat(Request::descriptor()->name(), "-", member));
+    return Call(*members_stub_, rpc, request).status();
   }
-
+  absl::Status Suspend(const std::string& member) {
+    return ChangeStatus(&mv1::MembersService::Stub::SuspendMember, member);
+  }
   absl::Status Reactivate(const std::string& member) {
-    mv1::ReactivateMemberRequest request;
-    request.set_program(kProgram);
-    request.set_member(member);
-    request.set_request_id("reactivate-" + member);
-    return Call(*members_stub_, &mv1::MembersService::Stub::ReactivateMember, request).status();
+    return ChangeStatus(&mv1::MembersService::Stub::ReactivateMember, member);
   }
 
   mv1::GetTierStatusResponse TierStatus(const std::string& member) {
