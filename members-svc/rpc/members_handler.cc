@@ -661,7 +661,8 @@ absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQuali
   LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
     LOYALTY_ASSIGN_OR_RETURN(
         response, RecordQualifyingIn(connection, request.program(), request.member(),
-                                     request.event_id(), request.points(), occur_time, now));
+                                     request.event_id(), request.points(), occur_time, now,
+                                     /*with_total=*/true));
     return absl::OkStatus();
   }));
   return response;
@@ -669,7 +670,8 @@ absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQuali
 
 absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQualifyingIn(
     pg::Connection& connection, const std::string& program_id, const std::string& member_id,
-    const std::string& event_id, int64_t points, absl::Time occur_time, absl::Time now) {
+    const std::string& event_id, int64_t points, absl::Time occur_time, absl::Time now,
+    bool with_total) {
   v1::RecordQualifyingActivityResponse response;
   LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program, LoadProgram(connection, program_id));
   if (!program.has_value()) return UnknownProgram(program_id);
@@ -693,10 +695,12 @@ absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQuali
     }
   }
   response.set_tier(TierCode(*program, member->tier.tier_index));
-  LOYALTY_ASSIGN_OR_RETURN(int64_t sum,
-                           SumQualifyingPoints(connection, program_id, member_id,
-                                               WindowStart(now, program->policy), now));
-  response.set_qualifying_points(sum);
+  if (with_total) {
+    LOYALTY_ASSIGN_OR_RETURN(int64_t sum,
+                             SumQualifyingPoints(connection, program_id, member_id,
+                                                 WindowStart(now, program->policy), now));
+    response.set_qualifying_points(sum);
+  }
   LOYALTY_RETURN_IF_ERROR(AppendAll(connection, tier_events));
   return response;
 }
@@ -709,7 +713,7 @@ absl::Status MembersHandler::ApplyPointsEvent(pg::Connection& connection,
   // A purchase stamped ahead of this clock counts from now, so it is inside the current window.
   absl::StatusOr<v1::RecordQualifyingActivityResponse> recorded = RecordQualifyingIn(
       connection, qualifying->program_id, qualifying->member_id, event.event_id(),
-      qualifying->points, std::min(qualifying->occur_time, now), now);
+      qualifying->points, std::min(qualifying->occur_time, now), now, /*with_total=*/false);
   // points-svc earns only for members it learnt of from here, so an unknown member or program
   // is a test fixture or a deleted schema: nothing to count, and no reason to stop the stream.
   if (recorded.status().code() == absl::StatusCode::kNotFound ||

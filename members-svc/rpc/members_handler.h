@@ -62,10 +62,13 @@ class MembersHandler {
   absl::Status ApplyPointsEvent(pg::Connection& connection, const events::v1::Event& event);
 
  private:
-  // RecordQualifyingActivity's effect in the caller's transaction, validated input.
+  // RecordQualifyingActivity's effect in the caller's transaction, validated input; the
+  // window's qualifying points are summed for the answer only `with_total` (the consumer of
+  // points events needs no answer).
   absl::StatusOr<v1::RecordQualifyingActivityResponse> RecordQualifyingIn(
       pg::Connection& connection, const std::string& program_id, const std::string& member_id,
-      const std::string& event_id, int64_t points, absl::Time occur_time, absl::Time now);
+      const std::string& event_id, int64_t points, absl::Time occur_time, absl::Time now,
+      bool with_total);
   // Brings the member's tier up to date at `now` within the caller's transaction (member row
   // locked), writing history for upgrades and downgrades and adding a TierChanged event for each
   // to `events`, which the caller appends to the outbox before it commits.
