@@ -100,6 +100,16 @@ grep -q 'grpc_server_handled_total{grpc_code="OK",grpc_method="EnrollMember"' <<
   || fail "metrics do not count EnrollMember"
 grep -q 'loyalty_event_consumer_lag_events{stream="points"}' <<<"$metrics" \
   || fail "members-svc does not export its consumer's lag"
+# points-svc follows members-svc, rewards-svc follows points-svc.
+for consumer in "$LOYALTY_POINTS_METRICS_PORT members" "$LOYALTY_REWARDS_METRICS_PORT points"; do
+  read -r port stream <<<"$consumer"
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+  metrics="$(cat <&3)"
+  exec 3<&-
+  grep -q "loyalty_event_consumer_lag_events{stream=\"$stream\"}" <<<"$metrics" \
+    || fail "the consumer of stream $stream does not export its lag on port $port"
+done
 
 kill -TERM "$run_pid"
 wait "$run_pid" || true
