@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/events/consumer.h"
 #include "common/events/producer.h"
 #include "common/service/service_main.h"
 #include "grpcpp/create_channel.h"
@@ -16,6 +17,7 @@
 #include "points-svc/migrations.h"
 #include "points-svc/rpc/grpc_service.h"
 #include "points-svc/rpc/member_directory.h"
+#include "points-svc/rpc/member_events.h"
 #include "points-svc/rpc/points_handler.h"
 
 namespace loyalty::points {
@@ -30,6 +32,8 @@ struct State {
   std::unique_ptr<PointsHandler> handler;
   std::unique_ptr<GrpcPointsService> service;
   std::unique_ptr<events::Producer> events;
+  // Last: its destructor stops the thread that applies member events through the handler.
+  std::unique_ptr<events::EventConsumer> member_events;
 };
 
 absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig& config,
@@ -53,9 +57,10 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
   }
   auto state = std::make_shared<State>();
-  state->directory = std::make_unique<GrpcMemberDirectory>(
-      grpc::CreateChannel(members_address, grpc::InsecureChannelCredentials()),
-      absl::Milliseconds(members_deadline_ms));
+  const std::shared_ptr<grpc::Channel> members_channel =
+      grpc::CreateChannel(members_address, grpc::InsecureChannelCredentials());
+  state->directory = std::make_unique<GrpcMemberDirectory>(members_channel,
+                                                           absl::Milliseconds(members_deadline_ms));
   state->handler = std::make_unique<PointsHandler>(
       pool, state->clock, *state->directory,
       PointsHandlerOptions{
@@ -70,21 +75,27 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       pool, service::ConnectionOptionsFor(config, "points-svc-events"), state->clock,
       events_config);
   PointsHandler* handler = state->handler.get();
-  events::Producer* producer = state->events.get();
+  state->member_events = std::make_unique<events::EventConsumer>(
+      pool, members_channel,
+      events::ConsumerOptions{
+          .stream = "members", .consumer = "points-svc", .types = MemberEventTypes()},
+      [handler](pg::Connection& connection, const events::v1::Event& event) {
+        return handler->ApplyMemberEvent(connection, event);
+      });
   // Holds run out, pending points come due and lots expire at points in time, not on requests:
-  // one loop applies all three in bounded batches. Old events go once every consumer has them.
+  // one loop applies all three in bounded batches. The ids of applied member events are kept as
+  // long as this service keeps its own events.
   return service::Built{
       .state = state,
-      .services = {state->service.get(), producer->service()},
+      .services = {state->service.get()},
       .loops = {{.name = "ledger-maintenance",
                  .interval = absl::Milliseconds(maintenance_interval_ms),
-                 .run_once = [handler] { return handler->Maintain(kMaintenanceBatchMax); }},
-                {.name = "outbox-prune",
-                 .interval = producer->prune_interval(),
-                 .run_once = [producer] { return producer->PruneOnce(); }}},
-      .register_metrics = [handler](prometheus::Registry& registry) {
-        handler->ExportMetrics(registry);
-      }};
+                 .run_once = [handler] { return handler->Maintain(kMaintenanceBatchMax); }}},
+      .register_metrics =
+          [handler](prometheus::Registry& registry) { handler->ExportMetrics(registry); },
+      .producer = state->events.get(),
+      .consumers = {state->member_events.get()},
+      .applied_retention = events_config.retention};
 }
 
 }  // namespace
@@ -99,7 +110,8 @@ int main(int argc, char** argv) {
   spec.extra_help = {
       {"LOYALTY_PAGE_TOKEN_SECRET",
        "HMAC key for page tokens, >= 16 characters, same on every replica"},
-      {"LOYALTY_POINTS_MEMBERS_ADDR", "members-svc gRPC address (default: 127.0.0.1:50051)"},
+      {"LOYALTY_POINTS_MEMBERS_ADDR",
+       "members-svc gRPC address, for GetMember and its event stream (default: 127.0.0.1:50051)"},
       {"LOYALTY_POINTS_MEMBERS_DEADLINE_MS", "deadline of calls to members-svc (default: 2000)"},
       {"LOYALTY_POINTS_PROJECTION_TTL_MS",
        "how long member and program data from members-svc is trusted (default: 60000)"},

@@ -12,6 +12,8 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/events/consumer.h"
+#include "common/events/producer.h"
 #include "common/log/log.h"
 #include "common/service/service_main.h"
 #include "common/status/error.h"
@@ -33,13 +35,16 @@ struct State {
   std::unique_ptr<Upstream> upstream;
   std::unique_ptr<RewardsHandler> handler;
   std::unique_ptr<GrpcRewardsService> service;
+  std::unique_ptr<events::Producer> events;
+  // Last: its destructor stops the thread that applies points events through the handler.
+  std::unique_ptr<events::EventConsumer> points_events;
 };
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
   return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
 }
 
-absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig&,
+absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig& config,
                                      pg::Pool& pool) {
   const std::string secret = reader.String("LOYALTY_PAGE_TOKEN_SECRET", kDevPageTokenSecret, 256);
   const std::string voucher_key = reader.Required("LOYALTY_REWARDS_VOUCHER_KEY", 256);
@@ -54,6 +59,7 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   const int64_t grace_ms = reader.Int("LOYALTY_REWARDS_RECOVERY_GRACE_MS", 30'000, 0, 3'600'000);
   const int64_t interval_ms =
       reader.Int("LOYALTY_REWARDS_RECOVERY_INTERVAL_MS", 5'000, 50, 3'600'000);
+  const events::ProducerConfig events_config = events::ReadProducerConfig(reader, "REWARDS");
   // Fault injection for the crash-matrix test only: without the test flag the step is not read.
   const bool test_faults = reader.Bool("LOYALTY_REWARDS_TEST_FAULTS", false);
   const int64_t crash_after_step =
@@ -80,12 +86,25 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
     };
   }
   auto state = std::make_shared<State>();
-  state->upstream = std::make_unique<Upstream>(Channel(points_address), Channel(members_address),
+  const std::shared_ptr<grpc::Channel> points_channel = Channel(points_address);
+  state->upstream = std::make_unique<Upstream>(points_channel, Channel(members_address),
                                                absl::Milliseconds(deadline_ms));
   state->handler = std::make_unique<RewardsHandler>(pool, state->clock, *state->upstream,
                                                     *std::move(keys), std::move(options));
   state->service = std::make_unique<GrpcRewardsService>(*state->handler);
   RewardsHandler* handler = state->handler.get();
+  state->events = std::make_unique<events::Producer>(
+      pool, service::ConnectionOptionsFor(config, "rewards-svc-events"), state->clock,
+      events_config);
+  // Purchases earned in points-svc stamp punch cards.
+  state->points_events = std::make_unique<events::EventConsumer>(
+      pool, points_channel,
+      events::ConsumerOptions{.stream = "points",
+                              .consumer = "rewards-svc",
+                              .types = RewardsHandler::PointsEventTypes()},
+      [handler](pg::Connection& connection, const events::v1::Event& event) {
+        return handler->ApplyPointsEvent(connection, event);
+      });
   // Redemptions a crash left PENDING are finished or compensated at start, then by the loop.
   if (absl::StatusOr<int> recovered = handler->Recover(kRecoveryBatchMax); !recovered.ok()) {
     log::Warning("rewards: recovery at start failed; the loop retries",
@@ -96,7 +115,11 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       .services = {state->service.get()},
       .loops = {{.name = "redemption-recovery",
                  .interval = absl::Milliseconds(interval_ms),
-                 .run_once = [handler] { return handler->Recover(kRecoveryBatchMax); }}}};
+                 .run_once = [handler] { return handler->Recover(kRecoveryBatchMax); }}},
+      .producer = state->events.get(),
+      .consumers = {state->points_events.get()},
+      // The ids of applied points events are kept as long as this service keeps its own events.
+      .applied_retention = events_config.retention};
 }
 
 }  // namespace
@@ -114,7 +137,9 @@ int main(int argc, char** argv) {
       {"LOYALTY_REWARDS_VOUCHER_KEY",
        "required: secret (>= 32 bytes) keying voucher code hashes and their sealing; never "
        "change it"},
-      {"LOYALTY_REWARDS_POINTS_ADDR", "points-svc gRPC address (default: 127.0.0.1:50052)"},
+      {"LOYALTY_REWARDS_POINTS_ADDR",
+       "points-svc gRPC address, for holds and the PointsEarned events that stamp punch cards "
+       "(default: 127.0.0.1:50052)"},
       {"LOYALTY_REWARDS_MEMBERS_ADDR", "members-svc gRPC address (default: 127.0.0.1:50051)"},
       {"LOYALTY_REWARDS_UPSTREAM_DEADLINE_MS",
        "deadline of calls to points-svc and members-svc (default: 2000)"},
@@ -126,5 +151,8 @@ int main(int argc, char** argv) {
       {"LOYALTY_REWARDS_RECOVERY_INTERVAL_MS", "how often recovery runs (default: 5000)"},
       {"LOYALTY_REWARDS_TEST_FAULTS",
        "tests only: enables LOYALTY_REWARDS_CRASH_AFTER_STEP (1-4: SIGKILL after that saga step)"}};
+  for (auto& variable : loyalty::events::ProducerConfigHelp("REWARDS")) {
+    spec.extra_help.push_back(std::move(variable));
+  }
   return loyalty::service::Main(argc, argv, spec, loyalty::rewards::Build);
 }

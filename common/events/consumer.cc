@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/events/queries.h"
 #include "common/log/log.h"
@@ -14,8 +15,28 @@
 #include "common/status/error.h"
 #include "common/status/grpc_status.h"
 #include "common/status/macros.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace loyalty::events {
+
+absl::Status ParsePayload(const v1::Event& event, google::protobuf::Message& payload) {
+  if (event.event_type() != payload.GetDescriptor()->full_name()) {
+    return ErrorWithReason(
+        absl::StatusCode::kInvalidArgument, "EVENT_TYPE_MISMATCH",
+        absl::StrCat("event ", event.event_id(), " has type ", event.event_type(), ", not ",
+                     payload.GetDescriptor()->full_name()));
+  }
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(event.payload(), &payload, options);
+  if (!parsed.ok()) {
+    return ErrorWithReason(absl::StatusCode::kInvalidArgument, "BAD_EVENT_PAYLOAD",
+                           absl::StrCat("event ", event.event_id(), " of type ", event.event_type(),
+                                        ": ", parsed.ToString()));
+  }
+  return absl::OkStatus();
+}
 
 EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
                              ConsumerOptions options, ApplyFn apply)

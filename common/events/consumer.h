@@ -58,6 +58,13 @@ struct ConsumerOptions {
 // the stream is then retried from the cursor after a backoff.
 using ApplyFn = std::function<absl::Status(pg::Connection&, const v1::Event&)>;
 
+// Parses the event's JSON payload into `payload`, whose full name must be the event's type.
+// Unknown fields are ignored, so a producer may add fields before its consumers know them.
+// INVALID_ARGUMENT (EVENT_TYPE_MISMATCH, BAD_EVENT_PAYLOAD) otherwise: an apply function returns
+// it, which stops the stream at that event until someone looks (the lag metrics grow), rather
+// than skipping an effect.
+absl::Status ParsePayload(const v1::Event& event, google::protobuf::Message& payload);
+
 class EventConsumer {
  public:
   // `pool` must outlive the consumer.

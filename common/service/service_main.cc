@@ -93,6 +93,21 @@ int Serve(const Spec& spec, config::EnvReader& reader, const config::ServiceConf
     log::Error("cannot start", {{"error", StatusSummary(built.status())}});
     return 1;
   }
+  if (built->producer != nullptr) {
+    events::Producer* producer = built->producer;
+    built->services.push_back(producer->service());
+    built->loops.push_back({.name = "outbox-prune",
+                            .interval = producer->prune_interval(),
+                            .run_once = [producer] { return producer->PruneOnce(); }});
+  }
+  for (events::EventConsumer* consumer : built->consumers) {
+    built->loops.push_back({.name = "applied-events-prune",
+                            .interval = absl::Minutes(1),
+                            .run_once = [consumer, retention = built->applied_retention] {
+                              return consumer->PruneApplied(absl::Now() - retention,
+                                                            events::kPruneBatchMax);
+                            }});
+  }
   absl::StatusOr<std::unique_ptr<server::GrpcServer>> server =
       server::GrpcServer::Start({.service_name = spec.name,
                                  .listen_address = config.listen_address,
@@ -106,6 +121,10 @@ int Serve(const Spec& spec, config::EnvReader& reader, const config::ServiceConf
     return 1;
   }
   if (built->register_metrics) built->register_metrics((*server)->registry());
+  for (events::EventConsumer* consumer : built->consumers) {
+    consumer->ExportMetrics((*server)->registry());
+    consumer->Start();
+  }
   log::Info("serving", {{"grpc_port", static_cast<int64_t>((*server)->grpc_port())},
                         {"metrics_port", static_cast<int64_t>((*server)->metrics_port())},
                         {"schema", config.database_schema}});

@@ -19,6 +19,8 @@
 #include "absl/time/time.h"
 #include "common/config/env.h"
 #include "common/config/service_config.h"
+#include "common/events/consumer.h"
+#include "common/events/producer.h"
 #include "common/pg/migrate.h"
 #include "common/pg/pool.h"
 #include "grpcpp/impl/service_type.h"
@@ -42,6 +44,14 @@ struct Built {
   // Adds the service's own metrics to the registry /metrics serves; called once, right after the
   // server starts (calls may already be arriving).
   std::function<void(prometheus::Registry&)> register_metrics;
+  // The service's event producer, owned by `state`, if it has one: its EventStreamService is
+  // served and an `outbox-prune` loop runs its PruneOnce every prune_interval.
+  events::Producer* producer = nullptr;
+  // The event consumers, owned by `state` (their destructors stop them). Each exports its lag
+  // metrics and starts once the server serves; readiness does not wait for it to catch up. An
+  // `applied-events-prune` loop forgets the ids each applied more than `applied_retention` ago.
+  std::vector<events::EventConsumer*> consumers;
+  absl::Duration applied_retention = absl::Hours(168);
 };
 
 struct Spec {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/idempotency/idempotency.h"
+#include "common/log/log.h"
 #include "common/status/error.h"
 #include "common/status/macros.h"
 #include "google/protobuf/util/field_mask_util.h"
@@ -18,6 +19,7 @@
 #include "members-svc/domain/tier.h"
 #include "members-svc/domain/validation.h"
 #include "members-svc/rpc/convert.h"
+#include "members-svc/rpc/points_events.h"
 #include "members-svc/storage/member_store.h"
 #include "members-svc/storage/referral_store.h"
 
@@ -707,38 +709,71 @@ absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQuali
   }
   v1::RecordQualifyingActivityResponse response;
   LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
-    LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program,
-                             LoadProgram(connection, request.program()));
-    if (!program.has_value()) return UnknownProgram(request.program());
     LOYALTY_ASSIGN_OR_RETURN(
-        std::optional<Member> member,
-        LoadMember(connection, request.program(), request.member(), Lock::kForUpdate));
-    if (!member.has_value()) return MemberNotFound(request.program(), request.member());
-    LOYALTY_ASSIGN_OR_RETURN(
-        bool inserted,
-        InsertQualifyingActivity(connection, request.program(), request.member(),
-                                 request.event_id(), request.points(), occur_time, now));
-    response.set_duplicate(!inserted);
-    // Points keep counting for an erased member (they are not personal data), but nothing
-    // about the erased member's tier moves any more.
-    std::vector<events::OutboxEvent> tier_events;
-    if (inserted && member->status != MemberStatus::kErased) {
-      const TierState before = member->tier;
-      LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now, tier_events));
-      if (member->tier.tier_index != before.tier_index ||
-          member->tier.period_start != before.period_start) {
-        member->update_time = now;
-        LOYALTY_RETURN_IF_ERROR(members::UpdateMember(connection, *member));
-      }
-    }
-    response.set_tier(TierCode(*program, member->tier.tier_index));
-    LOYALTY_ASSIGN_OR_RETURN(int64_t points,
-                             SumQualifyingPoints(connection, request.program(), request.member(),
-                                                 WindowStart(now, program->policy), now));
-    response.set_qualifying_points(points);
-    return AppendAll(connection, tier_events);
+        response, RecordQualifyingIn(connection, request.program(), request.member(),
+                                     request.event_id(), request.points(), occur_time, now,
+                                     /*with_total=*/true));
+    return absl::OkStatus();
   }));
   return response;
+}
+
+absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQualifyingIn(
+    pg::Connection& connection, const std::string& program_id, const std::string& member_id,
+    const std::string& event_id, int64_t points, absl::Time occur_time, absl::Time now,
+    bool with_total) {
+  v1::RecordQualifyingActivityResponse response;
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program, LoadProgram(connection, program_id));
+  if (!program.has_value()) return UnknownProgram(program_id);
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<Member> member,
+                           LoadMember(connection, program_id, member_id, Lock::kForUpdate));
+  if (!member.has_value()) return MemberNotFound(program_id, member_id);
+  LOYALTY_ASSIGN_OR_RETURN(
+      bool inserted, InsertQualifyingActivity(connection, program_id, member_id, event_id, points,
+                                              occur_time, now));
+  response.set_duplicate(!inserted);
+  // Points keep counting for an erased member (they are not personal data), but nothing
+  // about the erased member's tier moves any more.
+  std::vector<events::OutboxEvent> tier_events;
+  if (inserted && member->status != MemberStatus::kErased) {
+    const TierState before = member->tier;
+    LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now, tier_events));
+    if (member->tier.tier_index != before.tier_index ||
+        member->tier.period_start != before.period_start) {
+      member->update_time = now;
+      LOYALTY_RETURN_IF_ERROR(members::UpdateMember(connection, *member));
+    }
+  }
+  response.set_tier(TierCode(*program, member->tier.tier_index));
+  if (with_total) {
+    LOYALTY_ASSIGN_OR_RETURN(int64_t sum,
+                             SumQualifyingPoints(connection, program_id, member_id,
+                                                 WindowStart(now, program->policy), now));
+    response.set_qualifying_points(sum);
+  }
+  LOYALTY_RETURN_IF_ERROR(AppendAll(connection, tier_events));
+  return response;
+}
+
+absl::Status MembersHandler::ApplyPointsEvent(pg::Connection& connection,
+                                              const events::v1::Event& event) {
+  const absl::Time now = clock_.Now();
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<QualifyingPoints> qualifying, QualifyingPointsOf(event));
+  if (!qualifying.has_value() || qualifying->points == 0) return absl::OkStatus();
+  // A purchase stamped ahead of this clock counts from now, so it is inside the current window.
+  absl::StatusOr<v1::RecordQualifyingActivityResponse> recorded = RecordQualifyingIn(
+      connection, qualifying->program_id, qualifying->member_id, event.event_id(),
+      qualifying->points, std::min(qualifying->occur_time, now), now, /*with_total=*/false);
+  // points-svc earns only for members it learnt of from here, so an unknown member or program
+  // is a test fixture or a deleted schema: nothing to count, and no reason to stop the stream.
+  if (recorded.status().code() == absl::StatusCode::kNotFound ||
+      ErrorReason(recorded.status()) == "UNKNOWN_PROGRAM") {
+    log::Warning("points event for an unknown member skipped",
+                 {{"event_id", event.event_id()},
+                  {"member", MemberName(qualifying->program_id, qualifying->member_id)}});
+    return absl::OkStatus();
+  }
+  return recorded.status();
 }
 
 absl::StatusOr<int> MembersHandler::ApplyDueTierChanges(int limit) {

@@ -18,6 +18,7 @@
 #include "common/pg/pool.h"
 #include "common/random.h"
 #include "google/protobuf/message.h"
+#include "loyalty/events/v1/events.pb.h"
 #include "loyalty/members/v1/members_service.pb.h"
 #include "members-svc/domain/member.h"
 
@@ -54,7 +55,21 @@ class MembersHandler {
   // background loop in main.cc calls it so downgrades happen even for members nobody looks at.
   absl::StatusOr<int> ApplyDueTierChanges(int limit);
 
+  // Counts one of points-svc's events as qualifying activity (rpc/points_events.h: which points
+  // qualify) inside the consumer's transaction: the same rule as RecordQualifyingActivity, keyed
+  // by the event id, so the tier moves, its history and TierChanged events are written with the
+  // consumer's cursor. An event about an unknown member or program is skipped (logged).
+  // INVALID_ARGUMENT for a payload that does not parse; SQL errors as mapped by common/pg.
+  absl::Status ApplyPointsEvent(pg::Connection& connection, const events::v1::Event& event);
+
  private:
+  // RecordQualifyingActivity's effect in the caller's transaction, validated input; the
+  // window's qualifying points are summed for the answer only `with_total` (the consumer of
+  // points events needs no answer).
+  absl::StatusOr<v1::RecordQualifyingActivityResponse> RecordQualifyingIn(
+      pg::Connection& connection, const std::string& program_id, const std::string& member_id,
+      const std::string& event_id, int64_t points, absl::Time occur_time, absl::Time now,
+      bool with_total);
   // Brings the member's tier up to date at `now` within the caller's transaction (member row
   // locked), writing history for upgrades and downgrades and adding a TierChanged event for each
   // to `events`, which the caller appends to the outbox before it commits.

@@ -4,11 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/events/consumer.h"
 #include "common/rpc/proto_time.h"
 #include "common/status/error.h"
 #include "common/status/grpc_status.h"
 #include "common/status/macros.h"
 #include "grpcpp/client_context.h"
+#include "loyalty/points/v1/points_events.pb.h"
 #include "members-svc/storage/member_store.h"
 #include "members-svc/storage/queries.h"
 #include "members-svc/storage/referral_store.h"
@@ -42,6 +44,20 @@ absl::StatusOr<std::string> ReferralBonus::Award(const std::string& program_id,
     return std::string("MEMBER_NOT_ELIGIBLE");
   }
   return status;  // May pass: the event is applied again later.
+}
+
+absl::Status ReferralBonus::ApplyPointsEvent(pg::Connection& connection,
+                                             const events::v1::Event& event) {
+  if (event.event_type() != points::v1::PointsEarned::descriptor()->full_name()) {
+    return absl::OkStatus();
+  }
+  points::v1::PointsEarned earned;
+  LOYALTY_RETURN_IF_ERROR(events::ParsePayload(event, earned));
+  if (earned.source() != points::v1::EARN_SOURCE_PURCHASE || earned.points() <= 0) {
+    return absl::OkStatus();
+  }
+  LOYALTY_ASSIGN_OR_RETURN(absl::Time occur_time, ParseTimestamp(event.occur_time(), "occur_time"));
+  return OnQualifyingPurchase(connection, earned.program(), earned.member(), occur_time);
 }
 
 absl::Status ReferralBonus::OnQualifyingPurchase(pg::Connection& connection,

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "common/pg/connection.h"
 #include "grpcpp/channel.h"
+#include "loyalty/events/v1/events.pb.h"
 #include "loyalty/points/v1/points_service.grpc.pb.h"
 
 namespace loyalty::members {
@@ -33,6 +34,11 @@ class ReferralBonus {
   // settled, is left alone).
   absl::Status OnQualifyingPurchase(pg::Connection& connection, const std::string& program_id,
                                     const std::string& referee_id, absl::Time now);
+
+  // The points-events consumer's hook: a PointsEarned for a purchase that earned points settles
+  // its member's pending referral, as of the event's time; any other event is left alone.
+  // INVALID_ARGUMENT for a payload that does not parse (events::ParsePayload).
+  absl::Status ApplyPointsEvent(pg::Connection& connection, const events::v1::Event& event);
 
  private:
   // Asks points-svc for one member's REFERRAL activity. OK when paid (now or before); the

@@ -1,6 +1,6 @@
 #pragma once
 
-// Referrals in the `members` schema (migrations/0007_referrals.sql): one per referee, linked at
+// Referrals in the `members` schema (migrations/0008_referrals.sql): one per referee, linked at
 // enrolment, settled once when the referee's first qualifying purchase is earned.
 
 #include <cstdint>

@@ -19,6 +19,7 @@
 #include "loyalty/points/v1/points_events.pb.h"
 #include "points-svc/rpc/convert.h"
 #include "points-svc/rpc/handler_support.h"
+#include "points-svc/rpc/member_events.h"
 #include "points-svc/rpc/purchase_writer.h"
 #include "points-svc/storage/ledger_store.h"
 #include "points-svc/storage/queries.h"
@@ -202,6 +203,17 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::ResolveMember(
                           .tier_multiplier_percent = info->tier_multiplier_percent};
   members_memory_.Remember(key, state, now);
   return state;
+}
+
+absl::Status PointsHandler::ApplyMemberEvent(pg::Connection& connection,
+                                             const events::v1::Event& event) {
+  const absl::Time now = clock_.Now();
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<std::string> changed,
+                           points::ApplyMemberEvent(connection, event, now));
+  // Before the commit: a reader that loads the old row meanwhile cannot remember it, as its
+  // refresh_time is older than `now`.
+  if (changed.has_value()) members_memory_.Invalidate(*changed, now);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PointsHandler::MemberState> PointsHandler::RequireActiveMember(

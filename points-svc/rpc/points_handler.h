@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/paging/page_token.h"
 #include "common/pg/pool.h"
+#include "loyalty/events/v1/events.pb.h"
 #include "loyalty/points/v1/points_service.pb.h"
 #include "points-svc/domain/earning.h"
 #include "points-svc/domain/ledger.h"
@@ -83,6 +84,12 @@ class PointsHandler {
   // One round of all of it: expired holds, then for each known program due pending points and
   // one expiry batch (RunExpiry at now).
   absl::StatusOr<int> Maintain(int limit);
+
+  // Applies one of members-svc's events (rpc/member_events.h) to the member projection inside
+  // the consumer's transaction, and forgets this replica's remembered copy of the member, so its
+  // next purchase here reads the new row. Another replica keeps its remembered copy until that
+  // is `projection_ttl` old (docs/events.md). Errors as ApplyMemberEvent's.
+  absl::Status ApplyMemberEvent(pg::Connection& connection, const events::v1::Event& event);
 
  private:
   struct MemberState {

@@ -232,7 +232,26 @@ inline constexpr pg::Query kUpsertMemberProjection{
     "tier_multiplier_percent, refresh_time) VALUES ($1, $2, $3, $4, $5, $6) "
     "ON CONFLICT (program_id, member_id) DO UPDATE SET status = EXCLUDED.status, "
     "tier = EXCLUDED.tier, tier_multiplier_percent = EXCLUDED.tier_multiplier_percent, "
-    "refresh_time = EXCLUDED.refresh_time"};
+    "refresh_time = EXCLUDED.refresh_time "
+    "WHERE member_projection.refresh_time <= EXCLUDED.refresh_time"};
+
+// The member events (rpc/member_events.h). A MemberEnrolled never overwrites a row: whatever
+// GetMember projected is at least as new as the enrolment.
+inline constexpr pg::Query kInsertProjectedMember{
+    "points_insert_projected_member",
+    "INSERT INTO member_projection (program_id, member_id, status, tier, "
+    "tier_multiplier_percent, refresh_time) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (program_id, member_id) DO NOTHING"};
+
+inline constexpr pg::Query kSetProjectedMemberStatus{
+    "points_set_projected_member_status",
+    "UPDATE member_projection SET status = $3, refresh_time = $4 "
+    "WHERE program_id = $1 AND member_id = $2"};
+
+inline constexpr pg::Query kSetProjectedMemberTier{
+    "points_set_projected_member_tier",
+    "UPDATE member_projection SET tier = $3, tier_multiplier_percent = $4, refresh_time = $5 "
+    "WHERE program_id = $1 AND member_id = $2"};
 
 inline constexpr pg::Query kSelectProgramProjection{
     "points_select_program_projection",

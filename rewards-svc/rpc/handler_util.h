@@ -19,6 +19,13 @@ idempotency::Call MakeCall(const google::protobuf::Message& request, std::string
                            const std::string& program_id, const std::string& request_id,
                            absl::Time now);
 
+// Appends rewards-svc's event `payload` (loyalty/rewards/v1/reward_events.proto) about the
+// redemption or voucher `aggregate_id` to the outbox, in the caller's transaction (docs/events.md).
+// Call it last: the outbox lock is held until COMMIT.
+absl::Status AppendRewardEvent(pg::Connection& connection, const std::string& program_id,
+                               std::string_view aggregate_type, const std::string& aggregate_id,
+                               const google::protobuf::Message& payload, absl::Time now);
+
 // Ids this service issues (rewards, redemptions, definitions): 1-64 of a-z, 0-9, '-', '_'.
 // INVALID_ARGUMENT INVALID_ID naming `field`.
 absl::Status ValidateResourceId(std::string_view id, std::string_view field);

@@ -12,6 +12,7 @@
 #include "common/status/error.h"
 #include "common/status/macros.h"
 #include "common/validation/ids.h"
+#include "loyalty/rewards/v1/reward_events.pb.h"
 #include "rewards-svc/domain/voucher_code.h"
 #include "rewards-svc/rpc/convert.h"
 #include "rewards-svc/rpc/handler_util.h"
@@ -222,14 +223,25 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
                                  .Add(static_cast<int64_t>(completed.fulfilment))
                                  .Add(now)));
       decided_here = decided.affected_rows() == 1;
-      if (!decided_here || !IssuesVoucher(row.kind)) return absl::OkStatus();
-      std::optional<Reward> read;
-      if (reward == nullptr) {
-        LOYALTY_ASSIGN_OR_RETURN(read, SelectReward(connection, row.program_id, row.reward_id));
+      if (!decided_here) return absl::OkStatus();
+      v1::RewardRedeemed redeemed;
+      redeemed.set_program(row.program_id);
+      redeemed.set_member(row.member_id);
+      redeemed.set_redemption(row.redemption_id);
+      redeemed.set_reward(row.reward_id);
+      redeemed.set_kind(static_cast<v1::RewardKind>(row.kind));
+      redeemed.set_points(row.points);
+      if (IssuesVoucher(row.kind)) {
+        std::optional<Reward> read;
+        if (reward == nullptr) {
+          LOYALTY_ASSIGN_OR_RETURN(read, SelectReward(connection, row.program_id, row.reward_id));
+        }
+        LOYALTY_ASSIGN_OR_RETURN(issued, IssueVoucher(connection, row.program_id, row.redemption_id,
+                                                      row.member_id, read ? *read : *reward, now));
+        redeemed.set_voucher(issued->row.voucher_id);
       }
-      LOYALTY_ASSIGN_OR_RETURN(issued, IssueVoucher(connection, row.program_id, row.redemption_id,
-                                                    row.member_id, read ? *read : *reward, now));
-      return absl::OkStatus();
+      return AppendRewardEvent(connection, row.program_id, "redemption", row.redemption_id,
+                               redeemed, now);
     }));
     AfterStep(SagaStep::kCompleted);
     // Step 4. A failure here leaves points_state HELD for the recovery loop to capture.
@@ -274,10 +286,21 @@ absl::StatusOr<bool> RewardsHandler::Compensate(const RedemptionRow& row, const 
                                                          .Add(static_cast<int64_t>(points_state))
                                                          .Add(now)));
     decided = failed.rows() == 1;
-    if (!decided || !failed.Bool(0, "stock_reserved")) return absl::OkStatus();
-    return connection
-        .Execute(queries::kReleaseStock, pg::Params().Add(row.program_id).Add(row.reward_id))
-        .status();
+    if (!decided) return absl::OkStatus();
+    if (failed.Bool(0, "stock_reserved")) {
+      LOYALTY_RETURN_IF_ERROR(
+          connection
+              .Execute(queries::kReleaseStock, pg::Params().Add(row.program_id).Add(row.reward_id))
+              .status());
+    }
+    v1::RedemptionFailed event;
+    event.set_program(row.program_id);
+    event.set_member(row.member_id);
+    event.set_redemption(row.redemption_id);
+    event.set_reward(row.reward_id);
+    event.set_reason(reason);
+    return AppendRewardEvent(connection, row.program_id, "redemption", row.redemption_id, event,
+                             now);
   }));
   return decided;
 }
@@ -492,6 +515,14 @@ absl::StatusOr<v1::CancelRedemptionResponse> RewardsHandler::CancelRedemption(
                                                    pg::Params().Add(program_id).Add(row.reward_id))
                                           .status());
             }
+            v1::RedemptionCancelled event;
+            event.set_program(program_id);
+            event.set_member(row.member_id);
+            event.set_redemption(row.redemption_id);
+            event.set_reward(row.reward_id);
+            event.set_points(row.points);
+            LOYALTY_RETURN_IF_ERROR(AppendRewardEvent(connection, program_id, "redemption",
+                                                      row.redemption_id, event, now));
             row.status = RedemptionStatus::kCancelled;
             row.update_time = now;
             cancelled = row;

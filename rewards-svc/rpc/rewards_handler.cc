@@ -9,6 +9,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/events/consumer.h"
+#include "common/events/outbox.h"
 #include "common/idempotency/idempotency.h"
 #include "common/log/log.h"
 #include "common/random.h"
@@ -17,6 +19,8 @@
 #include "common/validation/ids.h"
 #include "common/validation/text.h"
 #include "google/protobuf/util/field_mask_util.h"
+#include "loyalty/points/v1/points_events.pb.h"
+#include "loyalty/rewards/v1/reward_events.pb.h"
 #include "rewards-svc/domain/voucher_code.h"
 #include "rewards-svc/rpc/convert.h"
 #include "rewards-svc/rpc/handler_util.h"
@@ -152,6 +156,13 @@ idempotency::Call MakeCall(const google::protobuf::Message& request, std::string
                            .method = method,
                            .request_hash = idempotency::RequestHash(method, request),
                            .now = now};
+}
+
+absl::Status AppendRewardEvent(pg::Connection& connection, const std::string& program_id,
+                               std::string_view aggregate_type, const std::string& aggregate_id,
+                               const google::protobuf::Message& payload, absl::Time now) {
+  return events::AppendEvent(connection, events::MakeEvent(program_id, std::string(aggregate_type),
+                                                           aggregate_id, payload, now));
 }
 
 absl::Status ValidateResourceId(std::string_view id, std::string_view field) {
@@ -465,6 +476,17 @@ absl::StatusOr<v1::ConsumeVoucherResponse> RewardsHandler::ConsumeVoucher(
                                                          .Add(now))
                 .status());
         response.set_balance_minor(voucher.terms.kind == RewardKind::kGiftCard ? balance : 0);
+        v1::VoucherConsumed consumed;
+        consumed.set_program(request.program());
+        consumed.set_member(voucher.member_id);
+        consumed.set_voucher(voucher.voucher_id);
+        consumed.set_reward(voucher.reward_id);
+        consumed.set_order_id(request.order_id());
+        consumed.set_discount_minor(value.discount_minor);
+        consumed.set_balance_minor(response.balance_minor());
+        consumed.set_used_up(status == VoucherStatus::kUsed);
+        LOYALTY_RETURN_IF_ERROR(AppendRewardEvent(connection, request.program(), "voucher",
+                                                  voucher.voucher_id, consumed, now));
         return response;
       });
 }
@@ -603,51 +625,8 @@ absl::StatusOr<v1::RecordStampResponse> RewardsHandler::RecordStamp(
         v1::RecordStampResponse response;
         LOYALTY_ASSIGN_OR_RETURN(std::vector<v1::PunchCardDefinition> definitions,
                                  LoadDefinitions(connection, program_id));
-        // An order seen before (stamped, or revoked by a refund first) earns nothing now.
-        LOYALTY_ASSIGN_OR_RETURN(pg::Result fresh, connection.Execute(queries::kInsertStampedOrder,
-                                                                      pg::Params()
-                                                                          .Add(program_id)
-                                                                          .Add(member_id)
-                                                                          .Add(request.order_id())
-                                                                          .Add(false)
-                                                                          .Add(now)));
-        for (const v1::PunchCardDefinition& definition : definitions) {
-          const PunchCardRule rule{.sku = definition.sku(),
-                                   .category = definition.category(),
-                                   .stamps_needed = definition.stamps_needed()};
-          if (fresh.rows() == 0 || !OrderQualifies(rule, lines)) continue;
-          const pg::Params card_key =
-              pg::Params().Add(program_id).Add(member_id).Add(definition.id());
-          LOYALTY_RETURN_IF_ERROR(connection.Execute(queries::kEnsureCard, card_key).status());
-          LOYALTY_ASSIGN_OR_RETURN(pg::Result card,
-                                   connection.Execute(queries::kLockCard, card_key));
-          const int32_t stamps = static_cast<int32_t>(card.Int64(0, "stamps"));
-          int32_t completed = static_cast<int32_t>(card.Int64(0, "completed_cards"));
-          LOYALTY_RETURN_IF_ERROR(connection
-                                      .Execute(queries::kInsertStamp, pg::Params()
-                                                                          .Add(program_id)
-                                                                          .Add(member_id)
-                                                                          .Add(request.order_id())
-                                                                          .Add(definition.id())
-                                                                          .Add(completed))
-                                      .status());
-          const StampOutcome outcome = AddStamp(rule, stamps);
-          if (outcome.card_filled) {
-            LOYALTY_ASSIGN_OR_RETURN(Reward reward,
-                                     SelectReward(connection, program_id, definition.reward()));
-            const std::string voucher_id =
-                absl::StrCat(definition.id(), ".", member_id, ".", completed);
-            LOYALTY_ASSIGN_OR_RETURN(
-                IssuedVoucher issued,
-                IssueVoucher(connection, program_id, voucher_id, member_id, reward, now));
-            // Codes stay out of this answer: it is stored for idempotent replay.
-            *response.add_issued_vouchers() = VoucherView(issued.row, "");
-            ++completed;
-          }
-          pg::Params update = card_key;
-          update.Add(outcome.stamps).Add(completed);
-          LOYALTY_RETURN_IF_ERROR(connection.Execute(queries::kUpdateCard, update).status());
-        }
+        LOYALTY_RETURN_IF_ERROR(StampOrder(connection, program_id, member_id, request.order_id(),
+                                           lines, definitions, now, response));
         LOYALTY_ASSIGN_OR_RETURN(auto cards, LoadCards(connection, program_id, member_id));
         for (const v1::PunchCardDefinition& definition : definitions) {
           const auto [stamps, completed] = cards[definition.id()];
@@ -657,6 +636,82 @@ absl::StatusOr<v1::RecordStampResponse> RewardsHandler::RecordStamp(
         }
         return response;
       });
+}
+
+absl::Status RewardsHandler::StampOrder(pg::Connection& connection, const std::string& program_id,
+                                        const std::string& member_id, const std::string& order_id,
+                                        const std::vector<StampLine>& lines,
+                                        const std::vector<v1::PunchCardDefinition>& definitions,
+                                        absl::Time now, v1::RecordStampResponse& response) {
+  // An order seen before (stamped, or revoked by a refund first) earns nothing now.
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result fresh,
+      connection.Execute(
+          queries::kInsertStampedOrder,
+          pg::Params().Add(program_id).Add(member_id).Add(order_id).Add(false).Add(now)));
+  if (fresh.rows() == 0) return absl::OkStatus();
+  for (const v1::PunchCardDefinition& definition : definitions) {
+    const PunchCardRule rule{.sku = definition.sku(),
+                             .category = definition.category(),
+                             .stamps_needed = definition.stamps_needed()};
+    if (!OrderQualifies(rule, lines)) continue;
+    const pg::Params card_key = pg::Params().Add(program_id).Add(member_id).Add(definition.id());
+    LOYALTY_RETURN_IF_ERROR(connection.Execute(queries::kEnsureCard, card_key).status());
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result card, connection.Execute(queries::kLockCard, card_key));
+    const int32_t stamps = static_cast<int32_t>(card.Int64(0, "stamps"));
+    int32_t completed = static_cast<int32_t>(card.Int64(0, "completed_cards"));
+    LOYALTY_RETURN_IF_ERROR(connection
+                                .Execute(queries::kInsertStamp, pg::Params()
+                                                                    .Add(program_id)
+                                                                    .Add(member_id)
+                                                                    .Add(order_id)
+                                                                    .Add(definition.id())
+                                                                    .Add(completed))
+                                .status());
+    const StampOutcome outcome = AddStamp(rule, stamps);
+    if (outcome.card_filled) {
+      LOYALTY_ASSIGN_OR_RETURN(Reward reward,
+                               SelectReward(connection, program_id, definition.reward()));
+      const std::string voucher_id = absl::StrCat(definition.id(), ".", member_id, ".", completed);
+      LOYALTY_ASSIGN_OR_RETURN(
+          IssuedVoucher issued,
+          IssueVoucher(connection, program_id, voucher_id, member_id, reward, now));
+      // Codes stay out of this answer: it is stored for idempotent replay.
+      *response.add_issued_vouchers() = VoucherView(issued.row, "");
+      ++completed;
+    }
+    pg::Params update = card_key;
+    update.Add(outcome.stamps).Add(completed);
+    LOYALTY_RETURN_IF_ERROR(connection.Execute(queries::kUpdateCard, update).status());
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> RewardsHandler::PointsEventTypes() {
+  return {points::v1::PointsEarned::descriptor()->full_name()};
+}
+
+absl::Status RewardsHandler::ApplyPointsEvent(pg::Connection& connection,
+                                              const events::v1::Event& event) {
+  if (event.event_type() != points::v1::PointsEarned::descriptor()->full_name()) {
+    return absl::OkStatus();
+  }
+  points::v1::PointsEarned earned;
+  LOYALTY_RETURN_IF_ERROR(events::ParsePayload(event, earned));
+  if (earned.source() != points::v1::EARN_SOURCE_PURCHASE || earned.order_id().empty()) {
+    return absl::OkStatus();
+  }
+  std::vector<StampLine> lines;
+  lines.reserve(earned.lines_size());
+  for (const points::v1::PurchaseLine& line : earned.lines()) {
+    lines.push_back({.sku = line.sku(), .category = line.category(), .quantity = line.quantity()});
+  }
+  LOYALTY_ASSIGN_OR_RETURN(std::vector<v1::PunchCardDefinition> definitions,
+                           LoadDefinitions(connection, earned.program()));
+  if (definitions.empty()) return absl::OkStatus();
+  v1::RecordStampResponse issued;
+  return StampOrder(connection, earned.program(), earned.member(), earned.order_id(), lines,
+                    definitions, clock_.Now(), issued);
 }
 
 absl::StatusOr<v1::RevokeStampResponse> RewardsHandler::RevokeStamp(

@@ -19,12 +19,15 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/paging/page_token.h"
 #include "common/pg/pool.h"
+#include "loyalty/events/v1/events.pb.h"
 #include "loyalty/rewards/v1/rewards_service.pb.h"
+#include "rewards-svc/domain/redemption.h"
 #include "rewards-svc/rpc/upstream.h"
 #include "rewards-svc/rpc/voucher_keys.h"
 #include "rewards-svc/storage/reward_store.h"
@@ -84,7 +87,23 @@ class RewardsHandler {
   // handled.
   absl::StatusOr<int> Recover(int limit);
 
+  // rewards-svc as a consumer of points-svc's events (docs/events.md): a PointsEarned of a
+  // purchase stamps the member's punch cards as RecordStamp would, inside the consumer's
+  // transaction. The order is the key either way (`stamped_orders`), so a RecordStamp of the
+  // same order before or after the event stamps nothing more. Other events and earnings are
+  // ignored. INVALID_ARGUMENT for a payload that does not parse; SQL errors as mapped.
+  absl::Status ApplyPointsEvent(pg::Connection& connection, const events::v1::Event& event);
+  // The event types ApplyPointsEvent wants from points-svc's stream.
+  static std::vector<std::string> PointsEventTypes();
+
  private:
+  // One stamp per card of `definitions` the order qualifies for, unless the order was seen
+  // before; a card filled by it issues its voucher (added to `response.issued_vouchers`).
+  absl::Status StampOrder(pg::Connection& connection, const std::string& program_id,
+                          const std::string& member_id, const std::string& order_id,
+                          const std::vector<StampLine>& lines,
+                          const std::vector<v1::PunchCardDefinition>& definitions, absl::Time now,
+                          v1::RecordStampResponse& response);
   // Steps 2-4 for a PENDING redemption; the final answer for a decided one. `reward`, when
   // given, is the reward as step 1 read it (recovery passes none and reads it).
   absl::StatusOr<v1::Redemption> Drive(const RedemptionRow& row, const Reward* reward = nullptr);

@@ -17,7 +17,9 @@
 #include "common/testkit/invalid_field.h"
 #include "common/testkit/service_harness.h"
 #include "common/testkit/status_matchers.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "loyalty/rewards/v1/reward_events.pb.h"
 #include "rewards-svc/migrations.h"
 #include "rewards-svc/rpc/grpc_service.h"
 #include "rewards-svc/rpc/rewards_handler.h"
@@ -722,6 +724,95 @@ TEST_F(RewardsServiceTest, APunchCardFillsOnTheFifthQualifyingPurchaseButNotARef
   ASSERT_THAT(value, IsOk());
   EXPECT_EQ(value->value().sku(), "COFFEE-1");
   EXPECT_EQ(platform_->Balance(alice).available(), 0);  // No points were spent.
+}
+
+// --- Events --------------------------------------------------------------------------------
+
+struct OutboxRow {
+  std::string event_type;
+  std::string aggregate_type;
+  std::string aggregate_id;
+  std::string payload;
+};
+
+template <typename Payload>
+Payload PayloadOf(const OutboxRow& row) {
+  Payload payload;
+  EXPECT_EQ(row.event_type, Payload::descriptor()->full_name());
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(row.payload, &payload).ok());
+  return payload;
+}
+
+TEST_F(RewardsServiceTest, EachRedemptionOutcomeAndVoucherUseWritesItsEventWithIt) {
+  const std::string alice = platform_->Member("alice", 1000);
+  const v1::Reward gift = Create(GiftCard(5000, 400));
+  const v1::Reward expensive = Create(Percent(10, 5000));
+  const v1::Reward percent = Create(Percent(10, 100));
+  auto redeemed = Redeem(alice, gift.id(), "e-redeem");
+  ASSERT_THAT(redeemed, IsOk());
+  ASSERT_THAT(Redeem(alice, gift.id(), "e-redeem"), IsOk());  // A replay writes nothing.
+  EXPECT_THAT(Redeem(alice, expensive.id(), "e-poor"),
+              StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  ASSERT_THAT(Consume(redeemed->redemption().voucher().code(), "e-order", 2000), IsOk());
+  auto to_cancel = Redeem(alice, percent.id(), "e-percent");
+  ASSERT_THAT(to_cancel, IsOk());
+  v1::CancelRedemptionRequest cancel;
+  cancel.set_program(kProgram);
+  cancel.set_member(alice);
+  cancel.set_redemption(to_cancel->redemption().id());
+  cancel.set_request_id("e-cancel");
+  ASSERT_THAT(Call(&Stub::CancelRedemption, cancel), IsOk());
+  ASSERT_THAT(Call(&Stub::CancelRedemption, cancel), IsOk());
+
+  static constexpr pg::Query kOutbox{
+      "t_outbox",
+      "SELECT event_type, aggregate_type, aggregate_id, payload FROM outbox_events "
+      "ORDER BY sequence"};
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  auto rows = (*connection)->Execute(kOutbox);
+  ASSERT_THAT(rows, IsOk());
+  std::vector<OutboxRow> events;
+  for (int row = 0; row < rows->rows(); ++row) {
+    events.push_back({rows->String(row, "event_type"), rows->String(row, "aggregate_type"),
+                      rows->String(row, "aggregate_id"), rows->String(row, "payload")});
+  }
+  ASSERT_EQ(events.size(), 5u);
+
+  const std::string& redemption_id = redeemed->redemption().id();
+  const auto gift_redeemed = PayloadOf<v1::RewardRedeemed>(events[0]);
+  EXPECT_EQ(events[0].aggregate_type, "redemption");
+  EXPECT_EQ(events[0].aggregate_id, redemption_id);
+  EXPECT_EQ(gift_redeemed.program(), kProgram);
+  EXPECT_EQ(gift_redeemed.member(), alice);
+  EXPECT_EQ(gift_redeemed.reward(), gift.id());
+  EXPECT_EQ(gift_redeemed.kind(), v1::REWARD_KIND_GIFT_CARD);
+  EXPECT_EQ(gift_redeemed.points(), 400);
+  EXPECT_EQ(gift_redeemed.voucher(), redemption_id);
+  // No voucher code in any event: a code is a bearer secret.
+  const std::string code = redeemed->redemption().voucher().code();
+  for (const OutboxRow& event : events) {
+    EXPECT_EQ(event.payload.find(code), std::string::npos) << event.payload;
+  }
+
+  const auto failed = PayloadOf<v1::RedemptionFailed>(events[1]);
+  EXPECT_EQ(failed.member(), alice);
+  EXPECT_EQ(failed.reward(), expensive.id());
+  EXPECT_EQ(failed.reason(), "INSUFFICIENT_POINTS");
+
+  const auto consumed = PayloadOf<v1::VoucherConsumed>(events[2]);
+  EXPECT_EQ(events[2].aggregate_type, "voucher");
+  EXPECT_EQ(events[2].aggregate_id, redemption_id);
+  EXPECT_EQ(consumed.member(), alice);
+  EXPECT_EQ(consumed.order_id(), "e-order");
+  EXPECT_EQ(consumed.discount_minor(), 2000);
+  EXPECT_EQ(consumed.balance_minor(), 3000);
+  EXPECT_FALSE(consumed.used_up());
+
+  EXPECT_EQ(PayloadOf<v1::RewardRedeemed>(events[3]).redemption(), to_cancel->redemption().id());
+  const auto cancelled = PayloadOf<v1::RedemptionCancelled>(events[4]);
+  EXPECT_EQ(cancelled.redemption(), to_cancel->redemption().id());
+  EXPECT_EQ(cancelled.points(), 100);
 }
 
 // --- Bad input -----------------------------------------------------------------------------

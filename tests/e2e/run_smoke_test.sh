@@ -18,6 +18,17 @@ points_addr="127.0.0.1:$LOYALTY_POINTS_GRPC_PORT"
 "$ctl" --addr="$points_addr" call loyalty.points.v1.PointsService/RecordPurchase \
   "{\"program\":\"demo\",\"member\":\"$member\",\"requestId\":\"smoke-buy\",\"orderId\":\"S-1\",\"currencyCode\":\"EUR\",\"totalMinor\":\"4999\"}" \
   | grep -q '"points": "49"' || fail "RecordPurchase through points-svc did not earn 49 points"
+# The purchase reaches members-svc as qualifying points through points-svc's event stream.
+qualified=""
+for _ in $(seq 1 100); do
+  if "$ctl" --addr="$addr" call loyalty.members.v1.MembersService/GetTierStatus \
+      "{\"program\":\"demo\",\"member\":\"$member\"}" | grep -q '"qualifyingPoints": "49"'; then
+    qualified=yes
+    break
+  fi
+  sleep 0.2
+done
+[ -n "$qualified" ] || fail "the purchase never reached members-svc's qualifying points"
 
 # The gateway answers REST with the demo admin key (plain HTTP over bash, no curl needed).
 exec 3<>"/dev/tcp/127.0.0.1/$LOYALTY_GATEWAY_HTTP_PORT"
@@ -45,6 +56,18 @@ exec 3<&-
 grep -q 'grpc_server_handled_total{grpc_code="OK",grpc_method="EnrollMember"' <<<"$metrics" \
   || grep -q 'grpc_method="EnrollMember".*grpc_code="OK"' <<<"$metrics" \
   || fail "metrics do not count EnrollMember"
+grep -q 'loyalty_event_consumer_lag_events{stream="points"}' <<<"$metrics" \
+  || fail "members-svc does not export its consumer's lag"
+# points-svc follows members-svc, rewards-svc follows points-svc.
+for consumer in "$LOYALTY_POINTS_METRICS_PORT members" "$LOYALTY_REWARDS_METRICS_PORT points"; do
+  read -r port stream <<<"$consumer"
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+  metrics="$(cat <&3)"
+  exec 3<&-
+  grep -q "loyalty_event_consumer_lag_events{stream=\"$stream\"}" <<<"$metrics" \
+    || fail "the consumer of stream $stream does not export its lag on port $port"
+done
 
 kill -TERM "$run_pid"
 wait "$run_pid" || true

@@ -34,8 +34,8 @@ members points rewards
 
 {{/*
 Who calls whom (shared/DESIGN.md): the gateway calls every service; points asks members for
-members it has not projected yet; rewards holds points at points-svc and reads members; with the
-events issue members and points subscribe to each other and rewards to both. The upstream
+members it has not projected yet; rewards holds points at points-svc and reads members; members
+and points subscribe to each other's events and rewards to points' (docs/events.md). The upstream
 address variables and the NetworkPolicies both come from this one table.
 */}}
 {{- define "loyalty.callees" -}}
