@@ -40,14 +40,16 @@ class ProjectionMemory {
     entries_.insert_or_assign(key, std::make_pair(std::move(value), refresh_time));
   }
 
-  // Forgets `key` and refuses values for it refreshed before `now`. The invalidation times are
-  // bounded like the entries: when full they are forgotten, which reopens only the race of a
-  // read still in flight at that moment.
+  // Forgets `key` and refuses values for it refreshed before `now`. Times compare at the
+  // database's precision (microseconds): the row the event wrote with refresh_time `now` reads
+  // back truncated, and must still be remembered. The invalidation times are bounded like the
+  // entries: when full they are forgotten, which reopens only the race of a read still in flight
+  // at that moment.
   void Invalidate(const std::string& key, absl::Time now) {
     absl::MutexLock lock(&mutex_);
     entries_.erase(key);
     if (invalidated_.size() >= max_entries_ && !invalidated_.contains(key)) invalidated_.clear();
-    invalidated_.insert_or_assign(key, now);
+    invalidated_.insert_or_assign(key, absl::FromUnixMicros(absl::ToUnixMicros(now)));
   }
 
  private:

@@ -30,6 +30,20 @@ TEST(ProjectionMemory, InvalidateForgetsAndRefusesValuesRefreshedBeforeIt) {
   EXPECT_EQ(memory.Fresh("n", kStart + absl::Seconds(6)), 3);
 }
 
+// The event's row comes back from PostgreSQL with its refresh_time cut to microseconds; it was
+// once refused for being "older" than the invalidation by the nanoseconds lost, so every purchase
+// of a member with an applied event read the projection table again.
+TEST(ProjectionMemory, TheRowAnEventWroteIsRememberedAtTheDatabasesPrecision) {
+  ProjectionMemory<int> memory(absl::Seconds(60), 10);
+  const absl::Time applied = kStart + absl::Nanoseconds(1'234'567);
+  memory.Invalidate("m", applied);
+  memory.Remember("m", 2, kStart + absl::Microseconds(1'234));  // As read back.
+  EXPECT_EQ(memory.Fresh("m", kStart + absl::Seconds(1)), 2);
+  memory.Invalidate("m", applied + absl::Microseconds(1));
+  memory.Remember("m", 3, kStart + absl::Microseconds(1'234));  // Older than that: refused.
+  EXPECT_EQ(memory.Fresh("m", kStart + absl::Seconds(1)), std::nullopt);
+}
+
 TEST(ProjectionMemory, InvalidationsAreBoundedLikeTheEntries) {
   ProjectionMemory<int> memory(absl::Seconds(60), 2);
   memory.Invalidate("a", kStart + absl::Seconds(5));
