@@ -335,11 +335,16 @@ class FlowsTest : public ::testing::Test {
     return Call(*points_stub_, &pv1::PointsService::Stub::RefundPurchase, request).status();
   }
 
+  // The member's status in points-svc's projection; 0 when not projected.
   int64_t ProjectedStatus(const std::string& member) {
-    return CountIn(*points_pool_,
-                   absl::StrCat("SELECT COALESCE(max(status), 0) FROM member_projection "
-                                "WHERE member_id = '",
-                                member, "'"));
+    static constexpr pg::Query kStatus{
+        "t_projected_status",
+        "SELECT COALESCE(max(status), 0) FROM member_projection WHERE member_id = $1"};
+    auto connection = points_pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto rows = (*connection)->Execute(kStatus, pg::Params().Add(member));
+    LOYALTY_CHECK(rows.ok());
+    return rows->Int64(0, 0);
   }
 
   RealClock clock_;
