@@ -15,9 +15,11 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "members-svc/migrations.h"
+#include "members-svc/rpc/birthdays.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
 #include "members-svc/rpc/points_events.h"
+#include "members-svc/rpc/referral_bonus.h"
 
 namespace loyalty::members {
 namespace {
@@ -32,6 +34,8 @@ struct State {
   std::unique_ptr<MembersHandler> handler;
   std::unique_ptr<GrpcMembersService> service;
   std::unique_ptr<events::Producer> events;
+  std::unique_ptr<BirthdayAwarder> birthdays;
+  std::unique_ptr<ReferralBonus> referral_bonus;
   // Last: its destructor stops the thread that applies points events through the handler.
   std::unique_ptr<events::EventConsumer> points_events;
 };
@@ -43,6 +47,10 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       reader.Int("LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS", 60'000, 1'000, 86'400'000);
   const std::string points_address =
       reader.String("LOYALTY_MEMBERS_POINTS_ADDR", "127.0.0.1:50052", 255);
+  const int64_t points_deadline_ms =
+      reader.Int("LOYALTY_MEMBERS_POINTS_DEADLINE_MS", 2'000, 10, 60'000);
+  const int64_t birthday_interval_ms =
+      reader.Int("LOYALTY_MEMBERS_BIRTHDAY_INTERVAL_MS", 3'600'000, 1'000, 86'400'000);
   const events::ProducerConfig events_config = events::ReadProducerConfig(reader, "MEMBERS");
   if (secret.size() < 16) {
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
@@ -54,14 +62,26 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   state->events = std::make_unique<events::Producer>(
       pool, service::ConnectionOptionsFor(config, "members-svc-events"), state->clock,
       events_config);
+  // One channel to points-svc: its event stream, and the birthday and referral bonuses.
+  const std::shared_ptr<grpc::Channel> points =
+      grpc::CreateChannel(points_address, grpc::InsecureChannelCredentials());
+  const absl::Duration points_deadline = absl::Milliseconds(points_deadline_ms);
+  state->birthdays = std::make_unique<BirthdayAwarder>(pool, state->clock, points, points_deadline);
+  state->referral_bonus = std::make_unique<ReferralBonus>(points, points_deadline);
   MembersHandler* handler = state->handler.get();
-  // Points earned and refunded in points-svc are the qualifying activity that moves tiers.
+  BirthdayAwarder* birthdays = state->birthdays.get();
+  ReferralBonus* referral_bonus = state->referral_bonus.get();
+  // Points earned and refunded in points-svc are the qualifying activity that moves tiers, and a
+  // referee's first earning purchase pays the referral bonus, in the same transaction.
   state->points_events = std::make_unique<events::EventConsumer>(
-      pool, grpc::CreateChannel(points_address, grpc::InsecureChannelCredentials()),
+      pool, points,
       events::ConsumerOptions{
           .stream = "points", .consumer = "members-svc", .types = PointsEventTypes()},
-      [handler](pg::Connection& connection, const events::v1::Event& event) {
-        return handler->ApplyPointsEvent(connection, event);
+      [handler, referral_bonus](pg::Connection& connection, const events::v1::Event& event) {
+        if (absl::Status applied = handler->ApplyPointsEvent(connection, event); !applied.ok()) {
+          return applied;
+        }
+        return referral_bonus->ApplyPointsEvent(connection, event);
       });
   // Downgrades are due at a point in time, not on a request: a background sweep applies them,
   // in bounded batches, for members nobody reads. The ids of applied points events are kept as
@@ -72,7 +92,11 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       .loops = {{.name = "tier-review",
                  .interval = absl::Milliseconds(review_interval_ms),
                  .run_once =
-                     [handler] { return handler->ApplyDueTierChanges(kTierReviewBatchMax); }}},
+                     [handler] { return handler->ApplyDueTierChanges(kTierReviewBatchMax); }},
+                // Today's birthdays get points-svc's BIRTHDAY activity (rpc/birthdays.h).
+                {.name = "birthdays",
+                 .interval = absl::Milliseconds(birthday_interval_ms),
+                 .run_once = [birthdays] { return birthdays->RunOnce(kBirthdayRoundMax); }}},
       .producer = state->events.get(),
       .consumers = {state->points_events.get()},
       .applied_retention = events_config.retention};
@@ -93,8 +117,12 @@ int main(int argc, char** argv) {
       {"LOYALTY_MEMBERS_TIER_REVIEW_INTERVAL_MS",
        "how often due tier downgrades are applied (default: 60000)"},
       {"LOYALTY_MEMBERS_POINTS_ADDR",
-       "points-svc gRPC address, whose PointsEarned/PointsRefunded events move tiers "
-       "(default: 127.0.0.1:50052)"}};
+       "points-svc gRPC address: its PointsEarned/PointsRefunded events move tiers and pay "
+       "referral bonuses; birthday and referral bonuses are asked of it (default: "
+       "127.0.0.1:50052)"},
+      {"LOYALTY_MEMBERS_POINTS_DEADLINE_MS", "deadline of calls to points-svc (default: 2000)"},
+      {"LOYALTY_MEMBERS_BIRTHDAY_INTERVAL_MS",
+       "how often today's birthdays are looked for (default: 3600000)"}};
   for (auto& variable : loyalty::events::ProducerConfigHelp("MEMBERS")) {
     spec.extra_help.push_back(std::move(variable));
   }

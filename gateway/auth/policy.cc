@@ -24,6 +24,7 @@ constexpr std::array kPolicies = {
     RoutePolicy{"loyalty.members.v1.MembersService.ReactivateMember", 0, kNone},
     RoutePolicy{"loyalty.members.v1.MembersService.EraseMember", 0, kNone},
     RoutePolicy{"loyalty.members.v1.MembersService.GetTierStatus", kMerchant | kApp, kOwnMember},
+    RoutePolicy{"loyalty.members.v1.MembersService.ListReferrals", kApp, kOwnMember},
     // points-svc
     RoutePolicy{"loyalty.points.v1.PointsService.RecordPurchase", kMerchant, kNone},
     RoutePolicy{"loyalty.points.v1.PointsService.RefundPurchase", kMerchant, kNone},

@@ -113,8 +113,9 @@ TEST(Router, MembersServiceRoutesComeFromItsAnnotationsAndKeepInternalRpcsOut) {
         << internal;
   }
   EXPECT_EQ(rpcs.count("loyalty.rewards.v1.RewardsService.RedeemReward"), 1u);
-  // Ten annotated members RPCs, eleven points RPCs, thirteen rewards RPCs and the wallet.
-  EXPECT_EQ(router->routes().size(), 35u);
+  // Eleven annotated members RPCs, eleven points RPCs, thirteen rewards RPCs and the wallet.
+  EXPECT_EQ(router->routes().size(), 36u);
+  EXPECT_EQ(rpcs.count("loyalty.members.v1.MembersService.ListReferrals"), 1u);
   // A voucher code as shown (XXXX-XXXX-XXXXX) is one path segment.
   Router::Result consume =
       router->Match("POST", "/v1/programs/demo/vouchers/7K3M-Q9XD-2HVNC:consume");

@@ -24,6 +24,8 @@ struct Program {
   TierPolicy policy;
   std::vector<TierDefinition> tiers;
   absl::Time create_time;
+  // Referral bonuses one member can earn in all; 0: no limit.
+  int32_t referral_rewards_max = 0;
 };
 
 struct Profile {

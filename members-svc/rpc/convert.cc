@@ -32,6 +32,11 @@ absl::StatusOr<Program> ParseProgram(const v1::Program& proto) {
                                                                   : proto.tier_window_months(),
                  .downgrade_grace_days = proto.downgrade_grace_days()};
   LOYALTY_RETURN_IF_ERROR(ValidateTierPolicy(program.policy));
+  if (proto.referral_rewards_max() < 0 || proto.referral_rewards_max() > kReferralRewardsMaxMax) {
+    return InvalidField("program.referral_rewards_max", "INVALID_REFERRAL_CAP",
+                        absl::StrCat("must be in [0, ", kReferralRewardsMaxMax, "]"));
+  }
+  program.referral_rewards_max = proto.referral_rewards_max();
   if (proto.tiers().empty()) {
     program.tiers = DefaultTierLadder();
   } else {
@@ -103,6 +108,21 @@ v1::Program ToProto(const Program& program) {
   proto.set_tier_window_months(program.policy.window_months);
   proto.set_downgrade_grace_days(program.policy.downgrade_grace_days);
   *proto.mutable_create_time() = ToTimestamp(program.create_time);
+  proto.set_referral_rewards_max(program.referral_rewards_max);
+  return proto;
+}
+
+v1::Referral ToProto(const Referral& referral) {
+  v1::Referral proto;
+  proto.set_id(referral.referral_id);
+  proto.set_referrer(referral.referrer_id);
+  proto.set_referee(referral.referee_id);
+  proto.set_status(static_cast<v1::ReferralStatus>(referral.status));
+  if (referral.refusal_reason.has_value()) proto.set_refusal_reason(*referral.refusal_reason);
+  *proto.mutable_create_time() = ToTimestamp(referral.create_time);
+  if (referral.resolve_time.has_value()) {
+    *proto.mutable_resolve_time() = ToTimestamp(*referral.resolve_time);
+  }
   return proto;
 }
 

@@ -12,6 +12,7 @@
 #include "common/validation/ids.h"
 #include "loyalty/members/v1/members_service.pb.h"
 #include "members-svc/domain/member.h"
+#include "members-svc/storage/referral_store.h"
 
 namespace loyalty::members {
 
@@ -20,6 +21,7 @@ inline constexpr size_t kProgramNameCharsMax = 200;
 inline constexpr size_t kSuspendReasonCharsMax = 500;
 inline constexpr size_t kEventIdLengthMax = 128;
 inline constexpr int64_t kPointValueMinorPerThousandMax = 1'000'000'000;
+inline constexpr int32_t kReferralRewardsMaxMax = 1'000'000;
 inline constexpr int32_t kTierWindowMonthsDefault = 12;
 
 // Validates the program in a CreateProgramRequest; `id` may be empty (the caller picks one).
@@ -35,5 +37,6 @@ v1::Program ToProto(const Program& program);
 v1::Tier ToProto(const TierDefinition& tier);
 v1::Member ToProto(const Member& member, const Program& program);
 v1::MemberProfile ToProto(const Profile& profile);
+v1::Referral ToProto(const Referral& referral);
 
 }  // namespace loyalty::members

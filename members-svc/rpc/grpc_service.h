@@ -37,6 +37,8 @@ class GrpcMembersService final : public v1::MembersService::Service {
                            v1::EraseMemberResponse* response) override;
   grpc::Status GetTierStatus(grpc::ServerContext* context, const v1::GetTierStatusRequest* request,
                              v1::GetTierStatusResponse* response) override;
+  grpc::Status ListReferrals(grpc::ServerContext* context, const v1::ListReferralsRequest* request,
+                             v1::ListReferralsResponse* response) override;
   grpc::Status RecordQualifyingActivity(grpc::ServerContext* context,
                                         const v1::RecordQualifyingActivityRequest* request,
                                         v1::RecordQualifyingActivityResponse* response) override;

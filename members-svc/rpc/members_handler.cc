@@ -21,6 +21,7 @@
 #include "members-svc/rpc/convert.h"
 #include "members-svc/rpc/points_events.h"
 #include "members-svc/storage/member_store.h"
+#include "members-svc/storage/referral_store.h"
 
 namespace loyalty::members {
 namespace {
@@ -215,16 +216,21 @@ absl::StatusOr<v1::EnrollMemberResponse> MembersHandler::EnrollMember(
             LOYALTY_ASSIGN_OR_RETURN(
                 std::optional<std::string> existing,
                 FindMemberByIdentifier(connection, program_id, profile.email, profile.phone));
-            if (existing.has_value()) return AlreadyEnrolled(program_id, *existing);
+            std::optional<std::string> referrer;
             if (referral_code.has_value()) {
               LOYALTY_ASSIGN_OR_RETURN(
-                  std::optional<std::string> referrer,
-                  FindMemberByReferralCode(connection, program_id, *referral_code));
+                  referrer, FindMemberByReferralCode(connection, program_id, *referral_code));
               if (!referrer.has_value()) {
                 return InvalidField("referral_code", "UNKNOWN_REFERRAL_CODE",
                                     "no active member of this program has this referral code");
               }
+              // The referrer's own email or phone: someone referring themselves.
+              if (existing == referrer) {
+                return InvalidField("referral_code", "SELF_REFERRAL",
+                                    "a member cannot be referred by themselves");
+              }
             }
+            if (existing.has_value()) return AlreadyEnrolled(program_id, *existing);
             Member member{.program_id = program_id,
                           .member_id = NewId('m'),
                           .status = MemberStatus::kActive,
@@ -248,6 +254,14 @@ absl::StatusOr<v1::EnrollMemberResponse> MembersHandler::EnrollMember(
               if (!taken) break;
             }
             LOYALTY_RETURN_IF_ERROR(InsertMember(connection, member));
+            if (referrer.has_value()) {
+              LOYALTY_RETURN_IF_ERROR(
+                  InsertReferral(connection, Referral{.program_id = program_id,
+                                                      .referral_id = NewId('r'),
+                                                      .referrer_id = *referrer,
+                                                      .referee_id = member.member_id,
+                                                      .create_time = now}));
+            }
             LOYALTY_RETURN_IF_ERROR(
                 InsertTierHistory(connection, program_id, member.member_id,
                                   TierHistoryEntry{.from_tier = std::nullopt,
@@ -357,6 +371,42 @@ absl::StatusOr<std::pair<Program, Member>> MembersHandler::LoadCurrentMember(
     return AppendAll(connection, tier_events);
   }));
   return std::make_pair(*std::move(program), *std::move(member));
+}
+
+absl::StatusOr<v1::ListReferralsResponse> MembersHandler::ListReferrals(
+    const v1::ListReferralsRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_ASSIGN_OR_RETURN(int32_t page_size,
+                           paging::EffectivePageSize(request.page_size(), "page_size"));
+  const std::string filters =
+      absl::StrCat("referrals|program=", request.program(), "|member=", request.member());
+  std::optional<std::pair<absl::Time, std::string>> before;
+  if (!request.page_token().empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(paging::PageCursor cursor,
+                             page_tokens_.Decode(request.page_token(), filters, "page_token"));
+    int64_t micros = 0;
+    if (cursor.keys.size() != 2 || !absl::SimpleAtoi(cursor.keys[0], &micros)) {
+      return InvalidField("page_token", "INVALID_PAGE_TOKEN", "malformed page token");
+    }
+    before.emplace(absl::FromUnixMicros(micros), cursor.keys[1]);
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<Member> member, LoadMember(*connection, request.program(),
+                                                                    request.member(), Lock::kNone));
+  if (!member.has_value()) return MemberNotFound(request.program(), request.member());
+  LOYALTY_ASSIGN_OR_RETURN(
+      ReferralPage page,
+      members::ListReferrals(*connection, request.program(), request.member(), before, page_size));
+  v1::ListReferralsResponse response;
+  for (const Referral& referral : page.referrals) *response.add_referrals() = ToProto(referral);
+  if (page.more) {
+    const Referral& last = page.referrals.back();
+    response.set_next_page_token(page_tokens_.Encode(
+        paging::PageCursor{
+            {std::to_string(absl::ToUnixMicros(last.create_time)), last.referral_id}},
+        filters));
+  }
+  return response;
 }
 
 absl::StatusOr<v1::GetMemberResponse> MembersHandler::GetMember(

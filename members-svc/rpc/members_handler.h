@@ -46,6 +46,7 @@ class MembersHandler {
       const v1::ReactivateMemberRequest& request);
   absl::StatusOr<v1::EraseMemberResponse> EraseMember(const v1::EraseMemberRequest& request);
   absl::StatusOr<v1::GetTierStatusResponse> GetTierStatus(const v1::GetTierStatusRequest& request);
+  absl::StatusOr<v1::ListReferralsResponse> ListReferrals(const v1::ListReferralsRequest& request);
   absl::StatusOr<v1::RecordQualifyingActivityResponse> RecordQualifyingActivity(
       const v1::RecordQualifyingActivityRequest& request);
 

@@ -69,7 +69,8 @@ absl::Status InsertProgram(pg::Connection& connection, const Program& program) {
                        .Add(program.point_value_minor_per_thousand)
                        .Add(static_cast<int64_t>(program.policy.window_months))
                        .Add(static_cast<int64_t>(program.policy.downgrade_grace_days))
-                       .Add(program.create_time))
+                       .Add(program.create_time)
+                       .Add(static_cast<int64_t>(program.referral_rewards_max)))
           .status());
   for (size_t position = 0; position < program.tiers.size(); ++position) {
     const TierDefinition& tier = program.tiers[position];
@@ -113,6 +114,7 @@ absl::StatusOr<std::optional<Program>> LoadProgram(pg::Connection& connection,
       .window_months = static_cast<int32_t>(rows.Int64(0, "tier_window_months")),
       .downgrade_grace_days = static_cast<int32_t>(rows.Int64(0, "downgrade_grace_days"))};
   program.create_time = rows.Time(0, "create_time");
+  program.referral_rewards_max = static_cast<int32_t>(rows.Int64(0, "referral_rewards_max"));
 
   LOYALTY_ASSIGN_OR_RETURN(pg::Result tiers, connection.Execute(queries::kSelectTiers, key));
   for (int row = 0; row < tiers.rows(); ++row) {

@@ -10,8 +10,8 @@ namespace loyalty::members::queries {
 inline constexpr pg::Query kInsertProgram{
     "members_insert_program",
     "INSERT INTO programs (program_id, display_name, currency_code, "
-    "point_value_minor_per_thousand, tier_window_months, downgrade_grace_days, create_time) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)"};
+    "point_value_minor_per_thousand, tier_window_months, downgrade_grace_days, create_time, "
+    "referral_rewards_max) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"};
 
 inline constexpr pg::Query kInsertTier{
     "members_insert_tier",
@@ -26,7 +26,8 @@ inline constexpr pg::Query kInsertTierBenefit{
 inline constexpr pg::Query kSelectProgram{
     "members_select_program",
     "SELECT program_id, display_name, currency_code, point_value_minor_per_thousand, "
-    "tier_window_months, downgrade_grace_days, create_time FROM programs WHERE program_id = $1"};
+    "tier_window_months, downgrade_grace_days, create_time, referral_rewards_max FROM programs "
+    "WHERE program_id = $1"};
 
 inline constexpr pg::Query kSelectTiers{
     "members_select_tiers",
@@ -128,5 +129,54 @@ inline constexpr pg::Query kListTierHistory{
     "members_list_tier_history",
     "SELECT from_tier, to_tier, kind, change_time FROM tier_history "
     "WHERE program_id = $1 AND member_id = $2 ORDER BY seq DESC LIMIT $3"};
+
+// --- The birthday job --------------------------------------------------------------------
+
+// Active members born on month $1 and one of days $2, after the key ($3, $4), whose year $5 is
+// not settled yet; a page of $6.
+inline constexpr pg::Query kSelectBirthdaysDue{
+    "members_select_birthdays_due",
+    "SELECT m.program_id, m.member_id FROM members m WHERE m.status = 1 "
+    "AND m.birthday_month = $1 AND m.birthday_day = ANY($2::integer[]) "
+    "AND (m.program_id, m.member_id) > ($3, $4) AND NOT EXISTS (SELECT 1 FROM birthday_awards a "
+    "WHERE a.program_id = m.program_id AND a.member_id = m.member_id AND a.year = $5) "
+    "ORDER BY m.program_id, m.member_id LIMIT $6"};
+
+inline constexpr pg::Query kSettleBirthday{
+    "members_settle_birthday",
+    "INSERT INTO birthday_awards (program_id, member_id, year, outcome, settle_time) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"};
+
+// --- Referrals ---------------------------------------------------------------------------
+
+inline constexpr pg::Query kInsertReferral{
+    "members_insert_referral",
+    "INSERT INTO referrals (program_id, referral_id, referrer_id, referee_id, status, "
+    "create_time) VALUES ($1, $2, $3, $4, $5, $6)"};
+
+// A referrer's referrals, newest first, before the keyset position ($3, $4) when given.
+inline constexpr pg::Query kListReferrals{
+    "members_list_referrals",
+    "SELECT program_id, referral_id, referrer_id, referee_id, status, refusal_reason, "
+    "create_time, resolve_time FROM referrals WHERE program_id = $1 AND referrer_id = $2 "
+    "AND ($3::timestamptz IS NULL OR (create_time, referral_id) < ($3, $4)) "
+    "ORDER BY create_time DESC, referral_id DESC LIMIT $5"};
+
+inline constexpr pg::Query kLockPendingReferral{
+    "members_lock_pending_referral",
+    "SELECT referral_id, referrer_id FROM referrals WHERE program_id = $1 AND referee_id = $2 "
+    "AND status = 1 FOR UPDATE"};
+
+// Locks the referrer's member row, then counts their rewarded referrals.
+inline constexpr pg::Query kCountRewardedReferrals{
+    "members_count_rewarded_referrals",
+    "WITH referrer AS (SELECT 1 FROM members WHERE program_id = $1 AND member_id = $2 "
+    "FOR UPDATE) SELECT count(*) FROM referrals WHERE program_id = $1 AND referrer_id = $2 "
+    "AND status = 2 AND EXISTS (SELECT 1 FROM referrer)"};
+
+inline constexpr pg::Query kResolveReferral{
+    "members_resolve_referral",
+    "UPDATE referrals SET status = $3, refusal_reason = $4, resolve_time = $5 "
+    "WHERE program_id = $1 AND referral_id = $2"};
 
 }  // namespace loyalty::members::queries

@@ -1,0 +1,107 @@
+#include "members-svc/rpc/referral_bonus.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/events/consumer.h"
+#include "common/rpc/proto_time.h"
+#include "common/status/error.h"
+#include "common/status/grpc_status.h"
+#include "common/status/macros.h"
+#include "grpcpp/client_context.h"
+#include "loyalty/points/v1/points_events.pb.h"
+#include "members-svc/storage/member_store.h"
+#include "members-svc/storage/queries.h"
+#include "members-svc/storage/referral_store.h"
+
+namespace loyalty::members {
+
+ReferralBonus::ReferralBonus(std::shared_ptr<grpc::Channel> points, absl::Duration deadline)
+    : points_(points::v1::PointsService::NewStub(std::move(points))), deadline_(deadline) {}
+
+absl::StatusOr<std::string> ReferralBonus::Award(const std::string& program_id,
+                                                 const std::string& member_id,
+                                                 const std::string& referral_id,
+                                                 const std::string& role, absl::Time now) {
+  points::v1::RecordActivityRequest request;
+  request.set_program(program_id);
+  request.set_member(member_id);
+  request.set_request_id(absl::StrCat("referral-", referral_id, "-", role));
+  request.set_type(points::v1::ACTIVITY_TYPE_REFERRAL);
+  request.set_reference(referral_id);
+  *request.mutable_occur_time() = ToTimestamp(now);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+  points::v1::RecordActivityResponse response;
+  const absl::Status status = FromGrpcStatus(points_->RecordActivity(&context, request, &response));
+  if (status.ok()) return std::string();
+  const std::string reason = ErrorReason(status).value_or("");
+  if (reason == "ACTIVITY_ALREADY_AWARDED") return std::string();
+  if (reason == "ACTIVITY_NOT_CONFIGURED") return std::string("REFERRAL_BONUS_NOT_CONFIGURED");
+  if (reason == "ACTIVITY_LIMIT_REACHED") return std::string("REFERRAL_LIMIT_REACHED");
+  if (status.code() == absl::StatusCode::kNotFound || reason == "MEMBER_SUSPENDED") {
+    return std::string("MEMBER_NOT_ELIGIBLE");
+  }
+  return status;  // May pass: the event is applied again later.
+}
+
+absl::Status ReferralBonus::ApplyPointsEvent(pg::Connection& connection,
+                                             const events::v1::Event& event) {
+  if (event.event_type() != points::v1::PointsEarned::descriptor()->full_name()) {
+    return absl::OkStatus();
+  }
+  points::v1::PointsEarned earned;
+  LOYALTY_RETURN_IF_ERROR(events::ParsePayload(event, earned));
+  if (earned.source() != points::v1::EARN_SOURCE_PURCHASE || earned.points() <= 0) {
+    return absl::OkStatus();
+  }
+  LOYALTY_ASSIGN_OR_RETURN(absl::Time occur_time, ParseTimestamp(event.occur_time(), "occur_time"));
+  return OnQualifyingPurchase(connection, earned.program(), earned.member(), occur_time);
+}
+
+absl::Status ReferralBonus::OnQualifyingPurchase(pg::Connection& connection,
+                                                 const std::string& program_id,
+                                                 const std::string& referee_id, absl::Time now) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result pending,
+                           connection.Execute(queries::kLockPendingReferral,
+                                              pg::Params().Add(program_id).Add(referee_id)));
+  if (pending.rows() == 0) return absl::OkStatus();
+  const std::string referral_id = pending.String(0, "referral_id");
+  const std::string referrer_id = pending.String(0, "referrer_id");
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program, LoadProgram(connection, program_id));
+  if (!program.has_value()) return absl::OkStatus();  // Programs are never deleted.
+
+  std::optional<std::string> refusal;
+  if (program->referral_rewards_max > 0) {
+    // The referrer's row is locked first, so two of their referees settling at once on two
+    // replicas count one after the other.
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result rewarded,
+                             connection.Execute(queries::kCountRewardedReferrals,
+                                                pg::Params().Add(program_id).Add(referrer_id)));
+    if (rewarded.Int64(0, 0) >= program->referral_rewards_max) refusal = "REFERRAL_CAP_REACHED";
+  }
+  if (!refusal.has_value()) {
+    LOYALTY_ASSIGN_OR_RETURN(std::string referrer,
+                             Award(program_id, referrer_id, referral_id, "referrer", now));
+    LOYALTY_ASSIGN_OR_RETURN(std::string referee,
+                             Award(program_id, referee_id, referral_id, "referee", now));
+    if (!referrer.empty()) {
+      refusal = referrer;
+    } else if (!referee.empty()) {
+      refusal = referee;
+    }
+  }
+  return connection
+      .Execute(queries::kResolveReferral,
+               pg::Params()
+                   .Add(program_id)
+                   .Add(referral_id)
+                   .Add(static_cast<int64_t>(refusal.has_value() ? ReferralStatus::kRefused
+                                                                 : ReferralStatus::kRewarded))
+                   .AddOptional(refusal)
+                   .Add(now))
+      .status();
+}
+
+}  // namespace loyalty::members
