@@ -21,6 +21,8 @@ const kSetupOnly = [
   "postgresql-15", "postgresql-client-15", "clang-format", "prometheus",
   // The gateway's fuzzing (clang-14 with libFuzzer) and load tools: tests and benchmarks only.
   "clang-14", "libclang-rt-14-dev", "wrk", "curl",
+  // scripts/demo and its end-to-end test read the gateway's JSON answers.
+  "jq",
 ];
 // scripts/setup installs node and npm on its own (only when npm is missing).
 const kImageOnly = ["nodejs", "npm"];

@@ -80,16 +80,17 @@ TEST(GroupCommitQueue, JobsOfOneKeyNeverShareABatchAndKeepTheirOrder) {
                                   if (job->key == "same") order.push_back(job->sequence);
                                 }
                               });
-  std::vector<std::thread> callers;
+  // Submit queues before it returns, so the jobs are queued in this order for certain (threads
+  // calling Run after a short sleep each were reordered on a loaded machine).
+  std::vector<std::unique_ptr<absl::Notification>> written;
   for (int i = 0; i < 5; ++i) {
-    callers.emplace_back([&, i] {
-      auto job = std::make_shared<Job>(Job{.key = "same", .sequence = i});
-      EXPECT_TRUE(queue.Run(job, job->key, absl::InfiniteFuture()).ok());
-    });
-    absl::SleepFor(absl::Milliseconds(5));  // Queue them in order.
+    written.push_back(std::make_unique<absl::Notification>());
+    absl::Notification* done = written.back().get();
+    auto job = std::make_shared<Job>(Job{.key = "same", .sequence = i});
+    ASSERT_TRUE(queue.Submit(job, job->key, [done] { done->Notify(); }).ok());
   }
   release.Notify();
-  for (std::thread& caller : callers) caller.join();
+  for (const auto& done : written) done->WaitForNotification();
   for (const auto& batch : recorder.batches()) {
     EXPECT_LE(std::count(batch.begin(), batch.end(), "same"), 1);
   }

@@ -489,6 +489,7 @@ absl::StatusOr<v1::RefundPurchaseResponse> PointsHandler::RefundPurchase(
         event.set_points(reversed);
         event.set_debt_added(to_debt);
         event.set_refund_minor(refund_minor);
+        event.set_order_fully_refunded(refunded_before + refund_minor >= total);
         LOYALTY_RETURN_IF_ERROR(AppendMemberEvent(connection, program_id, member_id, event, now));
         return response;
       });

@@ -658,6 +658,7 @@ TEST_F(PointsServiceTest, EachLedgerChangeWritesItsEventAndReplaysAndRefusalsWri
   EXPECT_EQ(refunded.order_id(), "o1");
   EXPECT_EQ(refunded.points(), 50);
   EXPECT_EQ(refunded.refund_minor(), 5000);
+  EXPECT_FALSE(refunded.order_fully_refunded());  // Half of the order.
   EXPECT_EQ(PayloadOf<v1::PointsAdjusted>(events[3], alice_).points(), -10);
   const auto transferred = PayloadOf<v1::PointsTransferred>(events[4], alice_);
   EXPECT_EQ(transferred.to_member(), bob_);

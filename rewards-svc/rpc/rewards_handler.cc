@@ -688,11 +688,24 @@ absl::Status RewardsHandler::StampOrder(pg::Connection& connection, const std::s
 }
 
 std::vector<std::string> RewardsHandler::PointsEventTypes() {
-  return {points::v1::PointsEarned::descriptor()->full_name()};
+  return {points::v1::PointsEarned::descriptor()->full_name(),
+          points::v1::PointsRefunded::descriptor()->full_name()};
 }
 
 absl::Status RewardsHandler::ApplyPointsEvent(pg::Connection& connection,
                                               const events::v1::Event& event) {
+  if (event.event_type() == points::v1::PointsRefunded::descriptor()->full_name()) {
+    points::v1::PointsRefunded refunded;
+    LOYALTY_RETURN_IF_ERROR(events::ParsePayload(event, refunded));
+    // A partly refunded order was still bought: its stamp stays, as a stamp is per order.
+    if (!refunded.order_fully_refunded()) return absl::OkStatus();
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<v1::PunchCardDefinition> definitions,
+                             LoadDefinitions(connection, refunded.program()));
+    if (definitions.empty()) return absl::OkStatus();
+    v1::RevokeStampResponse revoked;
+    return RevokeOrder(connection, refunded.program(), refunded.member(), refunded.order_id(),
+                       clock_.Now(), revoked);
+  }
   if (event.event_type() != points::v1::PointsEarned::descriptor()->full_name()) {
     return absl::OkStatus();
   }
@@ -728,34 +741,40 @@ absl::StatusOr<v1::RevokeStampResponse> RewardsHandler::RevokeStamp(
                absl::StrCat("revoke/", member_id, "/", request.order_id()), now),
       [&](pg::Connection& connection) -> absl::StatusOr<v1::RevokeStampResponse> {
         v1::RevokeStampResponse response;
-        const pg::Params order =
-            pg::Params().Add(program_id).Add(member_id).Add(request.order_id());
-        pg::Params remember = order;
-        remember.Add(true).Add(now);
-        LOYALTY_ASSIGN_OR_RETURN(pg::Result unseen,
-                                 connection.Execute(queries::kInsertStampedOrder, remember));
-        if (unseen.rows() == 1) return response;  // Refunded before it was stamped.
-        LOYALTY_ASSIGN_OR_RETURN(pg::Result revoked,
-                                 connection.Execute(queries::kRevokeStampedOrder, order));
-        if (revoked.rows() == 0) return response;  // Revoked before.
-        LOYALTY_ASSIGN_OR_RETURN(pg::Result stamps,
-                                 connection.Execute(queries::kSelectOrderStamps, order));
-        for (int row = 0; row < stamps.rows(); ++row) {
-          const pg::Params card_key =
-              pg::Params().Add(program_id).Add(member_id).Add(stamps.String(row, "definition_id"));
-          LOYALTY_ASSIGN_OR_RETURN(pg::Result card,
-                                   connection.Execute(queries::kLockCard, card_key));
-          const int64_t on_card = card.Int64(0, "stamps");
-          const int64_t completed = card.Int64(0, "completed_cards");
-          // Only a stamp on the card still open comes off; a full card keeps its voucher.
-          if (stamps.Int64(row, "card_number") != completed || on_card == 0) continue;
-          pg::Params update = card_key;
-          update.Add(on_card - 1).Add(completed);
-          LOYALTY_RETURN_IF_ERROR(connection.Execute(queries::kUpdateCard, update).status());
-          response.set_stamps_removed(response.stamps_removed() + 1);
-        }
+        LOYALTY_RETURN_IF_ERROR(
+            RevokeOrder(connection, program_id, member_id, request.order_id(), now, response));
         return response;
       });
+}
+
+absl::Status RewardsHandler::RevokeOrder(pg::Connection& connection, const std::string& program_id,
+                                         const std::string& member_id, const std::string& order_id,
+                                         absl::Time now, v1::RevokeStampResponse& response) {
+  const pg::Params order = pg::Params().Add(program_id).Add(member_id).Add(order_id);
+  pg::Params remember = order;
+  remember.Add(true).Add(now);
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result unseen,
+                           connection.Execute(queries::kInsertStampedOrder, remember));
+  if (unseen.rows() == 1) return absl::OkStatus();  // Refunded before it was stamped.
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result revoked,
+                           connection.Execute(queries::kRevokeStampedOrder, order));
+  if (revoked.rows() == 0) return absl::OkStatus();  // Revoked before.
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result stamps,
+                           connection.Execute(queries::kSelectOrderStamps, order));
+  for (int row = 0; row < stamps.rows(); ++row) {
+    const pg::Params card_key =
+        pg::Params().Add(program_id).Add(member_id).Add(stamps.String(row, "definition_id"));
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result card, connection.Execute(queries::kLockCard, card_key));
+    const int64_t on_card = card.Int64(0, "stamps");
+    const int64_t completed = card.Int64(0, "completed_cards");
+    // Only a stamp on the card still open comes off; a full card keeps its voucher.
+    if (stamps.Int64(row, "card_number") != completed || on_card == 0) continue;
+    pg::Params update = card_key;
+    update.Add(on_card - 1).Add(completed);
+    LOYALTY_RETURN_IF_ERROR(connection.Execute(queries::kUpdateCard, update).status());
+    response.set_stamps_removed(response.stamps_removed() + 1);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace loyalty::rewards

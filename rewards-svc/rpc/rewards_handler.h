@@ -88,10 +88,11 @@ class RewardsHandler {
   absl::StatusOr<int> Recover(int limit);
 
   // rewards-svc as a consumer of points-svc's events (docs/events.md): a PointsEarned of a
-  // purchase stamps the member's punch cards as RecordStamp would, inside the consumer's
-  // transaction. The order is the key either way (`stamped_orders`), so a RecordStamp of the
-  // same order before or after the event stamps nothing more. Other events and earnings are
-  // ignored. INVALID_ARGUMENT for a payload that does not parse; SQL errors as mapped.
+  // purchase stamps the member's punch cards as RecordStamp would, and a PointsRefunded that
+  // refunds the rest of an order revokes its stamp as RevokeStamp would, inside the consumer's
+  // transaction. The order is the key either way (`stamped_orders`), so the RPCs for an order the
+  // stream handled (or the reverse) change nothing more. Other events and earnings are ignored.
+  // INVALID_ARGUMENT for a payload that does not parse; SQL errors as mapped.
   absl::Status ApplyPointsEvent(pg::Connection& connection, const events::v1::Event& event);
   // The event types ApplyPointsEvent wants from points-svc's stream.
   static std::vector<std::string> PointsEventTypes();
@@ -104,6 +105,11 @@ class RewardsHandler {
                           const std::vector<StampLine>& lines,
                           const std::vector<v1::PunchCardDefinition>& definitions, absl::Time now,
                           v1::RecordStampResponse& response);
+  // The order's stamps no longer count: a stamp on a card still open comes off (counted in
+  // `response.stamps_removed`); an order not stamped yet is remembered as revoked.
+  absl::Status RevokeOrder(pg::Connection& connection, const std::string& program_id,
+                           const std::string& member_id, const std::string& order_id,
+                           absl::Time now, v1::RevokeStampResponse& response);
   // Steps 2-4 for a PENDING redemption; the final answer for a decided one. `reward`, when
   // given, is the reward as step 1 read it (recovery passes none and reads it).
   absl::StatusOr<v1::Redemption> Drive(const RedemptionRow& row, const Reward* reward = nullptr);

@@ -156,6 +156,37 @@ class FlowsTest : public ::testing::Test {
     RestartStampConsumer();
   }
 
+  // A punch card: three coffee orders give a free coffee.
+  void DefineCoffeeCard() {
+    rv1::CreateRewardRequest reward;
+    reward.set_program(kProgram);
+    reward.set_request_id("coffee");
+    reward.mutable_reward()->set_title("Free coffee");
+    reward.mutable_reward()->set_points_cost(100);
+    reward.mutable_reward()->mutable_free_product()->set_sku("coffee-1");
+    auto coffee = Call(*rewards_stub_, &rv1::RewardsService::Stub::CreateReward, reward);
+    LOYALTY_CHECK(coffee.ok());
+    rv1::CreatePunchCardDefinitionRequest define;
+    define.set_program(kProgram);
+    define.set_request_id("card");
+    define.mutable_definition()->set_title("Three coffees, one free");
+    define.mutable_definition()->set_category("coffee");
+    define.mutable_definition()->set_stamps_needed(3);
+    define.mutable_definition()->set_reward(coffee->reward().id());
+    LOYALTY_CHECK(
+        Call(*rewards_stub_, &rv1::RewardsService::Stub::CreatePunchCardDefinition, define).ok());
+  }
+
+  // Stamps on the member's open coffee card.
+  int32_t OpenStamps(const std::string& member) {
+    rv1::ListPunchCardsRequest list;
+    list.set_program(kProgram);
+    list.set_member(member);
+    auto cards = Call(*rewards_stub_, &rv1::RewardsService::Stub::ListPunchCards, list);
+    LOYALTY_CHECK(cards.ok() && cards->cards_size() == 1);
+    return cards->cards(0).stamps();
+  }
+
   void RestartStampConsumer() {
     stamp_consumer_.reset();
     rewards::RewardsHandler* handler = rewards_handler_.get();
@@ -304,11 +335,16 @@ class FlowsTest : public ::testing::Test {
     return Call(*points_stub_, &pv1::PointsService::Stub::RefundPurchase, request).status();
   }
 
+  // The member's status in points-svc's projection; 0 when not projected.
   int64_t ProjectedStatus(const std::string& member) {
-    return CountIn(*points_pool_,
-                   absl::StrCat("SELECT COALESCE(max(status), 0) FROM member_projection "
-                                "WHERE member_id = '",
-                                member, "'"));
+    static constexpr pg::Query kStatus{
+        "t_projected_status",
+        "SELECT COALESCE(max(status), 0) FROM member_projection WHERE member_id = $1"};
+    auto connection = points_pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto rows = (*connection)->Execute(kStatus, pg::Params().Add(member));
+    LOYALTY_CHECK(rows.ok());
+    return rows->Int64(0, 0);
   }
 
   RealClock clock_;
@@ -474,23 +510,7 @@ TEST_F(FlowsTest, BonusActivitiesDoNotQualifyButEngagementDoes) {
 TEST_F(FlowsTest, QualifyingPurchasesStampACardAndAFullCardIssuesItsVoucherOnce) {
   const std::string alice = Enroll("alice");
   StartRewardsConsumingPoints();
-  rv1::CreateRewardRequest reward;
-  reward.set_program(kProgram);
-  reward.set_request_id("coffee");
-  reward.mutable_reward()->set_title("Free coffee");
-  reward.mutable_reward()->set_points_cost(100);
-  reward.mutable_reward()->mutable_free_product()->set_sku("coffee-1");
-  auto coffee = Call(*rewards_stub_, &rv1::RewardsService::Stub::CreateReward, reward);
-  ASSERT_THAT(coffee, IsOk());
-  rv1::CreatePunchCardDefinitionRequest define;
-  define.set_program(kProgram);
-  define.set_request_id("card");
-  define.mutable_definition()->set_title("Three coffees, one free");
-  define.mutable_definition()->set_category("coffee");
-  define.mutable_definition()->set_stamps_needed(3);
-  define.mutable_definition()->set_reward(coffee->reward().id());
-  ASSERT_THAT(Call(*rewards_stub_, &rv1::RewardsService::Stub::CreatePunchCardDefinition, define),
-              IsOk());
+  DefineCoffeeCard();
 
   // Three coffee orders fill the card (a tea order does not count); a fourth starts the next.
   ASSERT_THAT(PurchaseLines(alice, "c1", "coffee", 2), IsOk());
@@ -537,6 +557,31 @@ TEST_F(FlowsTest, QualifyingPurchasesStampACardAndAFullCardIssuesItsVoucherOnce)
   RestartStampConsumer();
   ASSERT_TRUE(AwaitCaughtUp(*stamp_consumer_, *points_pool_));
   expect_one_full_card("after two replays");
+}
+
+TEST_F(FlowsTest, AFullyRefundedOrderLosesItsStampButAPartlyRefundedOneKeepsIt) {
+  const std::string alice = Enroll("alice");
+  StartRewardsConsumingPoints();
+  DefineCoffeeCard();
+  ASSERT_THAT(PurchaseLines(alice, "c1", "coffee", 2), IsOk());
+  ASSERT_THAT(PurchaseLines(alice, "c2", "coffee", 1), IsOk());
+  ASSERT_TRUE(AwaitCaughtUp(*stamp_consumer_, *points_pool_));
+  ASSERT_EQ(OpenStamps(alice), 2);
+
+  ASSERT_THAT(Refund(alice, "c1", 200), IsOk());  // One of the two coffees.
+  ASSERT_TRUE(AwaitCaughtUp(*stamp_consumer_, *points_pool_));
+  EXPECT_EQ(OpenStamps(alice), 2);
+  ASSERT_THAT(Refund(alice, "c2", 200), IsOk());  // The whole order.
+  ASSERT_TRUE(AwaitCaughtUp(*stamp_consumer_, *points_pool_));
+  EXPECT_EQ(OpenStamps(alice), 1);
+
+  // Replayed, the refund takes nothing more off.
+  stamp_consumer_.reset();
+  ExecuteIn(*rewards_pool_,
+            "DELETE FROM applied_events; UPDATE event_cursors SET last_sequence = 0");
+  RestartStampConsumer();
+  ASSERT_TRUE(AwaitCaughtUp(*stamp_consumer_, *points_pool_));
+  EXPECT_EQ(OpenStamps(alice), 1);
 }
 
 }  // namespace
