@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/events/outbox.h"
-#include "common/events/outbox.h"
 #include "common/pg/migrate.h"
 #include "common/rpc/proto_time.h"
 #include "common/server/server.h"
