@@ -43,7 +43,6 @@ std::vector<pg::Statement> AppendStatements(std::span<const OutboxEvent> events)
     traces.AddOptional(event.traceparent);
   }
   std::vector<pg::Statement> statements;
-  statements.push_back({&queries::kLockOutbox, {}});
   statements.push_back({&queries::kAppendEvents, pg::Params()
                                                      .Add(ids.Build())
                                                      .Add(programs.Build())

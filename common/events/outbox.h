@@ -5,16 +5,17 @@
 // event exists exactly when its change committed. EventStreamServer streams the table.
 //
 // Ordering. A reader streams `sequence > cursor`, so a row must never become visible after a row
-// with a larger sequence: identity values are drawn before commit, and two appenders could
-// otherwise commit out of order, letting a reader pass the smaller sequence before it exists.
-// Filtering on `xid < pg_snapshot_xmin(...)` does not fix that (a transaction with an older xid
-// may draw the larger sequence, commit first and be streamed while the younger xid holding the
-// smaller sequence is still running). Instead every append takes a transaction-scoped advisory
-// lock of the schema's outbox before it draws sequences, so appenders draw and commit one after
-// the other: sequence order is commit order and `sequence > cursor` never skips. The NOTIFY
-// every appender sends already serializes their commits in PostgreSQL (async.c holds a lock from
-// pre-commit until the commit is flushed), so the lock costs only the time from the append to
-// COMMIT: append last, right before the transaction ends. events_pgtest.cc proves it.
+// with a larger sequence. Numbers drawn when a row is inserted would not do: two appenders could
+// commit out of order, letting a reader pass the smaller sequence before it exists, and filtering
+// on `xid < pg_snapshot_xmin(...)` does not fix that (a transaction with an older xid may draw
+// the larger sequence, commit first and be streamed while the younger xid holding the smaller
+// sequence is still running). So rows are inserted without a sequence, and a deferred trigger
+// (sql/0001_outbox.sql) numbers them at COMMIT under a transaction-scoped advisory lock of the
+// schema's outbox, held until the commit is done: appenders number and commit one after the
+// other, sequence order is commit order, and `sequence > cursor` never skips. The lock covers
+// only the commit itself, as the lock PostgreSQL takes for the NOTIFY every appender sends
+// (async.c serializes notifying commits) already does; where in its transaction a service
+// appends does not matter. events_pgtest.cc proves the order.
 
 #include <cstdint>
 #include <optional>

@@ -6,13 +6,8 @@
 
 namespace loyalty::events::queries {
 
-// Serializes outbox appenders of one schema until they commit (see outbox.h: why sequence order
-// is commit order). The two-int4 key form never collides with the int8 keys of idempotency.
-inline constexpr pg::Query kLockOutbox{
-    "outbox_lock",
-    "SELECT pg_advisory_xact_lock(hashtext('loyalty.outbox'), hashtext(current_schema()))"};
-
-// One row per array element, in input order (identity values follow that order).
+// One row per array element, in input order; the table's deferred trigger numbers them in that
+// order at COMMIT (outbox.h: why sequence order is commit order).
 inline constexpr pg::Query kAppendEvents{
     "outbox_append",
     "INSERT INTO outbox_events (event_id, program_id, aggregate_type, aggregate_id, event_type, "

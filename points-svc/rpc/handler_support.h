@@ -87,7 +87,7 @@ int64_t MemberPoints(const Posting& posting, const std::string& member_id);
 // loyalty/points/v1/points_events.proto.
 events::OutboxEvent MemberEvent(const std::string& program_id, const std::string& member_id,
                                 const google::protobuf::Message& payload, absl::Time now);
-// Appends it in the caller's transaction. Call it last: the outbox lock is held until COMMIT.
+// Appends it in the caller's transaction; it is numbered in the stream at COMMIT.
 absl::Status AppendMemberEvent(pg::Connection& connection, const std::string& program_id,
                                const std::string& member_id,
                                const google::protobuf::Message& payload, absl::Time now);

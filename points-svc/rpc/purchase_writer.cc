@@ -236,7 +236,7 @@ absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
   if (!rows.empty()) {
     std::vector<pg::Statement> writes = WritePurchases(rows);
     writes.push_back(idempotency::StoreAnswersStatement(to_store));
-    // Last: the outbox lock is held from here to COMMIT, which travels with these statements.
+    // The events, numbered in the stream at the COMMIT that travels with these statements.
     for (pg::Statement& append : events::AppendStatements(earned_events)) {
       writes.push_back(std::move(append));
     }

@@ -2,10 +2,13 @@
 -- common/events/sql/0001_outbox.sql.
 
 -- One row per event, written in the same transaction as the change it describes. `sequence` is
--- the stream position: appenders hold the schema's outbox lock from drawing it until they
--- commit, so sequences commit in order and a reader of `sequence > cursor` never skips one.
+-- the stream position, drawn at COMMIT: a deferred trigger takes the schema's outbox lock and
+-- numbers the transaction's rows in insertion order, and the lock is held until the commit is
+-- done, so sequences commit in order and a reader of `sequence > cursor` never skips one, while
+-- the lock covers only the commit itself. Other transactions never see a row without one.
 CREATE TABLE outbox_events (
-  sequence       bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  sequence       bigint      UNIQUE,
   event_id       text        NOT NULL,
   program_id     text        NOT NULL,
   aggregate_type text        NOT NULL,
@@ -16,6 +19,19 @@ CREATE TABLE outbox_events (
   occur_time     timestamptz NOT NULL,
   traceparent    text
 );
+CREATE SEQUENCE outbox_events_sequence_seq;
+
+CREATE FUNCTION outbox_number_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- The two-int4 key form never collides with the int8 keys of idempotency.
+  PERFORM pg_advisory_xact_lock(hashtext('loyalty.outbox'), hashtext(current_schema()));
+  UPDATE outbox_events SET sequence = nextval('outbox_events_sequence_seq') WHERE id = NEW.id;
+  RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER outbox_events_number AFTER INSERT ON outbox_events
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION outbox_number_event();
 
 -- The consumers that subscribed, with the cursor each last subscribed from: pruning deletes no
 -- event above the smallest of them.

@@ -21,7 +21,7 @@ idempotency::Call MakeCall(const google::protobuf::Message& request, std::string
 
 // Appends rewards-svc's event `payload` (loyalty/rewards/v1/reward_events.proto) about the
 // redemption or voucher `aggregate_id` to the outbox, in the caller's transaction (docs/events.md).
-// Call it last: the outbox lock is held until COMMIT.
+// It is numbered in the stream at COMMIT.
 absl::Status AppendRewardEvent(pg::Connection& connection, const std::string& program_id,
                                std::string_view aggregate_type, const std::string& aggregate_id,
                                const google::protobuf::Message& payload, absl::Time now);
