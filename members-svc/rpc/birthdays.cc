@@ -7,11 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/pg/array.h"
-#include "common/rpc/proto_time.h"
-#include "common/status/error.h"
-#include "common/status/grpc_status.h"
 #include "common/status/macros.h"
-#include "grpcpp/client_context.h"
+#include "members-svc/rpc/points_bonus.h"
 #include "members-svc/storage/queries.h"
 
 namespace loyalty::members {
@@ -24,18 +21,20 @@ struct Due {
   std::string member_id;
 };
 
-// How points-svc's answer settles the member's year; nullopt when it may change if asked again.
-std::optional<std::string> Outcome(const absl::Status& status) {
-  if (status.ok()) return "AWARDED";
-  const std::string reason = ErrorReason(status).value_or("");
-  if (reason == "ACTIVITY_ALREADY_AWARDED" || reason == "ACTIVITY_LIMIT_REACHED") {
-    return "ALREADY_AWARDED";
+// How points-svc's answer settles the member's year (birthday_awards.outcome).
+const char* Outcome(BonusAnswer answer) {
+  switch (answer) {
+    case BonusAnswer::kPaid:
+      return "AWARDED";
+    case BonusAnswer::kAlreadyPaid:
+    case BonusAnswer::kLimitReached:
+      return "ALREADY_AWARDED";
+    case BonusAnswer::kNotConfigured:
+      return "NOT_CONFIGURED";
+    case BonusAnswer::kNotEligible:
+      return "NOT_ELIGIBLE";
   }
-  if (reason == "ACTIVITY_NOT_CONFIGURED") return "NOT_CONFIGURED";
-  if (status.code() == absl::StatusCode::kNotFound || reason == "MEMBER_SUSPENDED") {
-    return "NOT_ELIGIBLE";
-  }
-  return std::nullopt;
+  return "NOT_ELIGIBLE";  // Unreachable: every answer is listed above.
 }
 
 }  // namespace
@@ -78,20 +77,16 @@ absl::StatusOr<int> BirthdayAwarder::RunOnce(int limit) {
     }
     if (due.empty()) break;
     for (const Due& member : due) {
-      points::v1::RecordActivityRequest request;
-      request.set_program(member.program_id);
-      request.set_member(member.member_id);
-      request.set_request_id(absl::StrCat("birthday-", member.member_id, "-", year));
-      request.set_type(points::v1::ACTIVITY_TYPE_BIRTHDAY);
-      request.set_reference(year);
-      *request.mutable_occur_time() = ToTimestamp(now);
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
-      points::v1::RecordActivityResponse response;
-      const absl::Status status =
-          FromGrpcStatus(points_->RecordActivity(&context, request, &response));
-      const std::optional<std::string> outcome = Outcome(status);
-      if (!outcome.has_value()) return status;  // Next round.
+      // An answer that may change leaves the year open for the next round.
+      LOYALTY_ASSIGN_OR_RETURN(
+          const BonusAnswer answer,
+          RequestBonus(*points_, deadline_,
+                       {.program_id = member.program_id,
+                        .member_id = member.member_id,
+                        .request_id = absl::StrCat("birthday-", member.member_id, "-", year),
+                        .type = points::v1::ACTIVITY_TYPE_BIRTHDAY,
+                        .reference = year,
+                        .occur_time = now}));
       LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
       LOYALTY_RETURN_IF_ERROR(
           connection
@@ -99,7 +94,7 @@ absl::StatusOr<int> BirthdayAwarder::RunOnce(int limit) {
                                                       .Add(member.program_id)
                                                       .Add(member.member_id)
                                                       .Add(static_cast<int64_t>(today.year()))
-                                                      .Add(*outcome)
+                                                      .Add(std::string(Outcome(answer)))
                                                       .Add(now))
               .status());
       ++settled;

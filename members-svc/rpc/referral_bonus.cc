@@ -6,11 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/events/consumer.h"
 #include "common/rpc/proto_time.h"
-#include "common/status/error.h"
-#include "common/status/grpc_status.h"
 #include "common/status/macros.h"
-#include "grpcpp/client_context.h"
 #include "loyalty/points/v1/points_events.pb.h"
+#include "members-svc/rpc/points_bonus.h"
 #include "members-svc/storage/member_store.h"
 #include "members-svc/storage/queries.h"
 #include "members-svc/storage/referral_store.h"
@@ -24,26 +22,28 @@ absl::StatusOr<std::string> ReferralBonus::Award(const std::string& program_id,
                                                  const std::string& member_id,
                                                  const std::string& referral_id,
                                                  const std::string& role, absl::Time now) {
-  points::v1::RecordActivityRequest request;
-  request.set_program(program_id);
-  request.set_member(member_id);
-  request.set_request_id(absl::StrCat("referral-", referral_id, "-", role));
-  request.set_type(points::v1::ACTIVITY_TYPE_REFERRAL);
-  request.set_reference(referral_id);
-  *request.mutable_occur_time() = ToTimestamp(now);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
-  points::v1::RecordActivityResponse response;
-  const absl::Status status = FromGrpcStatus(points_->RecordActivity(&context, request, &response));
-  if (status.ok()) return std::string();
-  const std::string reason = ErrorReason(status).value_or("");
-  if (reason == "ACTIVITY_ALREADY_AWARDED") return std::string();
-  if (reason == "ACTIVITY_NOT_CONFIGURED") return std::string("REFERRAL_BONUS_NOT_CONFIGURED");
-  if (reason == "ACTIVITY_LIMIT_REACHED") return std::string("REFERRAL_LIMIT_REACHED");
-  if (status.code() == absl::StatusCode::kNotFound || reason == "MEMBER_SUSPENDED") {
-    return std::string("MEMBER_NOT_ELIGIBLE");
+  // An error (the answer may change) fails the transaction: the event is applied again later.
+  LOYALTY_ASSIGN_OR_RETURN(
+      const BonusAnswer answer,
+      RequestBonus(*points_, deadline_,
+                   {.program_id = program_id,
+                    .member_id = member_id,
+                    .request_id = absl::StrCat("referral-", referral_id, "-", role),
+                    .type = points::v1::ACTIVITY_TYPE_REFERRAL,
+                    .reference = referral_id,
+                    .occur_time = now}));
+  switch (answer) {
+    case BonusAnswer::kPaid:
+    case BonusAnswer::kAlreadyPaid:
+      return std::string();
+    case BonusAnswer::kNotConfigured:
+      return std::string("REFERRAL_BONUS_NOT_CONFIGURED");
+    case BonusAnswer::kLimitReached:
+      return std::string("REFERRAL_LIMIT_REACHED");
+    case BonusAnswer::kNotEligible:
+      return std::string("MEMBER_NOT_ELIGIBLE");
   }
-  return status;  // May pass: the event is applied again later.
+  return std::string("MEMBER_NOT_ELIGIBLE");  // Unreachable: every answer is listed above.
 }
 
 absl::Status ReferralBonus::ApplyPointsEvent(pg::Connection& connection,
