@@ -141,6 +141,17 @@ class EventsTest : public ::testing::Test {
         [&](pg::Connection& connection) { return AppendEvents(connection, events); });
   }
 
+  // What another replica's notifier sends after its commit.
+  void NotifyAsAnotherProcess() {
+    absl::StatusOr<std::unique_ptr<pg::Connection>> other =
+        pg::Connection::Open(schema_->connection_options());
+    LOYALTY_CHECK(other.ok());
+    LOYALTY_CHECK(
+        (*other)
+            ->ExecuteScript("notify", "SELECT pg_notify('loyalty_outbox', current_schema())")
+            .ok());
+  }
+
   int64_t Count(std::string_view sql) {
     auto connection = pool_->Acquire();
     LOYALTY_CHECK(connection.ok());
@@ -206,6 +217,47 @@ TEST_F(EventsTest, RolledBackAppendLeavesNoEvent) {
   EXPECT_EQ(Count("SELECT count(*) FROM outbox_events"), 0);
 }
 
+TEST_F(EventsTest, ACommitWakesThisProcessAtOnceAndNotifiesOthersWithoutWakingItselfTwice) {
+  // Another process's LISTEN session.
+  absl::StatusOr<std::unique_ptr<pg::Connection>> other =
+      pg::Connection::Open(schema_->connection_options());
+  ASSERT_THAT(other.status(), IsOk());
+  ASSERT_THAT((*other)->ExecuteScript("listen", "LISTEN loyalty_outbox").status(), IsOk());
+  const uint64_t before = listener_->version();
+
+  ASSERT_THAT(Append({TestEvent("a", now_)}), IsOk());
+  // Woken when the transaction returned, not when some NOTIFY arrives.
+  const uint64_t woken = listener_->version();
+  EXPECT_EQ(woken, before + 1);
+
+  absl::StatusOr<std::vector<pg::Notification>> received = (*other)->WaitForNotifications(kWaitMax);
+  ASSERT_THAT(received.status(), IsOk());
+  ASSERT_EQ(received->size(), 1u);
+  EXPECT_EQ((*received)[0].channel, kNotifyChannel);
+  EXPECT_EQ((*received)[0].payload, schema_->schema());
+  EXPECT_NE((*received)[0].sender_pid, (*other)->backend_pid());
+  EXPECT_EQ(listener_->notifies_sent(), 1u);
+  // The listener got the same NOTIFY; it comes from its own notifier, so it wakes nobody again.
+  EXPECT_EQ(listener_->WaitForChange(woken, absl::Milliseconds(300)), woken);
+}
+
+TEST_F(EventsTest, ANotifyFromAnotherProcessWakesTheListener) {
+  const uint64_t before = listener_->version();
+  NotifyAsAnotherProcess();
+  EXPECT_GT(listener_->WaitForChange(before, kWaitMax), before);
+}
+
+TEST_F(EventsTest, ARolledBackAppendWakesNobody) {
+  const uint64_t before = listener_->version();
+  absl::Status status = pool_->InTransaction([&](pg::Connection& connection) -> absl::Status {
+    LOYALTY_RETURN_IF_ERROR(AppendEvent(connection, TestEvent("gone", now_)));
+    return absl::AbortedError("the change failed after the append");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(listener_->WaitForChange(before, absl::Milliseconds(100)), before);
+  EXPECT_EQ(listener_->notifies_sent(), 0u);
+}
+
 TEST_F(EventsTest, CatchesUpInPagesThenFollowsNewCommits) {
   Serve();
   std::vector<OutboxEvent> backlog;
@@ -253,6 +305,10 @@ TEST_F(EventsTest, StreamsFollowNewCommitsAfterTheListenerReconnects) {
   const std::vector<v1::Event> events = subscriber.AwaitEvents(2);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].aggregate_id(), "after");
+  // Other processes' commits reach it again.
+  const uint64_t listening = listener_->version();
+  NotifyAsAnotherProcess();
+  EXPECT_NE(listener_->WaitForChange(listening, kWaitMax), listening);
 }
 
 TEST_F(EventsTest, TypeFilterSkipsOtherTypesAndStillAdvancesTheScan) {

@@ -17,7 +17,8 @@ inline constexpr pg::Query kAppendEvents{
     "$7::timestamptz[], $8::text[]) WITH ORDINALITY "
     "AS e(id, program, agg_type, agg_id, type, payload, occur, trace, n) ORDER BY e.n"};
 
-// Delivered at COMMIT, and only then; one channel for every schema, the payload names it.
+// Sent by a listener's notifier (listener.h) on its own connection, in autocommit; one channel
+// for every schema, the payload names it.
 inline constexpr pg::Query kNotifyOutbox{"outbox_notify",
                                          "SELECT pg_notify('loyalty_outbox', current_schema())"};
 
