@@ -679,6 +679,17 @@ absl::Status RewardsHandler::StampOrder(pg::Connection& connection, const std::s
       // Codes stay out of this answer: it is stored for idempotent replay.
       *response.add_issued_vouchers() = VoucherView(issued.row, "");
       ++completed;
+      v1::PunchCardCompleted event;
+      event.set_program(program_id);
+      event.set_member(member_id);
+      event.set_card(definition.id());
+      event.set_reward(definition.reward());
+      event.set_voucher(voucher_id);
+      event.set_stamps_needed(definition.stamps_needed());
+      event.set_order_id(order_id);
+      event.set_cards_completed(completed);
+      LOYALTY_RETURN_IF_ERROR(
+          AppendRewardEvent(connection, program_id, "voucher", voucher_id, event, now));
     }
     pg::Params update = card_key;
     update.Add(outcome.stamps).Add(completed);
