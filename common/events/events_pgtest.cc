@@ -14,6 +14,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/check.h"
 #include "common/events/consumer.h"
 #include "common/events/event_stream_service.h"
@@ -204,6 +205,48 @@ TEST_F(EventsTest, AppendKeepsInputOrderAndEnvelope) {
   EXPECT_EQ(page->head_sequence, page->events[2].sequence());
   EXPECT_EQ(page->scanned_sequence, page->head_sequence);
   EXPECT_FALSE(page->more);
+}
+
+TEST_F(EventsTest, ATransactionsEventsAreNumberedTogetherInInsertionOrderAtItsCommit) {
+  // Sequence by aggregate id, in stream order.
+  const auto stream = [&] {
+    auto connection = pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto page = ReadPage(**connection, {.after_sequence = 0, .limit = 100});
+    LOYALTY_CHECK(page.ok());
+    std::vector<std::pair<std::string, int64_t>> seen;
+    for (const v1::Event& event : page->events) {
+      seen.emplace_back(event.aggregate_id(), event.sequence());
+    }
+    return seen;
+  };
+  // Three appends in one transaction, while another transaction appends and commits between
+  // the first transaction's appends.
+  absl::Notification first_appended, other_committed;
+  std::thread other([&] {
+    first_appended.WaitForNotification();
+    EXPECT_THAT(Append({TestEvent("b1", now_), TestEvent("b2", now_)}), IsOk());
+    other_committed.Notify();
+  });
+  ASSERT_THAT(pool_->InTransaction([&](pg::Connection& connection) -> absl::Status {
+    LOYALTY_RETURN_IF_ERROR(AppendEvents(
+        connection, std::vector<OutboxEvent>{TestEvent("a1", now_), TestEvent("a2", now_)}));
+    if (!other_committed.HasBeenNotified()) {
+      first_appended.Notify();
+      other_committed.WaitForNotification();
+    }
+    LOYALTY_RETURN_IF_ERROR(AppendEvent(connection, TestEvent("a3", now_)));
+    return AppendEvents(connection,
+                        std::vector<OutboxEvent>{TestEvent("a4", now_), TestEvent("a5", now_)});
+  }),
+              IsOk());
+  other.join();
+  ASSERT_THAT(Append({TestEvent("c1", now_)}), IsOk());
+  using Seen = std::vector<std::pair<std::string, int64_t>>;
+  EXPECT_EQ(
+      stream(),
+      (Seen{
+          {"b1", 1}, {"b2", 2}, {"a1", 3}, {"a2", 4}, {"a3", 5}, {"a4", 6}, {"a5", 7}, {"c1", 8}}));
 }
 
 TEST_F(EventsTest, RolledBackAppendLeavesNoEvent) {
