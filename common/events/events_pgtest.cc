@@ -496,6 +496,31 @@ TEST_F(EventsTest, PruningKeepsWhatTheSlowestConsumerOrTheRetentionStillNeeds) {
   EXPECT_EQ(Count("SELECT count(*) FROM outbox_events"), 10);
 }
 
+TEST_F(EventsTest, AConsumerThatStoppedSubscribingLongAgoNoLongerHoldsPruningBack) {
+  std::vector<OutboxEvent> events;
+  for (int i = 1; i <= 5; ++i) events.push_back(TestEvent(absl::StrCat(i), now_ - absl::Hours(48)));
+  ASSERT_THAT(Append(events), IsOk());
+  {
+    auto connection = pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    ASSERT_THAT(RegisterConsumer(**connection, "decommissioned", 0, now_ - absl::Hours(800)),
+                IsOk());
+    ASSERT_THAT(RegisterConsumer(**connection, "live", 3, now_ - absl::Hours(1)), IsOk());
+  }
+  const absl::Time cutoff = now_ - absl::Hours(24);
+  EXPECT_EQ(*PruneEvents(*pool_, cutoff, 100), 0);  // Held back by the consumer at 0.
+
+  absl::StatusOr<std::vector<ForgottenConsumer>> forgotten =
+      ForgetConsumers(*pool_, now_ - absl::Hours(720));
+  ASSERT_THAT(forgotten, IsOk());
+  ASSERT_EQ(forgotten->size(), 1u);
+  EXPECT_EQ((*forgotten)[0].consumer, "decommissioned");
+  EXPECT_EQ((*forgotten)[0].after_sequence, 0);
+  // The live consumer still counts.
+  EXPECT_EQ(*PruneEvents(*pool_, cutoff, 100), 3);
+  EXPECT_EQ(Count("SELECT min(sequence) FROM outbox_events"), 4);
+}
+
 // A consumer in a second schema (its own database, in production).
 class ConsumerTest : public EventsTest {
  protected:

@@ -123,6 +123,19 @@ absl::Status RegisterConsumer(pg::Connection& connection, const std::string& con
       .status();
 }
 
+absl::StatusOr<std::vector<ForgottenConsumer>> ForgetConsumers(pg::Pool& pool, absl::Time before) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result rows, connection->Execute(queries::kForgetConsumers, pg::Params().Add(before)));
+  std::vector<ForgottenConsumer> forgotten;
+  for (int row = 0; row < rows.rows(); ++row) {
+    forgotten.push_back({.consumer = rows.String(row, "consumer"),
+                         .after_sequence = rows.Int64(row, "after_sequence"),
+                         .subscribe_time = rows.Time(row, "subscribe_time")});
+  }
+  return forgotten;
+}
+
 absl::StatusOr<int64_t> PruneEvents(pg::Pool& pool, absl::Time cutoff, int limit) {
   LOYALTY_CHECK(limit >= 1);
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());

@@ -101,6 +101,18 @@ absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& req
 absl::Status RegisterConsumer(pg::Connection& connection, const std::string& consumer,
                               int64_t after_sequence, absl::Time now);
 
+// A consumer pruning stopped waiting for.
+struct ForgottenConsumer {
+  std::string consumer;
+  int64_t after_sequence = 0;
+  absl::Time subscribe_time;
+};
+
+// Forgets the consumers that have not subscribed since `before` (decommissioned, renamed, or down
+// for longer than anyone waits), so they no longer hold pruning back; returns them. One that comes
+// back registers again and reads on from its cursor, if the events are still there.
+absl::StatusOr<std::vector<ForgottenConsumer>> ForgetConsumers(pg::Pool& pool, absl::Time before);
+
 // Deletes up to `limit` events that occurred before `cutoff` and that every known consumer has
 // passed (sequence <= the smallest registered cursor; with no consumer known, retention alone
 // decides). Returns how many went.

@@ -40,6 +40,12 @@ inline constexpr pg::Query kRegisterConsumer{
     "ON CONFLICT (consumer) DO UPDATE SET after_sequence = EXCLUDED.after_sequence, "
     "subscribe_time = EXCLUDED.subscribe_time"};
 
+// The consumers that have not subscribed since $1: pruning stops waiting for them.
+inline constexpr pg::Query kForgetConsumers{
+    "outbox_forget_consumers",
+    "DELETE FROM outbox_consumers WHERE subscribe_time < $1 "
+    "RETURNING consumer, after_sequence, subscribe_time"};
+
 // Up to $2 events older than $1 that every known consumer has passed, oldest first.
 inline constexpr pg::Query kPruneEvents{
     "outbox_prune",
