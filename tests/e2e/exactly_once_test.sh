@@ -9,7 +9,7 @@
 # once, nothing skipped. Any mismatch prints a FAIL line naming the member and the numbers.
 #
 # Settings: LOYALTY_EXACTLY_ONCE_PURCHASES (5000), _KILLS (5 per service), _RATE (purchases per
-# second, 150), LOYALTY_BUILD_DIR (the build whose binaries run), LOYALTY_EXACTLY_ONCE_KEEP=1
+# second, 200), LOYALTY_BUILD_DIR (the build whose binaries run), LOYALTY_EXACTLY_ONCE_KEEP=1
 # keeps the temporary directory (cluster and logs).
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib/common.sh"
@@ -17,7 +17,7 @@ source "$LOYALTY_ROOT/scripts/lib/platform.sh"
 
 PURCHASES="${LOYALTY_EXACTLY_ONCE_PURCHASES:-5000}"
 KILLS="${LOYALTY_EXACTLY_ONCE_KILLS:-5}"
-RATE="${LOYALTY_EXACTLY_ONCE_RATE:-150}"
+RATE="${LOYALTY_EXACTLY_ONCE_RATE:-200}"
 PROGRAM=exactly-once
 DATABASE=loyalty
 # Must equal kStampsNeeded in tests/load/exactly_once_load.cc.
