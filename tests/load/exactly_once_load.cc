@@ -11,12 +11,13 @@
 // coffee order earns a free coffee), K members of which members 0-9 refer the even members from
 // 10 on (about 4.5 referees each, so the cap refuses some). Then N purchases spread over the
 // members except the last 8 (the "churners"), by C threads that own disjoint members, paced to R
-// purchases per second in total (0: as fast as they go). Purchases mix coffee, tea, bakery and
-// apparel lines; about 1 in 40 is followed by a refund, half of them full (which revokes its
-// stamp) and half partial; each buyer's 10th purchase brings a REVIEW, every 5th buyer's 20th a
-// BIRTHDAY and each buyer's 30th a SOCIAL_FOLLOW. Meanwhile the churners are suspended and
-// reactivated in turn, so members-svc's stream carries events all along (they buy nothing, so
-// no purchase fails MEMBER_SUSPENDED); all of them end active.
+// purchases per second in total (purchase k is due k/R s after the start; 0: as fast as they
+// go). Purchases mix coffee, tea, bakery and apparel lines; about 1 in 40 is followed by a
+// refund, half of them full (which revokes its stamp) and half partial; each buyer's 10th
+// purchase brings a REVIEW, every 5th buyer's 20th a BIRTHDAY and each buyer's 30th a
+// SOCIAL_FOLLOW. Meanwhile the churners are suspended and reactivated in turn, so members-svc's
+// stream carries events all along (they buy nothing, so no purchase fails MEMBER_SUSPENDED); all
+// of them end active. scripts/bench-events uses it as its load, one program per run.
 //
 // It writes the number of purchases done to --progress-file (the test kills services at
 // milestones of it) and ends with one line "result purchases=... refunds_full=..." for the test.
@@ -328,25 +329,20 @@ constexpr std::array<Line, 5> kLines = {Line{"coffee-1", "coffee"}, Line{"coffee
 // One buyer thread: the purchases of the members it owns (member % concurrency == thread), in
 // the order the seeded generator deals them, each with its refund and activities.
 void Buy(const Options& options, const std::vector<std::string>& members, int64_t thread,
-         Stubs& stubs, Run& run) {
+         Clock::time_point start, Stubs& stubs, Run& run) {
   const int64_t buyers = options.members_count - kChurners;
   std::mt19937_64 random(static_cast<uint64_t>(options.seed));
   std::vector<int64_t> bought(static_cast<size_t>(buyers), 0);
-  const auto interval =
-      options.rate > 0 ? std::chrono::nanoseconds(1'000'000'000LL * options.concurrency /
-                                                  options.rate)
-                       : std::chrono::nanoseconds(0);
-  Clock::time_point due = Clock::now();
+  // With a rate, purchase k is due at start + k / rate, whichever thread makes it.
+  const auto interval = options.rate > 0 ? std::chrono::nanoseconds(1'000'000'000LL / options.rate)
+                                         : std::chrono::nanoseconds(0);
   for (int64_t k = 0; k < options.purchases && !run.failed(); ++k) {
     // Every thread draws the whole sequence and keeps its own share, so the deal does not
     // depend on the number of threads.
     const auto member_index = static_cast<int64_t>(random() % static_cast<uint64_t>(buyers));
     const uint64_t shape = random();
     if (member_index % options.concurrency != thread) continue;
-    if (interval.count() > 0) {
-      std::this_thread::sleep_until(due);
-      due += interval;
-    }
+    if (interval.count() > 0) std::this_thread::sleep_until(start + interval * k);
     const std::string& member = members[static_cast<size_t>(member_index)];
     const std::string order = absl::StrCat("order-", k);
 
@@ -495,8 +491,9 @@ int main(int argc, char** argv) {
   });
   std::thread churner([&] { Churn(options, members, stubs, run); });
   std::vector<std::thread> buyers;
+  const Clock::time_point buying = Clock::now();
   for (int64_t thread = 0; thread < options.concurrency; ++thread) {
-    buyers.emplace_back([&, thread] { Buy(options, members, thread, stubs, run); });
+    buyers.emplace_back([&, thread] { Buy(options, members, thread, buying, stubs, run); });
   }
   for (std::thread& buyer : buyers) buyer.join();
   run.buying_done.store(true);
