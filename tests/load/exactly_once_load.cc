@@ -194,8 +194,7 @@ class Run {
   // Calls `rpc` until it succeeds; false (the failure recorded) when it fails for good or the
   // deadline passes, or when another thread has failed already.
   template <typename Stub, typename Request, typename Response>
-  bool Call(Stub& stub,
-            grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+  bool Call(Stub& stub, grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
             const Request& request, Response& response, const std::string& what) {
     std::chrono::milliseconds backoff = kBackoffInitial;
     while (!failed()) {
@@ -232,7 +231,8 @@ class Run {
     std::string out;
     for (size_t code = 0; code < retries_.size(); ++code) {
       if (retries_[code].load() > 0) {
-        absl::StrAppend(&out, out.empty() ? "" : ", ", kCodeNames[code], " ", retries_[code].load());
+        absl::StrAppend(&out, out.empty() ? "" : ", ", kCodeNames[code], " ",
+                        retries_[code].load());
       }
     }
     return out.empty() ? "none" : out;
@@ -303,7 +303,8 @@ std::vector<std::string> SetUp(const Options& options, Stubs& stubs, Run& run) {
     mv1::EnrollMemberRequest enroll;
     enroll.set_program(options.program);
     enroll.set_request_id(absl::StrCat(options.program, "-enroll-", i));
-    enroll.mutable_profile()->set_email(absl::StrCat("member-", i, "@", options.program, ".example.com"));
+    enroll.mutable_profile()->set_email(
+        absl::StrCat("member-", i, "@", options.program, ".example.com"));
     if (i >= kReferrers && i % 2 == 0) {
       enroll.set_referral_code(codes[static_cast<size_t>((i / 2) % kReferrers)]);
     }
