@@ -40,44 +40,49 @@ HAVING count(*) <> :refunds OR count(DISTINCT order_id) <> :refunds;
 
 -- 2. Every consumer applied every event of its types, once: the applied ids are exactly the
 -- producer's events of those types, and the cursor is at the producer's head.
-CREATE TEMP VIEW consumers AS
-SELECT 'points-svc (stream members)' AS consumer,
-       (SELECT count(*) FROM members.outbox_events o
-        WHERE o.event_type IN ('loyalty.members.v1.MemberEnrolled', 'loyalty.members.v1.MemberSuspended',
-                               'loyalty.members.v1.MemberReactivated', 'loyalty.members.v1.MemberErased',
-                               'loyalty.members.v1.TierChanged')
-          AND NOT EXISTS (SELECT 1 FROM points.applied_events a
-                          WHERE a.stream = 'members' AND a.event_id = o.event_id)) AS missing,
-       (SELECT count(*) FROM points.applied_events a
-        WHERE a.stream = 'members'
-          AND NOT EXISTS (SELECT 1 FROM members.outbox_events o WHERE o.event_id = a.event_id)) AS unknown,
-       (SELECT last_sequence FROM points.event_cursors WHERE stream = 'members') AS cursor,
-       (SELECT COALESCE(max(sequence), 0) FROM members.outbox_events) AS head
-UNION ALL
-SELECT 'members-svc (stream points)',
-       (SELECT count(*) FROM points.outbox_events o
-        WHERE o.event_type IN ('loyalty.points.v1.PointsEarned', 'loyalty.points.v1.PointsRefunded')
-          AND NOT EXISTS (SELECT 1 FROM members.applied_events a
-                          WHERE a.stream = 'points' AND a.event_id = o.event_id)),
-       (SELECT count(*) FROM members.applied_events a
-        WHERE a.stream = 'points'
-          AND NOT EXISTS (SELECT 1 FROM points.outbox_events o WHERE o.event_id = a.event_id)),
-       (SELECT last_sequence FROM members.event_cursors WHERE stream = 'points'),
-       (SELECT COALESCE(max(sequence), 0) FROM points.outbox_events)
-UNION ALL
-SELECT 'rewards-svc (stream points)',
-       (SELECT count(*) FROM points.outbox_events o
-        WHERE o.event_type IN ('loyalty.points.v1.PointsEarned', 'loyalty.points.v1.PointsRefunded')
-          AND NOT EXISTS (SELECT 1 FROM rewards.applied_events a
-                          WHERE a.stream = 'points' AND a.event_id = o.event_id)),
-       (SELECT count(*) FROM rewards.applied_events a
-        WHERE a.stream = 'points'
-          AND NOT EXISTS (SELECT 1 FROM points.outbox_events o WHERE o.event_id = a.event_id)),
-       (SELECT last_sequence FROM rewards.event_cursors WHERE stream = 'points'),
-       (SELECT COALESCE(max(sequence), 0) FROM points.outbox_events);
-SELECT format('FAIL: %s: %s events of its types not applied, %s applied ids the producer never wrote, cursor %s, producer head %s',
-              consumer, missing, unknown, COALESCE(cursor::text, 'none'), head)
-FROM consumers
+WITH follows (consumer, producer, types) AS (VALUES
+  ('points-svc', 'members-svc',
+   ARRAY['loyalty.members.v1.MemberEnrolled', 'loyalty.members.v1.MemberSuspended',
+         'loyalty.members.v1.MemberReactivated', 'loyalty.members.v1.MemberErased',
+         'loyalty.members.v1.TierChanged']),
+  ('members-svc', 'points-svc',
+   ARRAY['loyalty.points.v1.PointsEarned', 'loyalty.points.v1.PointsRefunded']),
+  ('rewards-svc', 'points-svc',
+   ARRAY['loyalty.points.v1.PointsEarned', 'loyalty.points.v1.PointsRefunded'])
+), produced AS (
+  SELECT 'members-svc' AS producer, event_id, event_type, sequence FROM members.outbox_events
+  UNION ALL
+  SELECT 'points-svc', event_id, event_type, sequence FROM points.outbox_events
+), applied AS (  -- each consumer's cursor, with the ids it applied
+  SELECT 'points-svc' AS consumer, c.last_sequence AS cursor, a.event_id
+  FROM points.event_cursors c LEFT JOIN points.applied_events a USING (stream)
+  WHERE c.stream = 'members'
+  UNION ALL
+  SELECT 'members-svc', c.last_sequence, a.event_id
+  FROM members.event_cursors c LEFT JOIN members.applied_events a USING (stream)
+  WHERE c.stream = 'points'
+  UNION ALL
+  SELECT 'rewards-svc', c.last_sequence, a.event_id
+  FROM rewards.event_cursors c LEFT JOIN rewards.applied_events a USING (stream)
+  WHERE c.stream = 'points'
+), expected AS (
+  SELECT f.consumer, p.event_id
+  FROM follows f JOIN produced p ON p.producer = f.producer AND p.event_type = ANY (f.types)
+), gaps AS (
+  SELECT f.consumer, f.producer,
+         (SELECT count(*) FROM expected e WHERE e.consumer = f.consumer
+            AND NOT EXISTS (SELECT 1 FROM applied a
+                            WHERE a.consumer = e.consumer AND a.event_id = e.event_id)) AS missing,
+         (SELECT count(*) FROM applied a WHERE a.consumer = f.consumer AND a.event_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM expected e
+                            WHERE e.consumer = a.consumer AND e.event_id = a.event_id)) AS unknown,
+         (SELECT max(a.cursor) FROM applied a WHERE a.consumer = f.consumer) AS cursor,
+         (SELECT COALESCE(max(sequence), 0) FROM produced p WHERE p.producer = f.producer) AS head
+  FROM follows f
+)
+SELECT format('FAIL: %s following %s: %s events of its types not applied, %s applied ids not among them, cursor %s, producer head %s',
+              consumer, producer, missing, unknown, COALESCE(cursor::text, 'none'), head)
+FROM gaps
 WHERE missing <> 0 OR unknown <> 0 OR cursor IS NULL OR cursor < head;
 
 -- 3. Tier qualifying points: members-svc's, per member, equal the ledger's qualifying points
