@@ -97,11 +97,11 @@ for k in $(seq 1 "$kills"); do
     kill -0 "$load_pid" 2>/dev/null || fail "the client stopped at $(progress) purchases, before kill $k"
     sleep 0.05
   done
-  lag="$(curl -s "http://127.0.0.1:${metrics_port[$name]}/metrics" \
-    | awk '/^loyalty_event_consumer_lag_events/ {print $2}' | head -n 1)"
+  lag="$(curl -s --max-time 1 "http://127.0.0.1:${metrics_port[$name]}/metrics" \
+    | awk '/^loyalty_event_consumer_lag_seconds/ {print $2}' | head -n 1)"
   kill -KILL "${pid[$name]}"
   wait "${pid[$name]}" 2>/dev/null || true
-  say "kill -9 $name ($k of $kills) at $(progress) purchases, its consumer ${lag:-?} events behind"
+  say "kill -9 $name ($k of $kills) at $(progress) purchases, its consumer ${lag:-?} s behind"
   platform_start "$name" "${grpc_port[$name]}" "$logs/$name.log"
   pid[$name]="$service_pid"
 done
