@@ -57,6 +57,7 @@ fail() {
   exit 1
 }
 
+pg_port=""
 pick_port pg_port
 declare -A grpc_port=() metrics_port=()
 for name in "${PLATFORM_SERVICES[@]}"; do
@@ -98,7 +99,7 @@ for k in $(seq 1 "$kills"); do
     sleep 0.05
   done
   lag="$(curl -s --max-time 1 "http://127.0.0.1:${metrics_port[$name]}/metrics" \
-    | awk '/^loyalty_event_consumer_lag_seconds/ {print $2}' | head -n 1)"
+    | awk '/^loyalty_event_consumer_lag_seconds/ {printf "%.2f", $2; exit}')"
   kill -KILL "${pid[$name]}"
   wait "${pid[$name]}" 2>/dev/null || true
   say "kill -9 $name ($k of $kills) at $(progress) purchases, its consumer ${lag:-?} s behind"
