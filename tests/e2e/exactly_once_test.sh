@@ -48,6 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# set -e ends the script at any failing command; say which, so no failure is silent.
+trap 'echo "FAIL: line $LINENO of $0: a command failed (exit $?)" >&2' ERR
 fail() {
   echo "FAIL: $*" >&2
   local name
@@ -98,8 +100,9 @@ for k in $(seq 1 "$kills"); do
     kill -0 "$load_pid" 2>/dev/null || fail "the client stopped at $(progress) purchases, before kill $k"
     sleep 0.05
   done
+  # awk reads to the end: leaving early would fail curl's write, and with it the script.
   lag="$(curl -s --max-time 1 "http://127.0.0.1:${metrics_port[$name]}/metrics" \
-    | awk '/^loyalty_event_consumer_lag_seconds/ {printf "%.2f", $2; exit}')"
+    | awk '/^loyalty_event_consumer_lag_seconds/ && !seen {printf "%.2f", $2; seen = 1}' || true)"
   kill -KILL "${pid[$name]}"
   wait "${pid[$name]}" 2>/dev/null || true
   say "kill -9 $name ($k of $kills) at $(progress) purchases, its consumer ${lag:-?} s behind"
