@@ -48,7 +48,10 @@ WITH follows (consumer, producer, types) AS (VALUES
   ('members-svc', 'points-svc',
    ARRAY['loyalty.points.v1.PointsEarned', 'loyalty.points.v1.PointsRefunded']),
   ('rewards-svc', 'points-svc',
-   ARRAY['loyalty.points.v1.PointsEarned', 'loyalty.points.v1.PointsRefunded'])
+   ARRAY['loyalty.points.v1.PointsEarned', 'loyalty.points.v1.PointsRefunded']),
+  ('rewards-svc tiers', 'members-svc',
+   ARRAY['loyalty.members.v1.MemberEnrolled', 'loyalty.members.v1.TierChanged',
+         'loyalty.members.v1.MemberErased'])
 ), produced AS (
   SELECT 'members-svc' AS producer, event_id, event_type, sequence FROM members.outbox_events
   UNION ALL
@@ -65,6 +68,10 @@ WITH follows (consumer, producer, types) AS (VALUES
   SELECT 'rewards-svc', c.last_sequence, a.event_id
   FROM rewards.event_cursors c LEFT JOIN rewards.applied_events a USING (stream)
   WHERE c.stream = 'points'
+  UNION ALL
+  SELECT 'rewards-svc tiers', c.last_sequence, a.event_id
+  FROM rewards.event_cursors c LEFT JOIN rewards.applied_events a USING (stream)
+  WHERE c.stream = 'members'
 ), expected AS (
   SELECT f.consumer, p.event_id
   FROM follows f JOIN produced p ON p.producer = f.producer AND p.event_type = ANY (f.types)
@@ -202,7 +209,33 @@ WHERE m.program_id = :'program'
   AND (p.member_id IS NULL OR p.status <> m.status OR p.tier <> t.code
        OR p.tier_multiplier_percent <> t.earn_multiplier_percent);
 
+-- 6b. rewards-svc's copy of tiers equals members-svc's tier for every member.
+SELECT format('FAIL: member %s: rewards-svc copies tier %s; members-svc has tier %s',
+              m.member_id, COALESCE(r.tier, 'none'), t.code)
+FROM members.members m
+JOIN members.tiers t ON t.program_id = m.program_id AND t.position = m.tier_position
+LEFT JOIN rewards.member_tiers r
+  ON r.program_id = m.program_id AND r.member_id = m.member_id
+WHERE m.program_id = :'program' AND (r.member_id IS NULL OR r.tier <> t.code);
+
 -- 7. Every order stamped once: one stamped_orders row per purchase.
 SELECT format('FAIL: rewards-svc remembers %s orders for %s purchases', count(*), :'purchases')
 FROM rewards.stamped_orders WHERE program_id = :'program'
 HAVING count(*) <> :purchases;
+
+-- 8. Every full punch card wrote one PunchCardCompleted event with its voucher, and no other.
+WITH issued AS (
+  SELECT member_id, sum(completed_cards) AS cards
+  FROM rewards.punch_cards WHERE program_id = :'program' GROUP BY member_id
+), announced AS (
+  SELECT payload::jsonb ->> 'member' AS member_id, count(*) AS events,
+         count(DISTINCT payload::jsonb ->> 'voucher') AS vouchers
+  FROM rewards.outbox_events
+  WHERE program_id = :'program' AND event_type = 'loyalty.rewards.v1.PunchCardCompleted'
+  GROUP BY 1
+)
+SELECT format('FAIL: member %s: %s full punch cards, %s PunchCardCompleted events (%s vouchers)',
+              COALESCE(i.member_id, a.member_id), COALESCE(i.cards, 0), COALESCE(a.events, 0),
+              COALESCE(a.vouchers, 0))
+FROM issued i FULL JOIN announced a USING (member_id)
+WHERE COALESCE(i.cards, 0) <> COALESCE(a.events, 0) OR COALESCE(a.events, 0) <> COALESCE(a.vouchers, 0);

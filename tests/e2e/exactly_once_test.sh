@@ -127,12 +127,14 @@ positions() {
                   (SELECT COALESCE(max(sequence), 0) FROM members.outbox_events),
                   (SELECT last_sequence FROM members.event_cursors WHERE stream = 'points'),
                   (SELECT last_sequence FROM rewards.event_cursors WHERE stream = 'points'),
-                  (SELECT last_sequence FROM points.event_cursors WHERE stream = 'members')"
+                  (SELECT last_sequence FROM points.event_cursors WHERE stream = 'members'),
+                  (SELECT last_sequence FROM rewards.event_cursors WHERE stream = 'members')"
 }
 caught_up() {
-  IFS='|' read -r points_head members_head members_cursor rewards_cursor points_cursor <<<"$(positions)"
+  IFS='|' read -r points_head members_head members_cursor rewards_cursor points_cursor \
+    tiers_cursor <<<"$(positions)"
   [ "${members_cursor:-0}" -ge "$points_head" ] && [ "${rewards_cursor:-0}" -ge "$points_head" ] \
-    && [ "${points_cursor:-0}" -ge "$members_head" ]
+    && [ "${points_cursor:-0}" -ge "$members_head" ] && [ "${tiers_cursor:-0}" -ge "$members_head" ]
 }
 start_wait=$SECONDS
 previous=""
