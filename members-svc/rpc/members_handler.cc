@@ -34,7 +34,6 @@ constexpr int kTierHistoryInStatusMax = 20;
 constexpr int64_t kQualifyingPointsAbsMax = 1'000'000'000;
 // Qualifying activity may be reported late, but not from the future beyond clock skew.
 constexpr absl::Duration kOccurTimeSkewMax = absl::Hours(1);
-constexpr std::string_view kMemberIdAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 
 std::string Method(std::string_view rpc) {
   return absl::StrCat(absl::string_view(kServiceName.data(), kServiceName.size()),
@@ -123,16 +122,8 @@ MembersHandler::MembersHandler(pg::Pool& pool, const Clock& clock, MembersHandle
       page_tokens_(options_.page_token_key) {}
 
 std::string MembersHandler::NewId(char prefix) {
-  // 15 characters of base32 carry 75 random bits: unguessable, and collision-free in practice.
-  std::string id(1, prefix);
-  uint64_t bits = options_.random();
-  uint64_t more = options_.random();
-  for (int i = 0; i < 15; ++i) {
-    if (i == 12) bits = more;
-    id.push_back(kMemberIdAlphabet[bits & 31]);
-    bits >>= 5;
-  }
-  return id;
+  const uint64_t first = options_.random();
+  return RandomId(prefix, first, options_.random());
 }
 
 // --- Programs ------------------------------------------------------------------------------
