@@ -127,8 +127,7 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   };
   state->points_webhook_events = std::make_unique<events::EventConsumer>(
       pool, points,
-      events::ConsumerOptions{.stream = "points-webhooks", .consumer = kWebhooksConsumer},
-      fan_out);
+      events::ConsumerOptions{.stream = "points-webhooks", .consumer = kWebhooksConsumer}, fan_out);
   state->rewards_webhook_events = std::make_unique<events::EventConsumer>(
       pool, grpc::CreateChannel(rewards_address, grpc::InsecureChannelCredentials()),
       events::ConsumerOptions{.stream = "rewards-webhooks", .consumer = kWebhooksConsumer},
@@ -155,8 +154,7 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
                  .run_once =
                      [&pool, fan_out] {
                        return events::FollowOutbox(pool, "members-webhooks", kWebhooksConsumer,
-                                                   fan_out, kOwnEventsPageSize,
-                                                   kOwnEventsPagesMax);
+                                                   fan_out, kOwnEventsPageSize, kOwnEventsPagesMax);
                      }},
                 {.name = "webhook-retention",
                  .interval = absl::Minutes(1),
@@ -165,8 +163,8 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
                        return dispatcher->PruneFinished(absl::Now() - webhook_retention,
                                                         kWebhookPruneBatchMax);
                      }}},
-      .register_metrics = [dispatcher](
-                              prometheus::Registry& registry) { dispatcher->ExportMetrics(registry); },
+      .register_metrics =
+          [dispatcher](prometheus::Registry& registry) { dispatcher->ExportMetrics(registry); },
       .producer = state->events.get(),
       .consumers = {state->points_events.get(), state->points_webhook_events.get(),
                     state->rewards_webhook_events.get()},

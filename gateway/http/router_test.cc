@@ -121,8 +121,8 @@ TEST(Router, MembersServiceRoutesComeFromItsAnnotationsAndKeepInternalRpcsOut) {
     EXPECT_EQ(rpcs.count(absl::StrCat("loyalty.members.v1.WebhooksService.", webhooks)), 1u)
         << webhooks;
   }
-  Router::Result retry = router->Match(
-      "POST", "/v1/programs/shop/webhooks/wabc/deliveries/42:retry");
+  Router::Result retry =
+      router->Match("POST", "/v1/programs/shop/webhooks/wabc/deliveries/42:retry");
   ASSERT_EQ(retry.outcome, Router::Outcome::kMatched);
   EXPECT_EQ(retry.match.route->method->name(), "RetryWebhookDelivery");
   EXPECT_EQ(retry.match.route->upstream, "members");

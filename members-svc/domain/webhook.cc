@@ -12,7 +12,9 @@ namespace {
 
 constexpr std::string_view kInvalidUrl = "INVALID_WEBHOOK_URL";
 
-absl::string_view Absl(std::string_view text) { return absl::string_view(text.data(), text.size()); }
+absl::string_view Absl(std::string_view text) {
+  return absl::string_view(text.data(), text.size());
+}
 
 }  // namespace
 
@@ -49,7 +51,8 @@ absl::StatusOr<WebhookUrl> ParseWebhookUrl(std::string_view url, std::string_vie
   }
   const size_t authority_end = rest.find_first_of("/?");
   const std::string_view authority = rest.substr(0, authority_end);
-  parsed.target = authority_end == std::string_view::npos ? "/" : std::string(rest.substr(authority_end));
+  parsed.target =
+      authority_end == std::string_view::npos ? "/" : std::string(rest.substr(authority_end));
   if (parsed.target.front() == '?') parsed.target.insert(0, "/");
   if (authority.find('@') != std::string_view::npos) {
     return InvalidField(field, kInvalidUrl, "user info (user:password@) is not allowed");

@@ -61,7 +61,6 @@ struct AttemptOutcome {
 // succeeded, DEAD when it failed and was the last of `max_attempts`, else PENDING again after
 // RetryDelay.
 AttemptOutcome OutcomeOf(bool succeeded, int attempts, int max_attempts, absl::Time now,
-                         absl::Duration backoff_initial, absl::Duration backoff_max,
-                         double jitter);
+                         absl::Duration backoff_initial, absl::Duration backoff_max, double jitter);
 
 }  // namespace loyalty::members

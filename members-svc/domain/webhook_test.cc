@@ -35,8 +35,8 @@ TEST(ParseWebhookUrl, TakesHttpAndHttpsUrlsApart) {
 }
 
 TEST(ParseWebhookUrl, RefusesWhatCannotBeAMerchantEndpoint) {
-  EXPECT_TRUE(IsInvalidField(ParseWebhookUrl("", "webhook.url").status(), "webhook.url",
-                             "FIELD_REQUIRED"));
+  EXPECT_TRUE(
+      IsInvalidField(ParseWebhookUrl("", "webhook.url").status(), "webhook.url", "FIELD_REQUIRED"));
   for (const std::string url :
        {"ftp://example.com/", "example.com/hook", "http://", "http:///path",
         "http://user:pass@example.com/", "http://example.com:0/", "http://example.com:65536/",
@@ -56,8 +56,8 @@ TEST(NormalizeEventTypes, KeepsKnownTypesOnceInTheOrderGiven) {
   auto types = NormalizeEventTypes({"a.v1.Two", "a.v1.One", "a.v1.Two"}, known, "t");
   ASSERT_TRUE(types.ok());
   EXPECT_EQ(*types, (std::vector<std::string>{"a.v1.Two", "a.v1.One"}));
-  EXPECT_TRUE(IsInvalidField(NormalizeEventTypes({}, known, "t").status(), "t",
-                             "EVENT_TYPES_REQUIRED"));
+  EXPECT_TRUE(
+      IsInvalidField(NormalizeEventTypes({}, known, "t").status(), "t", "EVENT_TYPES_REQUIRED"));
   EXPECT_TRUE(IsInvalidField(NormalizeEventTypes({"a.v1.One", "One"}, known, "t").status(), "t",
                              "UNKNOWN_EVENT_TYPE"));
   EXPECT_TRUE(IsInvalidField(

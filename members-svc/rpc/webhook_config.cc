@@ -8,10 +8,9 @@ absl::StatusOr<WebhookConfig> ReadWebhookConfig(config::EnvReader& reader) {
   WebhookConfig config;
   WebhookDispatcherOptions& dispatcher = config.dispatcher;
   dispatcher.workers = static_cast<int>(reader.Int("LOYALTY_MEMBERS_WEBHOOK_WORKERS", 8, 2, 256));
-  dispatcher.endpoint_concurrency = static_cast<int>(
-      reader.Int("LOYALTY_MEMBERS_WEBHOOK_ENDPOINT_CONCURRENCY", 2, 1, 255));
-  const int64_t timeout_ms =
-      reader.Int("LOYALTY_MEMBERS_WEBHOOK_TIMEOUT_MS", 10'000, 100, 120'000);
+  dispatcher.endpoint_concurrency =
+      static_cast<int>(reader.Int("LOYALTY_MEMBERS_WEBHOOK_ENDPOINT_CONCURRENCY", 2, 1, 255));
+  const int64_t timeout_ms = reader.Int("LOYALTY_MEMBERS_WEBHOOK_TIMEOUT_MS", 10'000, 100, 120'000);
   const int64_t backoff_initial_ms =
       reader.Int("LOYALTY_MEMBERS_WEBHOOK_BACKOFF_INITIAL_MS", 5'000, 10, 3'600'000);
   const int64_t backoff_max_ms =
@@ -43,24 +42,23 @@ absl::StatusOr<WebhookConfig> ReadWebhookConfig(config::EnvReader& reader) {
 }
 
 std::vector<std::pair<std::string, std::string>> WebhookConfigHelp() {
-  return {
-      {"LOYALTY_MEMBERS_WEBHOOK_WORKERS", "webhook attempts sent at once, 2-256 (default: 8)"},
-      {"LOYALTY_MEMBERS_WEBHOOK_ENDPOINT_CONCURRENCY",
-       "webhook attempts in flight per endpoint, below the workers (default: 2)"},
-      {"LOYALTY_MEMBERS_WEBHOOK_TIMEOUT_MS",
-       "one webhook attempt, connect to answer, 100-120000 (default: 10000)"},
-      {"LOYALTY_MEMBERS_WEBHOOK_BACKOFF_INITIAL_MS",
-       "pause after a first failed attempt, doubling after each (default: 5000)"},
-      {"LOYALTY_MEMBERS_WEBHOOK_BACKOFF_MAX_MS",
-       "longest pause between attempts (default: 3600000)"},
-      {"LOYALTY_MEMBERS_WEBHOOK_MAX_ATTEMPTS",
-       "attempts before a delivery is DEAD, 1-100 (default: 12)"},
-      {"LOYALTY_MEMBERS_WEBHOOK_RETENTION_HOURS",
-       "how long delivered, dead and cancelled deliveries are kept (default: 168)"},
-      {"LOYALTY_MEMBERS_WEBHOOK_POLL_INTERVAL_MS",
-       "how often due deliveries are looked for and own events fanned out (default: 1000)"},
-      {"LOYALTY_MEMBERS_WEBHOOK_CA_FILE",
-       "PEM file of CAs trusted for https endpoints besides the system's (default: none)"}};
+  return {{"LOYALTY_MEMBERS_WEBHOOK_WORKERS", "webhook attempts sent at once, 2-256 (default: 8)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_ENDPOINT_CONCURRENCY",
+           "webhook attempts in flight per endpoint, below the workers (default: 2)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_TIMEOUT_MS",
+           "one webhook attempt, connect to answer, 100-120000 (default: 10000)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_BACKOFF_INITIAL_MS",
+           "pause after a first failed attempt, doubling after each (default: 5000)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_BACKOFF_MAX_MS",
+           "longest pause between attempts (default: 3600000)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_MAX_ATTEMPTS",
+           "attempts before a delivery is DEAD, 1-100 (default: 12)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_RETENTION_HOURS",
+           "how long delivered, dead and cancelled deliveries are kept (default: 168)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_POLL_INTERVAL_MS",
+           "how often due deliveries are looked for and own events fanned out (default: 1000)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_CA_FILE",
+           "PEM file of CAs trusted for https endpoints besides the system's (default: none)"}};
 }
 
 }  // namespace loyalty::members

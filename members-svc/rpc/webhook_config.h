@@ -5,8 +5,8 @@
 //   LOYALTY_MEMBERS_WEBHOOK_WORKERS               attempts sent at once (2-256, default 8)
 //   LOYALTY_MEMBERS_WEBHOOK_ENDPOINT_CONCURRENCY  attempts in flight per endpoint (1..workers-1,
 //                                                 default 2)
-//   LOYALTY_MEMBERS_WEBHOOK_TIMEOUT_MS            one attempt, connect to status line (default 10 s)
-//   LOYALTY_MEMBERS_WEBHOOK_BACKOFF_INITIAL_MS    pause after the first failure (default 5 s)
+//   LOYALTY_MEMBERS_WEBHOOK_TIMEOUT_MS            one attempt, connect to status line (default 10
+//   s) LOYALTY_MEMBERS_WEBHOOK_BACKOFF_INITIAL_MS    pause after the first failure (default 5 s)
 //   LOYALTY_MEMBERS_WEBHOOK_BACKOFF_MAX_MS        longest pause (default 1 h)
 //   LOYALTY_MEMBERS_WEBHOOK_MAX_ATTEMPTS          attempts before DEAD (1-100, default 12)
 //   LOYALTY_MEMBERS_WEBHOOK_RETENTION_HOURS       finished deliveries kept (default 168)

@@ -39,8 +39,9 @@ void WebhookDispatcher::ExportMetrics(prometheus::Registry& registry) {
   LOYALTY_CHECK(metrics_.load() == nullptr);
   auto& results = prometheus::BuildCounter()
                       .Name("loyalty_webhook_deliveries_total")
-                      .Help("Webhook delivery attempts by result: delivered (2xx), failed (to be "
-                            "retried) or dead (the last attempt failed).")
+                      .Help(
+                          "Webhook delivery attempts by result: delivered (2xx), failed (to be "
+                          "retried) or dead (the last attempt failed).")
                       .Register(registry);
   auto& gauges = prometheus::BuildGauge()
                      .Name("loyalty_webhook_deliveries_stored")
@@ -50,13 +51,13 @@ void WebhookDispatcher::ExportMetrics(prometheus::Registry& registry) {
       .delivered = results.Add({{"result", "delivered"}}),
       .failed = results.Add({{"result", "failed"}}),
       .dead = results.Add({{"result", "dead"}}),
-      .seconds = prometheus::BuildHistogram()
-                     .Name("loyalty_webhook_delivery_seconds")
-                     .Help("Time of one webhook attempt, from connecting to the status line.")
-                     .Register(registry)
-                     .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05,
-                                                                      0.1, 0.25, 0.5, 1, 2.5, 5,
-                                                                      10, 30}),
+      .seconds =
+          prometheus::BuildHistogram()
+              .Name("loyalty_webhook_delivery_seconds")
+              .Help("Time of one webhook attempt, from connecting to the status line.")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                               0.5, 1, 2.5, 5, 10, 30}),
       .pending = gauges.Add({{"state", "pending"}}),
       .dead_letters = gauges.Add({{"state", "dead"}})});
   metrics_ = metrics_owner_.get();
@@ -87,7 +88,8 @@ absl::StatusOr<int> WebhookDispatcher::ClaimSome(int limit) {
   ClaimRequest request{.limit = limit, .endpoint_concurrency = options_.endpoint_concurrency};
   {
     absl::MutexLock lock(&mutex_);
-    for (const auto& [endpoint, count] : in_flight_) request.in_flight.emplace_back(endpoint, count);
+    for (const auto& [endpoint, count] : in_flight_)
+      request.in_flight.emplace_back(endpoint, count);
   }
   request.now = clock_.Now();
   request.leased_until = request.now + options_.timeout + options_.lease_margin;

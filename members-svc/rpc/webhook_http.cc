@@ -77,9 +77,8 @@ class Exchange {
         outcome_.status_code = static_cast<int>(parser_.get().result_int());
         // The body is read (up to the limit) only so the server sees a polite close; whatever
         // happens to it, the status decides.
-        http::async_read(stream_, buffer_, parser_, [this](beast::error_code, size_t) {
-          done_ = true;
-        });
+        http::async_read(stream_, buffer_, parser_,
+                         [this](beast::error_code, size_t) { done_ = true; });
       });
     });
   }
@@ -107,8 +106,8 @@ HttpOutcome Run(asio::io_context& io, Exchange<Stream>& exchange, absl::Time dea
   while (!exchange.done() && !io.stopped()) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration() || cancelled.load()) break;
-    io.run_for(absl::ToChronoMilliseconds(std::max(absl::Milliseconds(1),
-                                                   std::min(left, kCancelCheckInterval))));
+    io.run_for(absl::ToChronoMilliseconds(
+        std::max(absl::Milliseconds(1), std::min(left, kCancelCheckInterval))));
   }
   HttpOutcome outcome = exchange.outcome();
   if (!exchange.done() && outcome.status_code == 0) {

@@ -39,18 +39,18 @@ std::string JsonString(std::string_view text) {
 
 std::string NewWebhookSecret() {
   std::string key(kWebhookSecretBytes, '\0');
-  LOYALTY_CHECK(RAND_bytes(reinterpret_cast<unsigned char*>(key.data()),
-                           static_cast<int>(key.size())) == 1);
+  LOYALTY_CHECK(
+      RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) == 1);
   return absl::StrCat(absl::string_view(kWebhookSecretPrefix.data(), kWebhookSecretPrefix.size()),
                       absl::Base64Escape(key));
 }
 
 std::string WebhookBody(const events::v1::Event& event) {
-  return absl::StrCat(
-      "{\"id\":", JsonString(event.event_id()), ",\"type\":", JsonString(event.event_type()),
-      ",\"program\":", JsonString(event.program()), ",\"occurredAt\":",
-      JsonString(google::protobuf::util::TimeUtil::ToString(event.occur_time())),
-      ",\"data\":", event.payload().empty() ? "{}" : event.payload(), "}");
+  return absl::StrCat("{\"id\":", JsonString(event.event_id()),
+                      ",\"type\":", JsonString(event.event_type()),
+                      ",\"program\":", JsonString(event.program()), ",\"occurredAt\":",
+                      JsonString(google::protobuf::util::TimeUtil::ToString(event.occur_time())),
+                      ",\"data\":", event.payload().empty() ? "{}" : event.payload(), "}");
 }
 
 absl::StatusOr<std::string> WebhookSignature(std::string_view secret, std::string_view id,
@@ -63,9 +63,8 @@ absl::StatusOr<std::string> WebhookSignature(std::string_view secret, std::strin
       key.empty()) {
     return absl::InvalidArgumentError("webhook secret is not whsec_ followed by base64");
   }
-  const std::string content =
-      absl::StrCat(absl::string_view(id.data(), id.size()), ".", timestamp, ".",
-                   absl::string_view(body.data(), body.size()));
+  const std::string content = absl::StrCat(absl::string_view(id.data(), id.size()), ".", timestamp,
+                                           ".", absl::string_view(body.data(), body.size()));
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_length = 0;
   if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
@@ -73,8 +72,8 @@ absl::StatusOr<std::string> WebhookSignature(std::string_view secret, std::strin
            &mac_length) == nullptr) {
     return absl::InternalError("HMAC-SHA256 failed");
   }
-  return absl::StrCat("v1,", absl::Base64Escape(absl::string_view(
-                                 reinterpret_cast<const char*>(mac), mac_length)));
+  return absl::StrCat(
+      "v1,", absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(mac), mac_length)));
 }
 
 }  // namespace loyalty::members

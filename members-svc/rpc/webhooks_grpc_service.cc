@@ -6,13 +6,13 @@
 namespace loyalty::members {
 
 // As in grpc_service.cc: rpc::Unary (trace context, status conversion, failure logging).
-#define LOYALTY_WEBHOOKS_UNARY(Method)                                        \
-  grpc::Status GrpcWebhooksService::Method(grpc::ServerContext* context,      \
+#define LOYALTY_WEBHOOKS_UNARY(Method)                                         \
+  grpc::Status GrpcWebhooksService::Method(grpc::ServerContext* context,       \
                                            const v1::Method##Request* request, \
-                                           v1::Method##Response* response) {  \
-    return rpc::Unary<v1::Method##Request, v1::Method##Response>(             \
-        context, #Method, kErrorDomain, *request, response,                   \
-        [this](const v1::Method##Request& r) { return handler_.Method(r); }); \
+                                           v1::Method##Response* response) {   \
+    return rpc::Unary<v1::Method##Request, v1::Method##Response>(              \
+        context, #Method, kErrorDomain, *request, response,                    \
+        [this](const v1::Method##Request& r) { return handler_.Method(r); });  \
   }
 
 LOYALTY_WEBHOOKS_UNARY(CreateWebhook)

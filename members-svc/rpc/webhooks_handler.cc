@@ -24,7 +24,8 @@
 namespace loyalty::members {
 namespace {
 
-constexpr std::string_view kCreateWebhookMethod = "loyalty.members.v1.WebhooksService/CreateWebhook";
+constexpr std::string_view kCreateWebhookMethod =
+    "loyalty.members.v1.WebhooksService/CreateWebhook";
 constexpr size_t kWebhookIdLengthMax = 64;
 
 std::string WebhookName(std::string_view program_id, std::string_view webhook_id) {
@@ -48,11 +49,9 @@ absl::Status WebhookNotFound(std::string_view program_id, std::string_view webho
 absl::Status ValidateWebhookRef(std::string_view program_id, std::string_view webhook_id) {
   LOYALTY_RETURN_IF_ERROR(ValidateProgramId(program_id, "program"));
   if (webhook_id.empty() || webhook_id.size() > kWebhookIdLengthMax ||
-      !std::all_of(webhook_id.begin(), webhook_id.end(), [](char c) {
-        return absl::ascii_islower(c) || absl::ascii_isdigit(c);
-      })) {
-    return InvalidField("webhook", "INVALID_WEBHOOK_ID",
-                        "must be 1-64 characters of a-z and 0-9");
+      !std::all_of(webhook_id.begin(), webhook_id.end(),
+                   [](char c) { return absl::ascii_islower(c) || absl::ascii_isdigit(c); })) {
+    return InvalidField("webhook", "INVALID_WEBHOOK_ID", "must be 1-64 characters of a-z and 0-9");
   }
   return absl::OkStatus();
 }
@@ -80,8 +79,8 @@ v1::Webhook ToProto(const WebhookEndpoint& endpoint) {
 
 v1::WebhookDelivery ToProto(const WebhookDelivery& delivery) {
   v1::WebhookDelivery proto;
-  proto.set_name(absl::StrCat(WebhookName(delivery.program_id, delivery.webhook_id),
-                              "/deliveries/", delivery.delivery_id));
+  proto.set_name(absl::StrCat(WebhookName(delivery.program_id, delivery.webhook_id), "/deliveries/",
+                              delivery.delivery_id));
   proto.set_id(absl::StrCat(delivery.delivery_id));
   proto.set_event_id(delivery.event_id);
   proto.set_event_type(delivery.event_type);
@@ -110,8 +109,8 @@ absl::StatusOr<WebhookEndpoint> ParseWebhook(const v1::Webhook& proto) {
       NormalizeEventTypes({proto.event_types().begin(), proto.event_types().end()},
                           KnownEventTypes(), "webhook.event_types"));
   if (!proto.description().empty()) {
-    LOYALTY_RETURN_IF_ERROR(
-        ValidateDisplayName(proto.description(), "webhook.description", kWebhookDescriptionCharsMax));
+    LOYALTY_RETURN_IF_ERROR(ValidateDisplayName(proto.description(), "webhook.description",
+                                                kWebhookDescriptionCharsMax));
   }
   WebhookState state = WebhookState::kActive;
   if (proto.state() == v1::WEBHOOK_STATE_DISABLED) {
@@ -147,8 +146,7 @@ const absl::flat_hash_set<std::string>& KnownEventTypes() {
   return *types;
 }
 
-WebhooksHandler::WebhooksHandler(pg::Pool& pool, const Clock& clock,
-                                 WebhooksHandlerOptions options)
+WebhooksHandler::WebhooksHandler(pg::Pool& pool, const Clock& clock, WebhooksHandlerOptions options)
     : pool_(pool),
       clock_(clock),
       options_(std::move(options)),
@@ -208,15 +206,15 @@ absl::StatusOr<v1::ListWebhooksResponse> WebhooksHandler::ListWebhooks(
   LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program,
                            LoadProgram(*connection, request.program()));
   if (!program.has_value()) return ProgramNotFound(request.program());
-  LOYALTY_ASSIGN_OR_RETURN(
-      WebhookPage page, members::ListWebhooks(*connection, request.program(), after, page_size));
+  LOYALTY_ASSIGN_OR_RETURN(WebhookPage page,
+                           members::ListWebhooks(*connection, request.program(), after, page_size));
   v1::ListWebhooksResponse response;
-  for (const WebhookEndpoint& endpoint : page.webhooks) *response.add_webhooks() = ToProto(endpoint);
+  for (const WebhookEndpoint& endpoint : page.webhooks)
+    *response.add_webhooks() = ToProto(endpoint);
   if (page.more) {
     const WebhookEndpoint& last = page.webhooks.back();
     response.set_next_page_token(page_tokens_.Encode(
-        paging::PageCursor{
-            {std::to_string(absl::ToUnixMicros(last.create_time)), last.webhook_id}},
+        paging::PageCursor{{std::to_string(absl::ToUnixMicros(last.create_time)), last.webhook_id}},
         filters));
   }
   return response;
@@ -258,9 +256,9 @@ absl::StatusOr<v1::ListWebhookDeliveriesResponse> WebhooksHandler::ListWebhookDe
     return InvalidField("state", "INVALID_ENUM_VALUE",
                         absl::StrCat("unknown DeliveryState ", request.state()));
   }
-  const std::string filters = absl::StrCat("deliveries|program=", request.program(),
-                                           "|webhook=", request.webhook(),
-                                           "|state=", request.state());
+  const std::string filters =
+      absl::StrCat("deliveries|program=", request.program(), "|webhook=", request.webhook(),
+                   "|state=", request.state());
   std::optional<int64_t> before;
   if (!request.page_token().empty()) {
     LOYALTY_ASSIGN_OR_RETURN(paging::PageCursor cursor,
@@ -279,9 +277,9 @@ absl::StatusOr<v1::ListWebhookDeliveriesResponse> WebhooksHandler::ListWebhookDe
   LOYALTY_ASSIGN_OR_RETURN(std::optional<WebhookEndpoint> endpoint,
                            LoadWebhook(*connection, request.program(), request.webhook()));
   if (!endpoint.has_value()) return WebhookNotFound(request.program(), request.webhook());
-  LOYALTY_ASSIGN_OR_RETURN(DeliveryPage page,
-                           ListDeliveries(*connection, request.program(), request.webhook(), state,
-                                          before, page_size));
+  LOYALTY_ASSIGN_OR_RETURN(
+      DeliveryPage page,
+      ListDeliveries(*connection, request.program(), request.webhook(), state, before, page_size));
   v1::ListWebhookDeliveriesResponse response;
   for (const WebhookDelivery& delivery : page.deliveries) {
     *response.add_deliveries() = ToProto(delivery);
@@ -301,23 +299,22 @@ absl::StatusOr<v1::RetryWebhookDeliveryResponse> WebhooksHandler::RetryWebhookDe
   LOYALTY_ASSIGN_OR_RETURN(std::optional<WebhookEndpoint> endpoint,
                            LoadWebhook(*connection, request.program(), request.webhook()));
   if (!endpoint.has_value()) return WebhookNotFound(request.program(), request.webhook());
-  LOYALTY_ASSIGN_OR_RETURN(
-      std::optional<WebhookDelivery> retried,
-      RetryDeadDelivery(*connection, request.program(), request.webhook(), delivery_id,
-                        clock_.Now()));
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<WebhookDelivery> retried,
+                           RetryDeadDelivery(*connection, request.program(), request.webhook(),
+                                             delivery_id, clock_.Now()));
   if (!retried.has_value()) {
     LOYALTY_ASSIGN_OR_RETURN(
         std::optional<WebhookDelivery> found,
         LoadDelivery(*connection, request.program(), request.webhook(), delivery_id));
-    const std::string name =
-        absl::StrCat(WebhookName(request.program(), request.webhook()), "/deliveries/",
-                     delivery_id);
+    const std::string name = absl::StrCat(WebhookName(request.program(), request.webhook()),
+                                          "/deliveries/", delivery_id);
     if (!found.has_value()) {
       return ErrorWithReason(absl::StatusCode::kNotFound, "DELIVERY_NOT_FOUND",
                              absl::StrCat("delivery ", name, " not found"), {{"delivery", name}});
     }
     return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "DELIVERY_NOT_DEAD",
-                           absl::StrCat("delivery ", name, " is not DEAD; only dead letters are "
+                           absl::StrCat("delivery ", name,
+                                        " is not DEAD; only dead letters are "
                                         "retried by hand"),
                            {{"delivery", name}});
   }

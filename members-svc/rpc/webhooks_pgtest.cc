@@ -157,8 +157,8 @@ class WebhooksTest : public ::testing::Test {
 
   // What the service's background loop does: members-svc's own events into deliveries.
   void FanOutOwnEvents() {
-    auto applied = events::FollowOutbox(*pool_, "members-webhooks", "members-svc-webhooks",
-                                        FanOut(), 100, 10);
+    auto applied =
+        events::FollowOutbox(*pool_, "members-webhooks", "members-svc-webhooks", FanOut(), 100, 10);
     ASSERT_THAT(applied.status(), IsOk());
   }
 
@@ -195,7 +195,8 @@ class WebhooksTest : public ::testing::Test {
       earned.set_program(program);
       earned.set_member("m1");
       earned.set_points(points);
-      EXPECT_TRUE(google::protobuf::util::MessageToJsonString(earned, event.mutable_payload()).ok());
+      EXPECT_TRUE(
+          google::protobuf::util::MessageToJsonString(earned, event.mutable_payload()).ok());
     } else {
       pv1::PointsRefunded refunded;
       refunded.set_program(program);
@@ -253,9 +254,9 @@ class WebhooksTest : public ::testing::Test {
 };
 
 TEST(WebhookSignature, MatchesTheStandardWebhooksTestVector) {
-  auto signature = WebhookSignature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                                    "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-                                    R"({"test": 2432232314})");
+  auto signature =
+      WebhookSignature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                       1614265330, R"({"test": 2432232314})");
   ASSERT_TRUE(signature.ok());
   EXPECT_EQ(*signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
   EXPECT_THAT(WebhookSignature("secret", "id", 1, "{}").status(), StatusIs(C::kInvalidArgument));
@@ -369,7 +370,8 @@ TEST_F(WebhooksTest, SubscribedEventsAreDeliveredOnceSignedAndOthersAreNotSent) 
   FanOutOwnEvents();
   const events::v1::Event earned = PointsEvent("shop", kEarned, 120);
   // Unsubscribed type, and another program's event: not for the shop endpoint.
-  ConsumePointsEvents({earned, PointsEvent("shop", kRefunded, 20), PointsEvent("other", kEarned, 7)});
+  ConsumePointsEvents(
+      {earned, PointsEvent("shop", kRefunded, 20), PointsEvent("other", kEarned, 7)});
   // A redelivered stream adds nothing.
   ConsumePointsEvents({earned});
   FanOutOwnEvents();
@@ -583,8 +585,10 @@ TEST_F(WebhooksTest, DeletingAnEndpointCancelsItsPendingDeliveries) {
   ConsumePointsEvents({PointsEvent("shop", kEarned, 3)});
   auto connection = pool_->Acquire();
   ASSERT_TRUE(connection.ok());
-  auto rows = (*connection)->ExecuteScript(
-      "count", "SELECT count(*) FILTER (WHERE state = 4), count(*) FROM webhook_deliveries");
+  auto rows = (*connection)
+                  ->ExecuteScript(
+                      "count",
+                      "SELECT count(*) FILTER (WHERE state = 4), count(*) FROM webhook_deliveries");
   ASSERT_THAT(rows.status(), IsOk());
   EXPECT_EQ(rows->Int64(0, 0), 2);
   EXPECT_EQ(rows->Int64(0, 1), 2);

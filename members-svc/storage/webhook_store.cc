@@ -14,14 +14,13 @@ namespace {
 WebhookEndpoint EndpointFromRow(const pg::Result& rows, int row) {
   // Stored types are validated names (letters, digits, dots): a space separates them safely.
   const std::string types = rows.String(row, "event_types");
-  return WebhookEndpoint{
-      .program_id = rows.String(row, "program_id"),
-      .webhook_id = rows.String(row, "webhook_id"),
-      .url = rows.String(row, "url"),
-      .event_types = absl::StrSplit(types, ' ', absl::SkipEmpty()),
-      .description = rows.String(row, "description"),
-      .state = static_cast<WebhookState>(rows.Int64(row, "state")),
-      .create_time = rows.Time(row, "create_time")};
+  return WebhookEndpoint{.program_id = rows.String(row, "program_id"),
+                         .webhook_id = rows.String(row, "webhook_id"),
+                         .url = rows.String(row, "url"),
+                         .event_types = absl::StrSplit(types, ' ', absl::SkipEmpty()),
+                         .description = rows.String(row, "description"),
+                         .state = static_cast<WebhookState>(rows.Int64(row, "state")),
+                         .create_time = rows.Time(row, "create_time")};
 }
 
 WebhookDelivery DeliveryFromRow(const pg::Result& rows, int row) {
@@ -102,16 +101,16 @@ absl::StatusOr<std::optional<int64_t>> DeleteWebhook(pg::Connection& connection,
       pg::Result deleted,
       connection.Execute(queries::kDeleteWebhook, pg::Params().Add(program_id).Add(webhook_id)));
   if (deleted.affected_rows() == 0) return std::nullopt;
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result cancelled,
-                           connection.Execute(queries::kCancelDeliveries,
-                                              pg::Params().Add(program_id).Add(webhook_id).Add(now)));
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result cancelled,
+      connection.Execute(queries::kCancelDeliveries,
+                         pg::Params().Add(program_id).Add(webhook_id).Add(now)));
   return cancelled.affected_rows();
 }
 
 absl::StatusOr<int64_t> QueueDeliveries(pg::Connection& connection, const std::string& program_id,
-                                        const std::string& event_id,
-                                        const std::string& event_type, const std::string& body,
-                                        absl::Time now) {
+                                        const std::string& event_id, const std::string& event_type,
+                                        const std::string& body, absl::Time now) {
   LOYALTY_ASSIGN_OR_RETURN(
       pg::Result queued,
       connection.Execute(

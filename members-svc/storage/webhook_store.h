@@ -65,15 +65,13 @@ absl::StatusOr<WebhookPage> ListWebhooks(
 // were cancelled, or nullopt when there was no such endpoint.
 absl::StatusOr<std::optional<int64_t>> DeleteWebhook(pg::Connection& connection,
                                                      const std::string& program_id,
-                                                     const std::string& webhook_id,
-                                                     absl::Time now);
+                                                     const std::string& webhook_id, absl::Time now);
 
 // One delivery of `body` for each active endpoint of `program_id` that wants `event_type`, due at
 // `now`; none twice for one event and endpoint. Returns how many were queued.
 absl::StatusOr<int64_t> QueueDeliveries(pg::Connection& connection, const std::string& program_id,
-                                        const std::string& event_id,
-                                        const std::string& event_type, const std::string& body,
-                                        absl::Time now);
+                                        const std::string& event_id, const std::string& event_type,
+                                        const std::string& body, absl::Time now);
 
 struct DeliveryPage {
   std::vector<WebhookDelivery> deliveries;

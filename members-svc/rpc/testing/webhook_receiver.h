@@ -88,9 +88,8 @@ class WebhookReceiver {
   // Waits until `count` requests arrived, at most `timeout`; true when they did.
   bool WaitFor(size_t count, absl::Duration timeout) {
     absl::MutexLock lock(&mutex_);
-    auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-      return requests_.size() >= count;
-    };
+    auto enough = [this, count]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return requests_.size() >= count; };
     return mutex_.AwaitWithTimeout(absl::Condition(&enough), timeout);
   }
 
@@ -126,7 +125,8 @@ class WebhookReceiver {
       const ssize_t got = read(fd, buffer, sizeof(buffer));
       if (got <= 0) return;
       data.append(buffer, static_cast<size_t>(got));
-      if (header_end == std::string::npos && (header_end = data.find("\r\n\r\n")) != std::string::npos) {
+      if (header_end == std::string::npos &&
+          (header_end = data.find("\r\n\r\n")) != std::string::npos) {
         for (absl::string_view line : absl::StrSplit(data.substr(0, header_end), "\r\n")) {
           const size_t colon = line.find(':');
           if (colon != absl::string_view::npos &&
