@@ -371,16 +371,8 @@ absl::StatusOr<v1::ListReferralsResponse> MembersHandler::ListReferrals(
                            paging::EffectivePageSize(request.page_size(), "page_size"));
   const std::string filters =
       absl::StrCat("referrals|program=", request.program(), "|member=", request.member());
-  std::optional<std::pair<absl::Time, std::string>> before;
-  if (!request.page_token().empty()) {
-    LOYALTY_ASSIGN_OR_RETURN(paging::PageCursor cursor,
-                             page_tokens_.Decode(request.page_token(), filters, "page_token"));
-    int64_t micros = 0;
-    if (cursor.keys.size() != 2 || !absl::SimpleAtoi(cursor.keys[0], &micros)) {
-      return InvalidField("page_token", "INVALID_PAGE_TOKEN", "malformed page token");
-    }
-    before.emplace(absl::FromUnixMicros(micros), cursor.keys[1]);
-  }
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<paging::TimeIdKey> before,
+                           paging::DecodeTimeIdToken(page_tokens_, request.page_token(), filters));
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
   LOYALTY_ASSIGN_OR_RETURN(std::optional<Member> member, LoadMember(*connection, request.program(),
                                                                     request.member(), Lock::kNone));
@@ -392,10 +384,8 @@ absl::StatusOr<v1::ListReferralsResponse> MembersHandler::ListReferrals(
   for (const Referral& referral : page.referrals) *response.add_referrals() = ToProto(referral);
   if (page.more) {
     const Referral& last = page.referrals.back();
-    response.set_next_page_token(page_tokens_.Encode(
-        paging::PageCursor{
-            {std::to_string(absl::ToUnixMicros(last.create_time)), last.referral_id}},
-        filters));
+    response.set_next_page_token(
+        paging::EncodeTimeIdToken(page_tokens_, {last.create_time, last.referral_id}, filters));
   }
   return response;
 }

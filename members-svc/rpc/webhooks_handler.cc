@@ -192,16 +192,8 @@ absl::StatusOr<v1::ListWebhooksResponse> WebhooksHandler::ListWebhooks(
   LOYALTY_ASSIGN_OR_RETURN(int32_t page_size,
                            paging::EffectivePageSize(request.page_size(), "page_size"));
   const std::string filters = absl::StrCat("webhooks|program=", request.program());
-  std::optional<std::pair<absl::Time, std::string>> after;
-  if (!request.page_token().empty()) {
-    LOYALTY_ASSIGN_OR_RETURN(paging::PageCursor cursor,
-                             page_tokens_.Decode(request.page_token(), filters, "page_token"));
-    int64_t micros = 0;
-    if (cursor.keys.size() != 2 || !absl::SimpleAtoi(cursor.keys[0], &micros)) {
-      return InvalidField("page_token", "INVALID_PAGE_TOKEN", "malformed page token");
-    }
-    after.emplace(absl::FromUnixMicros(micros), cursor.keys[1]);
-  }
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<paging::TimeIdKey> after,
+                           paging::DecodeTimeIdToken(page_tokens_, request.page_token(), filters));
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
   LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program,
                            LoadProgram(*connection, request.program()));
