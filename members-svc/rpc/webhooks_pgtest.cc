@@ -262,6 +262,48 @@ TEST(WebhookSignature, MatchesTheStandardWebhooksTestVector) {
   EXPECT_THAT(WebhookSignature("secret", "id", 1, "{}").status(), StatusIs(C::kInvalidArgument));
 }
 
+// The HTTP client alone, against local receivers: what it reports for each kind of failure.
+TEST(WebhookHttpClient, ReportsStatusesTimeoutsRefusalsAndFailedTlsHandshakes) {
+  auto client = WebhookHttpClient::Create({.timeout = absl::Milliseconds(500)});
+  ASSERT_THAT(client.status(), IsOk());
+  const std::atomic<bool> cancelled{false};
+  WebhookReceiver answering([](int, const auto&) { return 503; });
+  auto url = ParseWebhookUrl(answering.url(), "url");
+  ASSERT_TRUE(url.ok());
+  HttpOutcome outcome =
+      (*client)->Post(*url, {{"content-type", "application/json"}}, "{}", cancelled);
+  EXPECT_EQ(outcome.status_code, 503);
+  EXPECT_FALSE(outcome.delivered());
+  ASSERT_EQ(answering.requests().size(), 1u);
+  EXPECT_EQ(answering.requests()[0].headers.at("content-type"), "application/json");
+
+  WebhookReceiver hanging([](int, const auto&) { return WebhookReceiver::kHang; });
+  url = ParseWebhookUrl(hanging.url(), "url");
+  const absl::Time start = absl::Now();
+  outcome = (*client)->Post(*url, {}, "{}", cancelled);
+  EXPECT_EQ(outcome.status_code, 0);
+  EXPECT_EQ(outcome.error, "timed out");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+
+  // https to a server that speaks plain HTTP: no TLS session comes up (it waits for a request
+  // line, the client for a ServerHello), and no request is ever sent in clear.
+  WebhookReceiver plain([](int, const auto&) { return 200; });
+  url = ParseWebhookUrl(absl::StrCat("https://127.0.0.1:", plain.url().substr(17)), "url");
+  ASSERT_TRUE(url.ok()) << url.status();
+  outcome = (*client)->Post(*url, {}, "{}", cancelled);
+  EXPECT_EQ(outcome.status_code, 0);
+  EXPECT_FALSE(outcome.error.empty());
+  EXPECT_TRUE(plain.requests().empty());
+
+  url = ParseWebhookUrl("http://127.0.0.1:1/", "url");
+  outcome = (*client)->Post(*url, {}, "{}", cancelled);
+  EXPECT_EQ(outcome.status_code, 0);
+  EXPECT_EQ(outcome.error.rfind("connect", 0), 0u) << outcome.error;
+
+  EXPECT_THAT(WebhookHttpClient::Create({.ca_file = "/nonexistent/ca.pem"}).status(),
+              StatusIs(C::kInvalidArgument));
+}
+
 TEST_F(WebhooksTest, CreateGetListAndDeleteThroughGrpc) {
   auto created = Create("shop", "https://orders.example.com/loyalty", {kEarned, kEnrolled});
   ASSERT_THAT(created, IsOk());
