@@ -30,6 +30,7 @@ constexpr std::array kPolicies = {
     RoutePolicy{"loyalty.members.v1.WebhooksService.CreateWebhook", 0, kNone},
     RoutePolicy{"loyalty.members.v1.WebhooksService.ListWebhooks", 0, kNone},
     RoutePolicy{"loyalty.members.v1.WebhooksService.GetWebhook", 0, kNone},
+    RoutePolicy{"loyalty.members.v1.WebhooksService.UpdateWebhook", 0, kNone},
     RoutePolicy{"loyalty.members.v1.WebhooksService.DeleteWebhook", 0, kNone},
     RoutePolicy{"loyalty.members.v1.WebhooksService.ListWebhookDeliveries", 0, kNone},
     RoutePolicy{"loyalty.members.v1.WebhooksService.RetryWebhookDelivery", 0, kNone},

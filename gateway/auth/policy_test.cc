@@ -63,8 +63,8 @@ TEST(Policy, MembersReachOnlyTheirOwnResources) {
 }
 
 TEST(Policy, WebhooksAreAdminOnly) {
-  for (const char* rpc : {"CreateWebhook", "ListWebhooks", "GetWebhook", "DeleteWebhook",
-                          "ListWebhookDeliveries", "RetryWebhookDelivery"}) {
+  for (const char* rpc : {"CreateWebhook", "ListWebhooks", "GetWebhook", "UpdateWebhook",
+                          "DeleteWebhook", "ListWebhookDeliveries", "RetryWebhookDelivery"}) {
     const std::string name = std::string("loyalty.members.v1.WebhooksService.") + rpc;
     // Listed in the table (a decision, not the default), and for admins only.
     EXPECT_EQ(PolicyFor(name).rpc, name);

@@ -113,11 +113,11 @@ TEST(Router, MembersServiceRoutesComeFromItsAnnotationsAndKeepInternalRpcsOut) {
         << internal;
   }
   EXPECT_EQ(rpcs.count("loyalty.rewards.v1.RewardsService.RedeemReward"), 1u);
-  // Eleven annotated members RPCs, six webhooks RPCs, eleven points RPCs, thirteen rewards RPCs
+  // Eleven annotated members RPCs, seven webhooks RPCs, eleven points RPCs, thirteen rewards RPCs
   // and the wallet.
-  EXPECT_EQ(router->routes().size(), 42u);
-  for (const char* webhooks : {"CreateWebhook", "ListWebhooks", "GetWebhook", "DeleteWebhook",
-                               "ListWebhookDeliveries", "RetryWebhookDelivery"}) {
+  EXPECT_EQ(router->routes().size(), 43u);
+  for (const char* webhooks : {"CreateWebhook", "ListWebhooks", "GetWebhook", "UpdateWebhook",
+                               "DeleteWebhook", "ListWebhookDeliveries", "RetryWebhookDelivery"}) {
     EXPECT_EQ(rpcs.count(absl::StrCat("loyalty.members.v1.WebhooksService.", webhooks)), 1u)
         << webhooks;
   }

@@ -62,7 +62,9 @@ TEST_F(OpenApiTest, DescribesTheWebhooksRoutes) {
   const Struct& webhooks = At(paths, "/v1/programs/{program}/webhooks");
   EXPECT_TRUE(webhooks.fields().contains("get"));
   EXPECT_TRUE(webhooks.fields().contains("post"));
-  EXPECT_TRUE(At(paths, "/v1/programs/{program}/webhooks/{webhook}").fields().contains("delete"));
+  const Struct& webhook = At(paths, "/v1/programs/{program}/webhooks/{webhook}");
+  EXPECT_TRUE(webhook.fields().contains("delete"));
+  EXPECT_TRUE(webhook.fields().contains("patch"));
   EXPECT_TRUE(
       At(paths, "/v1/programs/{program}/webhooks/{webhook}/deliveries").fields().contains("get"));
   EXPECT_TRUE(At(paths, "/v1/programs/{program}/webhooks/{webhook}/deliveries/{delivery}:retry")

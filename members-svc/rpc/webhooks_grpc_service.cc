@@ -18,6 +18,7 @@ namespace loyalty::members {
 LOYALTY_WEBHOOKS_UNARY(CreateWebhook)
 LOYALTY_WEBHOOKS_UNARY(ListWebhooks)
 LOYALTY_WEBHOOKS_UNARY(GetWebhook)
+LOYALTY_WEBHOOKS_UNARY(UpdateWebhook)
 LOYALTY_WEBHOOKS_UNARY(DeleteWebhook)
 LOYALTY_WEBHOOKS_UNARY(ListWebhookDeliveries)
 LOYALTY_WEBHOOKS_UNARY(RetryWebhookDelivery)

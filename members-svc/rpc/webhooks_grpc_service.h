@@ -18,6 +18,8 @@ class GrpcWebhooksService final : public v1::WebhooksService::Service {
                             v1::ListWebhooksResponse* response) override;
   grpc::Status GetWebhook(grpc::ServerContext* context, const v1::GetWebhookRequest* request,
                           v1::GetWebhookResponse* response) override;
+  grpc::Status UpdateWebhook(grpc::ServerContext* context, const v1::UpdateWebhookRequest* request,
+                             v1::UpdateWebhookResponse* response) override;
   grpc::Status DeleteWebhook(grpc::ServerContext* context, const v1::DeleteWebhookRequest* request,
                              v1::DeleteWebhookResponse* response) override;
   grpc::Status ListWebhookDeliveries(grpc::ServerContext* context,

@@ -1,5 +1,7 @@
 #include "members-svc/rpc/webhooks_handler.h"
 
+#include <algorithm>
+#include <array>
 #include <optional>
 #include <utility>
 
@@ -24,13 +26,26 @@
 namespace loyalty::members {
 namespace {
 
-constexpr std::string_view kCreateWebhookMethod =
-    "loyalty.members.v1.WebhooksService/CreateWebhook";
+constexpr std::string_view kServiceName = "loyalty.members.v1.WebhooksService/";
 constexpr size_t kWebhookIdLengthMax = 64;
 
 std::string WebhookName(std::string_view program_id, std::string_view webhook_id) {
   return absl::StrCat(ProgramName(program_id), "/webhooks/",
                       absl::string_view(webhook_id.data(), webhook_id.size()));
+}
+
+// The idempotency record of a mutation `rpc` (e.g. "CreateWebhook"), keys scoped per program.
+idempotency::Call IdempotentCall(std::string_view rpc, const std::string& program_id,
+                                 const std::string& request_id,
+                                 const google::protobuf::Message& request, absl::Time now) {
+  const std::string method =
+      absl::StrCat(absl::string_view(kServiceName.data(), kServiceName.size()),
+                   absl::string_view(rpc.data(), rpc.size()));
+  return idempotency::Call{.scope = program_id,
+                           .request_id = request_id,
+                           .method = method,
+                           .request_hash = idempotency::RequestHash(method, request),
+                           .now = now};
 }
 
 absl::Status ProgramNotFound(std::string_view program_id) {
@@ -101,29 +116,64 @@ v1::WebhookDelivery ToProto(const WebhookDelivery& delivery) {
   return proto;
 }
 
-// Validates the endpoint of a CreateWebhookRequest; the ids, secret and time are the caller's.
-absl::StatusOr<WebhookEndpoint> ParseWebhook(const v1::Webhook& proto) {
-  LOYALTY_RETURN_IF_ERROR(ParseWebhookUrl(proto.url(), "webhook.url").status());
-  LOYALTY_ASSIGN_OR_RETURN(
-      std::vector<std::string> types,
-      NormalizeEventTypes({proto.event_types().begin(), proto.event_types().end()},
-                          KnownEventTypes(), "webhook.event_types"));
-  if (!proto.description().empty()) {
-    LOYALTY_RETURN_IF_ERROR(ValidateDisplayName(proto.description(), "webhook.description",
-                                                kWebhookDescriptionCharsMax));
+// The fields an endpoint's owner sets, by their proto names: what CreateWebhook takes and what
+// an UpdateWebhook mask may name.
+constexpr std::array<std::string_view, 4> kWebhookFields = {"url", "event_types", "description",
+                                                            "state"};
+
+// Validates the fields of `proto` named in `paths` (a subset of kWebhookFields) and writes them
+// into `endpoint`; violations name the field under `prefix` ("webhook.url"). A state left
+// UNSPECIFIED keeps the endpoint's.
+absl::Status ApplyWebhookFields(const v1::Webhook& proto, const std::vector<std::string>& paths,
+                                std::string_view prefix, WebhookEndpoint& endpoint) {
+  auto field = [prefix](std::string_view name) {
+    return absl::StrCat(absl::string_view(prefix.data(), prefix.size()), ".",
+                        absl::string_view(name.data(), name.size()));
+  };
+  for (const std::string& path : paths) {
+    if (path == "url") {
+      LOYALTY_RETURN_IF_ERROR(ParseWebhookUrl(proto.url(), field(path)).status());
+      endpoint.url = proto.url();
+    } else if (path == "event_types") {
+      LOYALTY_ASSIGN_OR_RETURN(
+          endpoint.event_types,
+          NormalizeEventTypes({proto.event_types().begin(), proto.event_types().end()},
+                              KnownEventTypes(), field(path)));
+    } else if (path == "description") {
+      if (!proto.description().empty()) {
+        LOYALTY_RETURN_IF_ERROR(
+            ValidateDisplayName(proto.description(), field(path), kWebhookDescriptionCharsMax));
+      }
+      endpoint.description = proto.description();
+    } else if (path == "state") {
+      if (proto.state() == v1::WEBHOOK_STATE_ACTIVE) {
+        endpoint.state = WebhookState::kActive;
+      } else if (proto.state() == v1::WEBHOOK_STATE_DISABLED) {
+        endpoint.state = WebhookState::kDisabled;
+      } else if (proto.state() != v1::WEBHOOK_STATE_UNSPECIFIED) {
+        return InvalidField(field(path), "INVALID_ENUM_VALUE",
+                            absl::StrCat("unknown WebhookState ", proto.state()));
+      }
+    }
   }
-  WebhookState state = WebhookState::kActive;
-  if (proto.state() == v1::WEBHOOK_STATE_DISABLED) {
-    state = WebhookState::kDisabled;
-  } else if (proto.state() != v1::WEBHOOK_STATE_UNSPECIFIED &&
-             proto.state() != v1::WEBHOOK_STATE_ACTIVE) {
-    return InvalidField("webhook.state", "INVALID_ENUM_VALUE",
-                        absl::StrCat("unknown WebhookState ", proto.state()));
+  return absl::OkStatus();
+}
+
+// The paths of an UpdateWebhook mask: 1..4 of kWebhookFields, each once. INVALID_UPDATE_MASK
+// otherwise.
+absl::StatusOr<std::vector<std::string>> UpdatePaths(const google::protobuf::FieldMask& mask) {
+  if (mask.paths_size() == 0) {
+    return InvalidField("update_mask", "INVALID_UPDATE_MASK", "name at least one field");
   }
-  return WebhookEndpoint{.url = proto.url(),
-                         .event_types = std::move(types),
-                         .description = proto.description(),
-                         .state = state};
+  std::vector<std::string> paths;
+  for (const std::string& path : mask.paths()) {
+    if (std::find(kWebhookFields.begin(), kWebhookFields.end(), path) == kWebhookFields.end()) {
+      return InvalidField("update_mask", "INVALID_UPDATE_MASK",
+                          "only url, event_types, description and state can be changed");
+    }
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
+  }
+  return paths;
 }
 
 void AddTypesOf(const google::protobuf::FileDescriptor* file,
@@ -159,22 +209,18 @@ absl::StatusOr<v1::CreateWebhookResponse> WebhooksHandler::CreateWebhook(
   if (!request.has_webhook()) {
     return InvalidField("webhook", "FIELD_REQUIRED", "the webhook to create is required");
   }
-  LOYALTY_ASSIGN_OR_RETURN(WebhookEndpoint endpoint, ParseWebhook(request.webhook()));
+  WebhookEndpoint endpoint{.program_id = request.program(), .state = WebhookState::kActive};
+  LOYALTY_RETURN_IF_ERROR(ApplyWebhookFields(
+      request.webhook(), {kWebhookFields.begin(), kWebhookFields.end()}, "webhook", endpoint));
   const absl::Time now = clock_.Now();
-  endpoint.program_id = request.program();
   const uint64_t first = options_.random();
   endpoint.webhook_id = RandomId('w', first, options_.random());
   endpoint.secret = NewWebhookSecret();
   endpoint.create_time = now;
-  const std::string method(kCreateWebhookMethod);
-  const idempotency::Call call{.scope = request.program(),
-                               .request_id = request.request_id(),
-                               .method = method,
-                               .request_hash = idempotency::RequestHash(method, request),
-                               .now = now};
   // The answer, secret included, is what a retry with the same request_id gets back.
   return idempotency::RunIdempotent<v1::CreateWebhookResponse>(
-      pool_, call, [&](pg::Connection& connection) -> absl::StatusOr<v1::CreateWebhookResponse> {
+      pool_, IdempotentCall("CreateWebhook", request.program(), request.request_id(), request, now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::CreateWebhookResponse> {
         LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program,
                                  LoadProgram(connection, endpoint.program_id));
         if (!program.has_value()) return ProgramNotFound(endpoint.program_id);
@@ -224,19 +270,60 @@ absl::StatusOr<v1::GetWebhookResponse> WebhooksHandler::GetWebhook(
   return response;
 }
 
+absl::StatusOr<v1::UpdateWebhookResponse> WebhooksHandler::UpdateWebhook(
+    const v1::UpdateWebhookRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
+  LOYALTY_RETURN_IF_ERROR(ValidateWebhookRef(request.program(), request.webhook()));
+  if (!request.has_webhook_patch()) {
+    return InvalidField("webhook_patch", "FIELD_REQUIRED", "the new values are required");
+  }
+  LOYALTY_ASSIGN_OR_RETURN(const std::vector<std::string> paths,
+                           UpdatePaths(request.update_mask()));
+  // Validated before any database work, on a scratch endpoint.
+  WebhookEndpoint scratch;
+  LOYALTY_RETURN_IF_ERROR(
+      ApplyWebhookFields(request.webhook_patch(), paths, "webhook_patch", scratch));
+  const absl::Time now = clock_.Now();
+  return idempotency::RunIdempotent<v1::UpdateWebhookResponse>(
+      pool_, IdempotentCall("UpdateWebhook", request.program(), request.request_id(), request, now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::UpdateWebhookResponse> {
+        LOYALTY_ASSIGN_OR_RETURN(
+            std::optional<WebhookEndpoint> endpoint,
+            LoadWebhook(connection, request.program(), request.webhook(), /*lock=*/true));
+        if (!endpoint.has_value()) return WebhookNotFound(request.program(), request.webhook());
+        const WebhookState before = endpoint->state;
+        LOYALTY_RETURN_IF_ERROR(
+            ApplyWebhookFields(request.webhook_patch(), paths, "webhook_patch", *endpoint));
+        LOYALTY_RETURN_IF_ERROR(members::UpdateWebhook(connection, *endpoint));
+        v1::UpdateWebhookResponse answer;
+        // A disabled endpoint is sent nothing, so what waits for it now would wait forever.
+        if (before == WebhookState::kActive && endpoint->state == WebhookState::kDisabled) {
+          LOYALTY_ASSIGN_OR_RETURN(
+              const int64_t cancelled,
+              CancelDeliveries(connection, request.program(), request.webhook(), now));
+          answer.set_cancelled_deliveries(cancelled);
+        }
+        *answer.mutable_webhook() = ToProto(*endpoint);
+        return answer;
+      });
+}
+
 absl::StatusOr<v1::DeleteWebhookResponse> WebhooksHandler::DeleteWebhook(
     const v1::DeleteWebhookRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
   LOYALTY_RETURN_IF_ERROR(ValidateWebhookRef(request.program(), request.webhook()));
-  std::optional<int64_t> cancelled;
-  LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
-    LOYALTY_ASSIGN_OR_RETURN(cancelled, members::DeleteWebhook(connection, request.program(),
-                                                               request.webhook(), clock_.Now()));
-    return absl::OkStatus();
-  }));
-  if (!cancelled.has_value()) return WebhookNotFound(request.program(), request.webhook());
-  v1::DeleteWebhookResponse response;
-  response.set_cancelled_deliveries(*cancelled);
-  return response;
+  const absl::Time now = clock_.Now();
+  return idempotency::RunIdempotent<v1::DeleteWebhookResponse>(
+      pool_, IdempotentCall("DeleteWebhook", request.program(), request.request_id(), request, now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::DeleteWebhookResponse> {
+        LOYALTY_ASSIGN_OR_RETURN(
+            std::optional<int64_t> cancelled,
+            members::DeleteWebhook(connection, request.program(), request.webhook(), now));
+        if (!cancelled.has_value()) return WebhookNotFound(request.program(), request.webhook());
+        v1::DeleteWebhookResponse answer;
+        answer.set_cancelled_deliveries(*cancelled);
+        return answer;
+      });
 }
 
 absl::StatusOr<v1::ListWebhookDeliveriesResponse> WebhooksHandler::ListWebhookDeliveries(
@@ -285,34 +372,48 @@ absl::StatusOr<v1::ListWebhookDeliveriesResponse> WebhooksHandler::ListWebhookDe
 
 absl::StatusOr<v1::RetryWebhookDeliveryResponse> WebhooksHandler::RetryWebhookDelivery(
     const v1::RetryWebhookDeliveryRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateRequestId(request.request_id(), "request_id"));
   LOYALTY_RETURN_IF_ERROR(ValidateWebhookRef(request.program(), request.webhook()));
   LOYALTY_ASSIGN_OR_RETURN(const int64_t delivery_id, ParseDeliveryId(request.delivery()));
-  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-  LOYALTY_ASSIGN_OR_RETURN(std::optional<WebhookEndpoint> endpoint,
-                           LoadWebhook(*connection, request.program(), request.webhook()));
-  if (!endpoint.has_value()) return WebhookNotFound(request.program(), request.webhook());
-  LOYALTY_ASSIGN_OR_RETURN(std::optional<WebhookDelivery> retried,
-                           RetryDeadDelivery(*connection, request.program(), request.webhook(),
-                                             delivery_id, clock_.Now()));
-  if (!retried.has_value()) {
-    LOYALTY_ASSIGN_OR_RETURN(
-        std::optional<WebhookDelivery> found,
-        LoadDelivery(*connection, request.program(), request.webhook(), delivery_id));
-    const std::string name = absl::StrCat(WebhookName(request.program(), request.webhook()),
-                                          "/deliveries/", delivery_id);
-    if (!found.has_value()) {
-      return ErrorWithReason(absl::StatusCode::kNotFound, "DELIVERY_NOT_FOUND",
-                             absl::StrCat("delivery ", name, " not found"), {{"delivery", name}});
-    }
-    return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "DELIVERY_NOT_DEAD",
-                           absl::StrCat("delivery ", name,
-                                        " is not DEAD; only dead letters are "
-                                        "retried by hand"),
-                           {{"delivery", name}});
-  }
-  v1::RetryWebhookDeliveryResponse response;
-  *response.mutable_delivery() = ToProto(*retried);
-  return response;
+  const absl::Time now = clock_.Now();
+  const std::string name =
+      absl::StrCat(WebhookName(request.program(), request.webhook()), "/deliveries/", delivery_id);
+  return idempotency::RunIdempotent<v1::RetryWebhookDeliveryResponse>(
+      pool_,
+      IdempotentCall("RetryWebhookDelivery", request.program(), request.request_id(), request, now),
+      [&](pg::Connection& connection) -> absl::StatusOr<v1::RetryWebhookDeliveryResponse> {
+        LOYALTY_ASSIGN_OR_RETURN(
+            std::optional<WebhookEndpoint> endpoint,
+            LoadWebhook(connection, request.program(), request.webhook(), /*lock=*/true));
+        if (!endpoint.has_value()) return WebhookNotFound(request.program(), request.webhook());
+        if (endpoint->state != WebhookState::kActive) {
+          return ErrorWithReason(
+              absl::StatusCode::kFailedPrecondition, "WEBHOOK_DISABLED",
+              absl::StrCat("webhook ", WebhookName(request.program(), request.webhook()),
+                           " is disabled; enable it before retrying its deliveries"),
+              {{"webhook", WebhookName(request.program(), request.webhook())}});
+        }
+        LOYALTY_ASSIGN_OR_RETURN(
+            std::optional<WebhookDelivery> retried,
+            RetryDeadDelivery(connection, request.program(), request.webhook(), delivery_id, now));
+        if (retried.has_value()) {
+          v1::RetryWebhookDeliveryResponse answer;
+          *answer.mutable_delivery() = ToProto(*retried);
+          return answer;
+        }
+        LOYALTY_ASSIGN_OR_RETURN(
+            std::optional<WebhookDelivery> found,
+            LoadDelivery(connection, request.program(), request.webhook(), delivery_id));
+        if (!found.has_value()) {
+          return ErrorWithReason(absl::StatusCode::kNotFound, "DELIVERY_NOT_FOUND",
+                                 absl::StrCat("delivery ", name, " not found"),
+                                 {{"delivery", name}});
+        }
+        return ErrorWithReason(
+            absl::StatusCode::kFailedPrecondition, "DELIVERY_NOT_DEAD",
+            absl::StrCat("delivery ", name, " is not DEAD; only dead letters are retried by hand"),
+            {{"delivery", name}});
+      });
 }
 
 absl::Status WebhooksHandler::ApplyEvent(pg::Connection& connection,

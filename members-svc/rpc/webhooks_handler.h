@@ -38,6 +38,7 @@ class WebhooksHandler {
   absl::StatusOr<v1::CreateWebhookResponse> CreateWebhook(const v1::CreateWebhookRequest& request);
   absl::StatusOr<v1::ListWebhooksResponse> ListWebhooks(const v1::ListWebhooksRequest& request);
   absl::StatusOr<v1::GetWebhookResponse> GetWebhook(const v1::GetWebhookRequest& request);
+  absl::StatusOr<v1::UpdateWebhookResponse> UpdateWebhook(const v1::UpdateWebhookRequest& request);
   absl::StatusOr<v1::DeleteWebhookResponse> DeleteWebhook(const v1::DeleteWebhookRequest& request);
   absl::StatusOr<v1::ListWebhookDeliveriesResponse> ListWebhookDeliveries(
       const v1::ListWebhookDeliveriesRequest& request);

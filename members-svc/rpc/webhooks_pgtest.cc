@@ -345,9 +345,13 @@ TEST_F(WebhooksTest, CreateGetListAndDeleteThroughGrpc) {
   mv1::DeleteWebhookRequest remove;
   remove.set_program("shop");
   remove.set_webhook(created->id());
+  remove.set_request_id("delete-1");
   ASSERT_THAT(Call(&mv1::WebhooksService::Stub::DeleteWebhook, remove), IsOk());
   EXPECT_THAT(Call(&mv1::WebhooksService::Stub::GetWebhook, get),
               StatusIs(C::kNotFound, "WEBHOOK_NOT_FOUND"));
+  // A retry of the same call gets its answer again; another delete finds nothing.
+  EXPECT_THAT(Call(&mv1::WebhooksService::Stub::DeleteWebhook, remove), IsOk());
+  remove.set_request_id("delete-2");
   EXPECT_THAT(Call(&mv1::WebhooksService::Stub::DeleteWebhook, remove),
               StatusIs(C::kNotFound, "WEBHOOK_NOT_FOUND"));
   // Another program's endpoint is not found through this one.
@@ -533,6 +537,7 @@ TEST_F(WebhooksTest, AlwaysFailingDeliveryIsDeadAndRetriedByHand) {
   retry.set_program("shop");
   retry.set_webhook(webhook->id());
   retry.set_delivery(letter.id());
+  retry.set_request_id("retry-1");
   auto retried = Call(&mv1::WebhooksService::Stub::RetryWebhookDelivery, retry);
   ASSERT_THAT(retried, IsOk());
   EXPECT_EQ(retried->delivery().attempts(), 0);
@@ -541,6 +546,7 @@ TEST_F(WebhooksTest, AlwaysFailingDeliveryIsDeadAndRetriedByHand) {
     return delivered.ok() && delivered->size() == 1 && (*delivered)[0].attempts() == 1;
   }));
   EXPECT_EQ(receiver.requests().size(), 4u);
+  retry.set_request_id("retry-2");
   EXPECT_THAT(Call(&mv1::WebhooksService::Stub::RetryWebhookDelivery, retry),
               StatusIs(C::kFailedPrecondition, "DELIVERY_NOT_DEAD"));
   retry.set_delivery("999999");
@@ -613,6 +619,74 @@ TEST_F(WebhooksTest, AnAttemptLostWithItsDispatcherIsMadeAgainWhenTheLeaseExpire
   EXPECT_EQ((*delivered)[0].attempts(), 2);
 }
 
+TEST_F(WebhooksTest, UpdateChangesTheMaskedFieldsAndDisablingCancelsWhatWaits) {
+  WebhookReceiver receiver([](int, const auto&) { return 200; });
+  auto webhook = Create("shop", "http://127.0.0.1:9/old", {kRefunded});
+  ASSERT_THAT(webhook, IsOk());
+  mv1::UpdateWebhookRequest update;
+  update.set_program("shop");
+  update.set_webhook(webhook->id());
+  update.set_request_id("update-1");
+  update.mutable_webhook_patch()->set_url(receiver.url());
+  update.mutable_webhook_patch()->add_event_types(kEarned);
+  update.mutable_webhook_patch()->set_description("ignored: not in the mask");
+  update.mutable_update_mask()->add_paths("url");
+  update.mutable_update_mask()->add_paths("event_types");
+  auto updated = Call(&mv1::WebhooksService::Stub::UpdateWebhook, update);
+  ASSERT_THAT(updated, IsOk());
+  EXPECT_EQ(updated->webhook().url(), receiver.url());
+  ASSERT_EQ(updated->webhook().event_types_size(), 1);
+  EXPECT_EQ(updated->webhook().event_types(0), kEarned);
+  EXPECT_EQ(updated->webhook().description(), "order system");
+  EXPECT_TRUE(updated->webhook().secret().empty());
+
+  // Disabled: what waits is cancelled, nothing new is queued, and dead letters wait too.
+  ConsumePointsEvents({PointsEvent("shop", kEarned, 1)});
+  update.set_request_id("update-2");
+  update.clear_webhook_patch();
+  update.mutable_webhook_patch()->set_state(mv1::WEBHOOK_STATE_DISABLED);
+  update.mutable_update_mask()->Clear();
+  update.mutable_update_mask()->add_paths("state");
+  updated = Call(&mv1::WebhooksService::Stub::UpdateWebhook, update);
+  ASSERT_THAT(updated, IsOk());
+  EXPECT_EQ(updated->webhook().state(), mv1::WEBHOOK_STATE_DISABLED);
+  EXPECT_EQ(updated->cancelled_deliveries(), 1);
+  ConsumePointsEvents({PointsEvent("shop", kEarned, 2)});
+  auto deliveries = Deliveries(*webhook);
+  ASSERT_THAT(deliveries, IsOk());
+  ASSERT_EQ(deliveries->size(), 1u);
+  EXPECT_EQ((*deliveries)[0].state(), mv1::DELIVERY_STATE_CANCELLED);
+
+  // Enabled again: new events are sent.
+  update.set_request_id("update-3");
+  update.mutable_webhook_patch()->set_state(mv1::WEBHOOK_STATE_ACTIVE);
+  ASSERT_THAT(Call(&mv1::WebhooksService::Stub::UpdateWebhook, update), IsOk());
+  ConsumePointsEvents({PointsEvent("shop", kEarned, 3)});
+  StartDispatcher(Fast());
+  ASSERT_TRUE(receiver.WaitFor(1, kPatience));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(receiver.requests().size(), 1u);
+
+  update.set_request_id("update-4");
+  update.mutable_update_mask()->Clear();
+  EXPECT_THAT(Call(&mv1::WebhooksService::Stub::UpdateWebhook, update),
+              StatusIs(C::kInvalidArgument, "INVALID_UPDATE_MASK"));
+  update.mutable_update_mask()->add_paths("secret");
+  EXPECT_THAT(Call(&mv1::WebhooksService::Stub::UpdateWebhook, update),
+              StatusIs(C::kInvalidArgument, "INVALID_UPDATE_MASK"));
+  update.mutable_update_mask()->Clear();
+  update.mutable_update_mask()->add_paths("url");
+  update.mutable_webhook_patch()->set_url("gopher://example.com/");
+  auto bad_url = Call(&mv1::WebhooksService::Stub::UpdateWebhook, update);
+  EXPECT_THAT(bad_url, StatusIs(C::kInvalidArgument, "INVALID_WEBHOOK_URL"));
+  ASSERT_FALSE(bad_url.ok());
+  EXPECT_EQ(FieldViolations(bad_url.status())[0].field, "webhook_patch.url");
+  update.set_webhook("wnothere");
+  update.mutable_webhook_patch()->set_url("http://example.com/");
+  EXPECT_THAT(Call(&mv1::WebhooksService::Stub::UpdateWebhook, update),
+              StatusIs(C::kNotFound, "WEBHOOK_NOT_FOUND"));
+}
+
 TEST_F(WebhooksTest, DeletingAnEndpointCancelsItsPendingDeliveries) {
   auto webhook = Create("shop", "http://127.0.0.1:9/nobody", {kEarned});
   ASSERT_THAT(webhook, IsOk());
@@ -620,6 +694,7 @@ TEST_F(WebhooksTest, DeletingAnEndpointCancelsItsPendingDeliveries) {
   mv1::DeleteWebhookRequest remove;
   remove.set_program("shop");
   remove.set_webhook(webhook->id());
+  remove.set_request_id("delete");
   auto deleted = Call(&mv1::WebhooksService::Stub::DeleteWebhook, remove);
   ASSERT_THAT(deleted, IsOk());
   EXPECT_EQ(deleted->cancelled_deliveries(), 2);

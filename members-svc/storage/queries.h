@@ -201,12 +201,23 @@ inline constexpr pg::Query kListWebhooks{
     "AND ($2::timestamptz IS NULL OR (create_time, webhook_id) > ($2, $3)) "
     "ORDER BY create_time, webhook_id LIMIT $4"};
 
+inline constexpr pg::Query kLockWebhook{
+    "members_lock_webhook",
+    "SELECT program_id, webhook_id, url, array_to_string(event_types, ' ') AS event_types, "
+    "description, state, create_time "
+    "FROM webhook_endpoints WHERE program_id = $1 AND webhook_id = $2 FOR UPDATE"};
+
+inline constexpr pg::Query kUpdateWebhook{
+    "members_update_webhook",
+    "UPDATE webhook_endpoints SET url = $3, event_types = $4::text[], description = $5, "
+    "state = $6 WHERE program_id = $1 AND webhook_id = $2"};
+
 inline constexpr pg::Query kDeleteWebhook{
     "members_delete_webhook",
     "DELETE FROM webhook_endpoints WHERE program_id = $1 AND webhook_id = $2"};
 
-// The pending deliveries of an endpoint that is gone; an attempt in flight records nothing
-// afterwards (kRecordAttempt wants state PENDING).
+// The pending deliveries of an endpoint that is gone or disabled; an attempt in flight records
+// nothing afterwards (kRecordAttempt wants state PENDING).
 inline constexpr pg::Query kCancelDeliveries{
     "members_cancel_webhook_deliveries",
     "UPDATE webhook_deliveries SET state = 4, leased_until = NULL, finish_time = $3 "
@@ -242,7 +253,8 @@ inline constexpr pg::Query kClaimDeliveries{
     "UPDATE webhook_deliveries d SET attempts = d.attempts + 1, leased_until = $6, "
     "last_attempt_time = $1 FROM webhook_endpoints e WHERE d.delivery_id IN "
     "(SELECT delivery_id FROM claimed) AND e.program_id = d.program_id "
-    "AND e.webhook_id = d.webhook_id RETURNING d.delivery_id, d.program_id, d.webhook_id, "
+    "AND e.webhook_id = d.webhook_id AND e.state = 1 RETURNING d.delivery_id, d.program_id, "
+    "d.webhook_id, "
     "d.event_id, d.body, d.attempts, e.url, e.secret"};
 
 // The outcome of the attempt numbered $2, unless the delivery moved on since (cancelled, or its

@@ -66,12 +66,34 @@ absl::Status InsertWebhook(pg::Connection& connection, const WebhookEndpoint& en
 
 absl::StatusOr<std::optional<WebhookEndpoint>> LoadWebhook(pg::Connection& connection,
                                                            const std::string& program_id,
-                                                           const std::string& webhook_id) {
-  LOYALTY_ASSIGN_OR_RETURN(
-      pg::Result rows,
-      connection.Execute(queries::kGetWebhook, pg::Params().Add(program_id).Add(webhook_id)));
+                                                           const std::string& webhook_id,
+                                                           bool lock) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
+                           connection.Execute(lock ? queries::kLockWebhook : queries::kGetWebhook,
+                                              pg::Params().Add(program_id).Add(webhook_id)));
   if (rows.rows() == 0) return std::nullopt;
   return EndpointFromRow(rows, 0);
+}
+
+absl::Status UpdateWebhook(pg::Connection& connection, const WebhookEndpoint& endpoint) {
+  return connection
+      .Execute(queries::kUpdateWebhook, pg::Params()
+                                            .Add(endpoint.program_id)
+                                            .Add(endpoint.webhook_id)
+                                            .Add(endpoint.url)
+                                            .Add(pg::TextArray(endpoint.event_types))
+                                            .Add(endpoint.description)
+                                            .Add(static_cast<int64_t>(endpoint.state)))
+      .status();
+}
+
+absl::StatusOr<int64_t> CancelDeliveries(pg::Connection& connection, const std::string& program_id,
+                                         const std::string& webhook_id, absl::Time now) {
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result cancelled,
+      connection.Execute(queries::kCancelDeliveries,
+                         pg::Params().Add(program_id).Add(webhook_id).Add(now)));
+  return cancelled.affected_rows();
 }
 
 absl::StatusOr<WebhookPage> ListWebhooks(
@@ -101,11 +123,7 @@ absl::StatusOr<std::optional<int64_t>> DeleteWebhook(pg::Connection& connection,
       pg::Result deleted,
       connection.Execute(queries::kDeleteWebhook, pg::Params().Add(program_id).Add(webhook_id)));
   if (deleted.affected_rows() == 0) return std::nullopt;
-  LOYALTY_ASSIGN_OR_RETURN(
-      pg::Result cancelled,
-      connection.Execute(queries::kCancelDeliveries,
-                         pg::Params().Add(program_id).Add(webhook_id).Add(now)));
-  return cancelled.affected_rows();
+  return CancelDeliveries(connection, program_id, webhook_id, now);
 }
 
 absl::StatusOr<int64_t> QueueDeliveries(pg::Connection& connection, const std::string& program_id,

@@ -47,9 +47,16 @@ struct WebhookDelivery {
 };
 
 absl::Status InsertWebhook(pg::Connection& connection, const WebhookEndpoint& endpoint);
+// The endpoint, row-locked until the transaction ends when `lock`; nullopt when there is none.
 absl::StatusOr<std::optional<WebhookEndpoint>> LoadWebhook(pg::Connection& connection,
                                                            const std::string& program_id,
-                                                           const std::string& webhook_id);
+                                                           const std::string& webhook_id,
+                                                           bool lock = false);
+// Writes url, event_types, description and state of an existing endpoint.
+absl::Status UpdateWebhook(pg::Connection& connection, const WebhookEndpoint& endpoint);
+// Cancels the endpoint's pending deliveries (finished at `now`); returns how many.
+absl::StatusOr<int64_t> CancelDeliveries(pg::Connection& connection, const std::string& program_id,
+                                         const std::string& webhook_id, absl::Time now);
 
 struct WebhookPage {
   std::vector<WebhookEndpoint> webhooks;
