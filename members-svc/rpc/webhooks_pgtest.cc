@@ -30,6 +30,7 @@
 #include "members-svc/rpc/webhooks_handler.h"
 #include "openssl/evp.h"
 #include "openssl/hmac.h"
+#include "prometheus/registry.h"
 
 namespace loyalty::members {
 namespace {
@@ -209,10 +210,27 @@ class WebhooksTest : public ::testing::Test {
     return event;
   }
 
-  void StartDispatcher(WebhookDispatcherOptions options) {
+  void StartDispatcher(WebhookDispatcherOptions options, prometheus::Registry* registry = nullptr) {
     client_ = *WebhookHttpClient::Create({.timeout = options.timeout});
     dispatcher_ = std::make_unique<WebhookDispatcher>(*pool_, clock_, *client_, options);
+    if (registry != nullptr) dispatcher_->ExportMetrics(*registry);
     dispatcher_->Start();
+  }
+
+  // The value of the sample of `family` whose labels include `label`=`value`.
+  static double MetricValue(prometheus::Registry& registry, const std::string& family,
+                            const std::string& label, const std::string& value) {
+    for (const prometheus::MetricFamily& metrics : registry.Collect()) {
+      if (metrics.name != family) continue;
+      for (const prometheus::ClientMetric& metric : metrics.metric) {
+        for (const prometheus::ClientMetric::Label& pair : metric.label) {
+          if (pair.name == label && pair.value == value) {
+            return metric.counter.value + metric.gauge.value;
+          }
+        }
+      }
+    }
+    return -1;
   }
 
   static WebhookDispatcherOptions Fast() {
@@ -516,11 +534,18 @@ TEST_F(WebhooksTest, AlwaysFailingDeliveryIsDeadAndRetriedByHand) {
   auto webhook = Create("shop", receiver.url(), {kEarned});
   ASSERT_THAT(webhook, IsOk());
   ConsumePointsEvents({PointsEvent("shop", kEarned, 5)});
-  StartDispatcher(Fast());
+  prometheus::Registry registry;
+  StartDispatcher(Fast(), &registry);
   ASSERT_TRUE(Eventually([&] {
     auto dead = Deliveries(*webhook, mv1::DELIVERY_STATE_DEAD);
     return dead.ok() && dead->size() == 1;
   }));
+  // Two failed attempts, then the last one: dead. The retention round counts the dead letter.
+  EXPECT_EQ(MetricValue(registry, "loyalty_webhook_deliveries_total", "result", "failed"), 2);
+  EXPECT_EQ(MetricValue(registry, "loyalty_webhook_deliveries_total", "result", "dead"), 1);
+  ASSERT_THAT(dispatcher_->PruneFinished(absl::Now() - absl::Hours(1), 100).status(), IsOk());
+  EXPECT_EQ(MetricValue(registry, "loyalty_webhook_deliveries_stored", "state", "dead"), 1);
+  EXPECT_EQ(MetricValue(registry, "loyalty_webhook_deliveries_stored", "state", "pending"), 0);
   auto dead = Deliveries(*webhook, mv1::DELIVERY_STATE_DEAD);
   ASSERT_THAT(dead, IsOk());
   const mv1::WebhookDelivery letter = (*dead)[0];
@@ -546,9 +571,17 @@ TEST_F(WebhooksTest, AlwaysFailingDeliveryIsDeadAndRetriedByHand) {
     return delivered.ok() && delivered->size() == 1 && (*delivered)[0].attempts() == 1;
   }));
   EXPECT_EQ(receiver.requests().size(), 4u);
+  EXPECT_EQ(MetricValue(registry, "loyalty_webhook_deliveries_total", "result", "delivered"), 1);
   retry.set_request_id("retry-2");
   EXPECT_THAT(Call(&mv1::WebhooksService::Stub::RetryWebhookDelivery, retry),
               StatusIs(C::kFailedPrecondition, "DELIVERY_NOT_DEAD"));
+  // Retention removes finished deliveries once they are older than the cutoff.
+  auto pruned = dispatcher_->PruneFinished(absl::Now() + absl::Minutes(1), 100);
+  ASSERT_THAT(pruned.status(), IsOk());
+  EXPECT_EQ(*pruned, 1);
+  retry.set_request_id("retry-3");
+  EXPECT_THAT(Call(&mv1::WebhooksService::Stub::RetryWebhookDelivery, retry),
+              StatusIs(C::kNotFound, "DELIVERY_NOT_FOUND"));
   retry.set_delivery("999999");
   EXPECT_THAT(Call(&mv1::WebhooksService::Stub::RetryWebhookDelivery, retry),
               StatusIs(C::kNotFound, "DELIVERY_NOT_FOUND"));
