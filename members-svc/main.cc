@@ -37,6 +37,9 @@ constexpr int kOwnEventsPageSize = 100;
 constexpr int kOwnEventsPagesMax = 50;
 // The name every webhook fan-out is known by to the producers (their pruning waits for it).
 constexpr char kWebhooksConsumer[] = "members-svc-webhooks";
+// The consumer-side stream of members-svc's own events, read from its outbox; its applied ids
+// are pruned like the remote consumers' (service::Built.applied_retention).
+constexpr char kOwnEventsStream[] = "members-webhooks";
 // A development default so `scripts/run` works out of the box; production sets its own secret
 // so every replica accepts the others' page tokens (docs/configuration.md).
 constexpr char kDevPageTokenSecret[] = "loyalty-dev-page-token-secret-change-me";
@@ -153,8 +156,15 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
                  .interval = webhook_config->dispatcher.poll_interval,
                  .run_once =
                      [&pool, fan_out] {
-                       return events::FollowOutbox(pool, "members-webhooks", kWebhooksConsumer,
+                       return events::FollowOutbox(pool, kOwnEventsStream, kWebhooksConsumer,
                                                    fan_out, kOwnEventsPageSize, kOwnEventsPagesMax);
+                     }},
+                {.name = "webhook-own-events-prune",
+                 .interval = absl::Minutes(1),
+                 .run_once =
+                     [&pool, retention = events_config.retention] {
+                       return events::PruneApplied(pool, kOwnEventsStream, absl::Now() - retention,
+                                                   events::kPruneBatchMax);
                      }},
                 {.name = "webhook-retention",
                  .interval = absl::Minutes(1),

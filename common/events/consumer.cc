@@ -105,15 +105,19 @@ absl::StatusOr<int64_t> EventConsumer::LoadCursor() {
   return events::LoadCursor(pool_, options_.stream);
 }
 
-absl::StatusOr<int> EventConsumer::PruneApplied(absl::Time cutoff, int limit) {
+absl::StatusOr<int> PruneApplied(pg::Pool& pool, const std::string& stream, absl::Time cutoff,
+                                 int limit) {
   LOYALTY_CHECK(limit >= 1);
-  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());
   LOYALTY_ASSIGN_OR_RETURN(
       pg::Result result,
-      connection->Execute(
-          queries::kPruneApplied,
-          pg::Params().Add(options_.stream).Add(cutoff).Add(static_cast<int64_t>(limit))));
+      connection->Execute(queries::kPruneApplied,
+                          pg::Params().Add(stream).Add(cutoff).Add(static_cast<int64_t>(limit))));
   return static_cast<int>(result.affected_rows());
+}
+
+absl::StatusOr<int> EventConsumer::PruneApplied(absl::Time cutoff, int limit) {
+  return events::PruneApplied(pool_, options_.stream, cutoff, limit);
 }
 
 absl::StatusOr<int> ApplyMessage(pg::Pool& pool, const std::string& stream,

@@ -154,6 +154,9 @@ void WebhookDispatcher::WorkLoop() {
 void WebhookDispatcher::Done(const std::string& endpoint) {
   absl::MutexLock lock(&mutex_);
   --busy_;
+  // The endpoint has room again: claim its next delivery now, not at the next poll, or an
+  // endpoint with a backlog would get only endpoint_concurrency attempts per poll interval.
+  woken_ = true;
   auto it = in_flight_.find(endpoint);
   if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
 }

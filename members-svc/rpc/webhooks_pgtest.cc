@@ -501,6 +501,40 @@ TEST_F(WebhooksTest, NoEndpointNoDeliveryStored) {
   EXPECT_EQ(rows->Int64(0, 0), 0);
 }
 
+TEST_F(WebhooksTest, OwnEventsAreFollowedFromTheOutboxPageByPageAndPrunedAfterwards) {
+  for (const char* email : {"a@example.com", "b@example.com", "c@example.com"}) Enroll(email);
+  auto first = events::FollowOutbox(*pool_, "members-webhooks", "members-svc-webhooks", FanOut(),
+                                    /*page_size=*/1, /*pages_max=*/2);
+  ASSERT_THAT(first.status(), IsOk());
+  EXPECT_EQ(*first, 2);
+  auto rest =
+      events::FollowOutbox(*pool_, "members-webhooks", "members-svc-webhooks", FanOut(), 1, 10);
+  ASSERT_THAT(rest.status(), IsOk());
+  EXPECT_EQ(*rest, 1);
+  auto none =
+      events::FollowOutbox(*pool_, "members-webhooks", "members-svc-webhooks", FanOut(), 1, 10);
+  ASSERT_THAT(none.status(), IsOk());
+  EXPECT_EQ(*none, 0);
+  auto cursor = events::LoadCursor(*pool_, "members-webhooks");
+  ASSERT_THAT(cursor.status(), IsOk());
+  auto connection = pool_->Acquire();
+  ASSERT_TRUE(connection.ok());
+  // Registered as a consumer of the outbox at its cursor, so pruning keeps what it still needs.
+  auto registered =
+      (*connection)
+          ->ExecuteScript("registered",
+                          "SELECT after_sequence, (SELECT max(sequence) FROM outbox_events) "
+                          "FROM outbox_consumers WHERE consumer = 'members-svc-webhooks'");
+  ASSERT_THAT(registered.status(), IsOk());
+  ASSERT_EQ(registered->rows(), 1);
+  EXPECT_EQ(registered->Int64(0, 0), *cursor);
+  EXPECT_EQ(registered->Int64(0, 1), *cursor);
+  auto pruned =
+      events::PruneApplied(*pool_, "members-webhooks", absl::Now() + absl::Minutes(1), 100);
+  ASSERT_THAT(pruned.status(), IsOk());
+  EXPECT_EQ(*pruned, 3);
+}
+
 TEST_F(WebhooksTest, FailedAttemptsAreRetriedWithBackoffUntilDelivered) {
   WebhookReceiver receiver([](int index, const auto&) { return index < 2 ? 500 : 200; });
   auto webhook = Create("shop", receiver.url(), {kEarned});
@@ -614,6 +648,22 @@ TEST_F(WebhooksTest, AHangingEndpointDoesNotDelayAnotherEndpoint) {
     auto delivered = Deliveries(*good, mv1::DELIVERY_STATE_DELIVERED);
     return delivered.ok() && delivered->size() == 6;
   }));
+}
+
+TEST_F(WebhooksTest, OneEndpointsBacklogDrainsWithoutWaitingForPolls) {
+  WebhookReceiver receiver([](int, const auto&) { return 200; });
+  ASSERT_THAT(Create("shop", receiver.url(), {kEarned}), IsOk());
+  std::vector<events::v1::Event> batch;
+  for (int i = 0; i < 20; ++i) batch.push_back(PointsEvent("shop", kEarned, i + 1));
+  ConsumePointsEvents(batch);
+  WebhookDispatcherOptions options = Fast();
+  options.endpoint_concurrency = 1;
+  // Were the next claim to wait for a poll after each attempt, 20 attempts would take 40 s.
+  options.poll_interval = absl::Seconds(2);
+  StartDispatcher(options);
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(receiver.WaitFor(20, kPatience));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(6));
 }
 
 TEST_F(WebhooksTest, AnAttemptLostWithItsDispatcherIsMadeAgainWhenTheLeaseExpires) {
