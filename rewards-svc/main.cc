@@ -36,8 +36,9 @@ struct State {
   std::unique_ptr<RewardsHandler> handler;
   std::unique_ptr<GrpcRewardsService> service;
   std::unique_ptr<events::Producer> events;
-  // Last: its destructor stops the thread that applies points events through the handler.
+  // Last: their destructors stop the threads that apply events through the handler.
   std::unique_ptr<events::EventConsumer> points_events;
+  std::unique_ptr<events::EventConsumer> member_events;
 };
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
@@ -87,8 +88,9 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   }
   auto state = std::make_shared<State>();
   const std::shared_ptr<grpc::Channel> points_channel = Channel(points_address);
-  state->upstream = std::make_unique<Upstream>(points_channel, Channel(members_address),
-                                               absl::Milliseconds(deadline_ms));
+  const std::shared_ptr<grpc::Channel> members_channel = Channel(members_address);
+  state->upstream =
+      std::make_unique<Upstream>(points_channel, members_channel, absl::Milliseconds(deadline_ms));
   state->handler = std::make_unique<RewardsHandler>(pool, state->clock, *state->upstream,
                                                     *std::move(keys), std::move(options));
   state->service = std::make_unique<GrpcRewardsService>(*state->handler);
@@ -105,6 +107,15 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       [handler](pg::Connection& connection, const events::v1::Event& event) {
         return handler->ApplyPointsEvent(connection, event);
       });
+  // Members' tiers, for minimum-tier rewards, follow members-svc's events (rpc/member_tiers.h).
+  state->member_events = std::make_unique<events::EventConsumer>(
+      pool, members_channel,
+      events::ConsumerOptions{.stream = "members",
+                              .consumer = "rewards-svc",
+                              .types = RewardsHandler::MemberEventTypes()},
+      [handler](pg::Connection& connection, const events::v1::Event& event) {
+        return handler->ApplyMemberEvent(connection, event);
+      });
   // Redemptions a crash left PENDING are finished or compensated at start, then by the loop.
   if (absl::StatusOr<int> recovered = handler->Recover(kRecoveryBatchMax); !recovered.ok()) {
     log::Warning("rewards: recovery at start failed; the loop retries",
@@ -117,8 +128,8 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
                  .interval = absl::Milliseconds(interval_ms),
                  .run_once = [handler] { return handler->Recover(kRecoveryBatchMax); }}},
       .producer = state->events.get(),
-      .consumers = {state->points_events.get()},
-      // The ids of applied points events are kept as long as this service keeps its own events.
+      .consumers = {state->points_events.get(), state->member_events.get()},
+      // The ids of applied events are kept as long as this service keeps its own events.
       .applied_retention = events_config.retention};
 }
 
@@ -140,7 +151,9 @@ int main(int argc, char** argv) {
       {"LOYALTY_REWARDS_POINTS_ADDR",
        "points-svc gRPC address, for holds and the PointsEarned events that stamp punch cards "
        "(default: 127.0.0.1:50052)"},
-      {"LOYALTY_REWARDS_MEMBERS_ADDR", "members-svc gRPC address (default: 127.0.0.1:50051)"},
+      {"LOYALTY_REWARDS_MEMBERS_ADDR",
+       "members-svc gRPC address: its member events keep the tier copy, and tiers and ladders "
+       "are asked of it (default: 127.0.0.1:50051)"},
       {"LOYALTY_REWARDS_UPSTREAM_DEADLINE_MS",
        "deadline of calls to points-svc and members-svc (default: 2000)"},
       {"LOYALTY_REWARDS_HOLD_TTL_MS", "lifetime of a redemption's points hold (default: 600000)"},

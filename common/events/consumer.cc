@@ -191,14 +191,20 @@ void EventConsumer::Observe(const v1::SubscribeResponse& response, int applied) 
   lag_events_.store(lag);
   if (metrics_ == nullptr) return;
   metrics_->lag_events.Set(static_cast<double>(lag));
-  if (lag == 0) {
-    metrics_->lag_seconds.Set(0);
-  } else if (response.events_size() > 0) {
+  // A message's head is what the producer had committed when it read the message's page, so a
+  // message can say "nothing behind" and then wait, with the messages before it, in the stream's
+  // flow-control buffers while the consumer works through them (seconds under load, with
+  // thousands of events in flight). Its events' age tells: the lag in seconds is the age of the
+  // newest event of the message just applied, and 0 only after a message without events at the
+  // head (the producer had nothing more to send).
+  if (response.events_size() > 0) {
     absl::StatusOr<absl::Time> occurred =
         ParseTimestamp(response.events().rbegin()->occur_time(), "occur_time");
     if (occurred.ok()) {
       metrics_->lag_seconds.Set(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - *occurred)));
     }
+  } else if (lag == 0) {
+    metrics_->lag_seconds.Set(0);
   }
   metrics_->applied.Increment(applied);
 }

@@ -13,8 +13,10 @@
 //
 // The runner reconnects after any failure with capped exponential backoff (jittered), and from
 // its stored cursor after the producer ends a stream at its lifetime. It exports its lag:
-//   loyalty_event_consumer_lag_events{stream}    producer head minus the stored cursor
-//   loyalty_event_consumer_lag_seconds{stream}   age of the last applied event while behind
+//   loyalty_event_consumer_lag_events{stream}    producer head minus the stored cursor, as the
+//                                                producer saw its head when it read the page
+//   loyalty_event_consumer_lag_seconds{stream}   age of the newest event of the last message
+//                                                applied; 0 after an empty message at the head
 //   loyalty_event_consumer_applied_total{stream} events applied (first time)
 //   loyalty_event_consumer_reconnects_total{stream}
 

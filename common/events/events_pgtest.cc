@@ -14,6 +14,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/check.h"
 #include "common/events/consumer.h"
 #include "common/events/event_stream_service.h"
@@ -141,6 +142,17 @@ class EventsTest : public ::testing::Test {
         [&](pg::Connection& connection) { return AppendEvents(connection, events); });
   }
 
+  // What another replica's notifier sends after its commit.
+  void NotifyAsAnotherProcess() {
+    absl::StatusOr<std::unique_ptr<pg::Connection>> other =
+        pg::Connection::Open(schema_->connection_options());
+    LOYALTY_CHECK(other.ok());
+    LOYALTY_CHECK(
+        (*other)
+            ->ExecuteScript("notify", "SELECT pg_notify('loyalty_outbox', current_schema())")
+            .ok());
+  }
+
   int64_t Count(std::string_view sql) {
     auto connection = pool_->Acquire();
     LOYALTY_CHECK(connection.ok());
@@ -195,6 +207,48 @@ TEST_F(EventsTest, AppendKeepsInputOrderAndEnvelope) {
   EXPECT_FALSE(page->more);
 }
 
+TEST_F(EventsTest, ATransactionsEventsAreNumberedTogetherInInsertionOrderAtItsCommit) {
+  // Sequence by aggregate id, in stream order.
+  const auto stream = [&] {
+    auto connection = pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto page = ReadPage(**connection, {.after_sequence = 0, .limit = 100});
+    LOYALTY_CHECK(page.ok());
+    std::vector<std::pair<std::string, int64_t>> seen;
+    for (const v1::Event& event : page->events) {
+      seen.emplace_back(event.aggregate_id(), event.sequence());
+    }
+    return seen;
+  };
+  // Three appends in one transaction, while another transaction appends and commits between
+  // the first transaction's appends.
+  absl::Notification first_appended, other_committed;
+  std::thread other([&] {
+    first_appended.WaitForNotification();
+    EXPECT_THAT(Append({TestEvent("b1", now_), TestEvent("b2", now_)}), IsOk());
+    other_committed.Notify();
+  });
+  ASSERT_THAT(pool_->InTransaction([&](pg::Connection& connection) -> absl::Status {
+    LOYALTY_RETURN_IF_ERROR(AppendEvents(
+        connection, std::vector<OutboxEvent>{TestEvent("a1", now_), TestEvent("a2", now_)}));
+    if (!other_committed.HasBeenNotified()) {
+      first_appended.Notify();
+      other_committed.WaitForNotification();
+    }
+    LOYALTY_RETURN_IF_ERROR(AppendEvent(connection, TestEvent("a3", now_)));
+    return AppendEvents(connection,
+                        std::vector<OutboxEvent>{TestEvent("a4", now_), TestEvent("a5", now_)});
+  }),
+              IsOk());
+  other.join();
+  ASSERT_THAT(Append({TestEvent("c1", now_)}), IsOk());
+  using Seen = std::vector<std::pair<std::string, int64_t>>;
+  EXPECT_EQ(
+      stream(),
+      (Seen{
+          {"b1", 1}, {"b2", 2}, {"a1", 3}, {"a2", 4}, {"a3", 5}, {"a4", 6}, {"a5", 7}, {"c1", 8}}));
+}
+
 TEST_F(EventsTest, RolledBackAppendLeavesNoEvent) {
   absl::Status status = pool_->InTransaction([&](pg::Connection& connection) -> absl::Status {
     if (absl::Status appended = AppendEvent(connection, TestEvent("gone", now_)); !appended.ok()) {
@@ -204,6 +258,47 @@ TEST_F(EventsTest, RolledBackAppendLeavesNoEvent) {
   });
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
   EXPECT_EQ(Count("SELECT count(*) FROM outbox_events"), 0);
+}
+
+TEST_F(EventsTest, ACommitWakesThisProcessAtOnceAndNotifiesOthersWithoutWakingItselfTwice) {
+  // Another process's LISTEN session.
+  absl::StatusOr<std::unique_ptr<pg::Connection>> other =
+      pg::Connection::Open(schema_->connection_options());
+  ASSERT_THAT(other.status(), IsOk());
+  ASSERT_THAT((*other)->ExecuteScript("listen", "LISTEN loyalty_outbox").status(), IsOk());
+  const uint64_t before = listener_->version();
+
+  ASSERT_THAT(Append({TestEvent("a", now_)}), IsOk());
+  // Woken when the transaction returned, not when some NOTIFY arrives.
+  const uint64_t woken = listener_->version();
+  EXPECT_EQ(woken, before + 1);
+
+  absl::StatusOr<std::vector<pg::Notification>> received = (*other)->WaitForNotifications(kWaitMax);
+  ASSERT_THAT(received.status(), IsOk());
+  ASSERT_EQ(received->size(), 1u);
+  EXPECT_EQ((*received)[0].channel, kNotifyChannel);
+  EXPECT_EQ((*received)[0].payload, schema_->schema());
+  EXPECT_NE((*received)[0].sender_pid, (*other)->backend_pid());
+  EXPECT_EQ(listener_->notifies_sent(), 1u);
+  // The listener got the same NOTIFY; it comes from its own notifier, so it wakes nobody again.
+  EXPECT_EQ(listener_->WaitForChange(woken, absl::Milliseconds(300)), woken);
+}
+
+TEST_F(EventsTest, ANotifyFromAnotherProcessWakesTheListener) {
+  const uint64_t before = listener_->version();
+  NotifyAsAnotherProcess();
+  EXPECT_GT(listener_->WaitForChange(before, kWaitMax), before);
+}
+
+TEST_F(EventsTest, ARolledBackAppendWakesNobody) {
+  const uint64_t before = listener_->version();
+  absl::Status status = pool_->InTransaction([&](pg::Connection& connection) -> absl::Status {
+    LOYALTY_RETURN_IF_ERROR(AppendEvent(connection, TestEvent("gone", now_)));
+    return absl::AbortedError("the change failed after the append");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(listener_->WaitForChange(before, absl::Milliseconds(100)), before);
+  EXPECT_EQ(listener_->notifies_sent(), 0u);
 }
 
 TEST_F(EventsTest, CatchesUpInPagesThenFollowsNewCommits) {
@@ -253,6 +348,10 @@ TEST_F(EventsTest, StreamsFollowNewCommitsAfterTheListenerReconnects) {
   const std::vector<v1::Event> events = subscriber.AwaitEvents(2);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].aggregate_id(), "after");
+  // Other processes' commits reach it again.
+  const uint64_t listening = listener_->version();
+  NotifyAsAnotherProcess();
+  EXPECT_NE(listener_->WaitForChange(listening, kWaitMax), listening);
 }
 
 TEST_F(EventsTest, TypeFilterSkipsOtherTypesAndStillAdvancesTheScan) {
@@ -395,6 +494,31 @@ TEST_F(EventsTest, PruningKeepsWhatTheSlowestConsumerOrTheRetentionStillNeeds) {
   EXPECT_EQ(pruned, 6);
   EXPECT_EQ(Count("SELECT min(sequence) FROM outbox_events"), 11);
   EXPECT_EQ(Count("SELECT count(*) FROM outbox_events"), 10);
+}
+
+TEST_F(EventsTest, AConsumerThatStoppedSubscribingLongAgoNoLongerHoldsPruningBack) {
+  std::vector<OutboxEvent> events;
+  for (int i = 1; i <= 5; ++i) events.push_back(TestEvent(absl::StrCat(i), now_ - absl::Hours(48)));
+  ASSERT_THAT(Append(events), IsOk());
+  {
+    auto connection = pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    ASSERT_THAT(RegisterConsumer(**connection, "decommissioned", 0, now_ - absl::Hours(800)),
+                IsOk());
+    ASSERT_THAT(RegisterConsumer(**connection, "live", 3, now_ - absl::Hours(1)), IsOk());
+  }
+  const absl::Time cutoff = now_ - absl::Hours(24);
+  EXPECT_EQ(*PruneEvents(*pool_, cutoff, 100), 0);  // Held back by the consumer at 0.
+
+  absl::StatusOr<std::vector<ForgottenConsumer>> forgotten =
+      ForgetConsumers(*pool_, now_ - absl::Hours(720));
+  ASSERT_THAT(forgotten, IsOk());
+  ASSERT_EQ(forgotten->size(), 1u);
+  EXPECT_EQ((*forgotten)[0].consumer, "decommissioned");
+  EXPECT_EQ((*forgotten)[0].after_sequence, 0);
+  // The live consumer still counts.
+  EXPECT_EQ(*PruneEvents(*pool_, cutoff, 100), 3);
+  EXPECT_EQ(Count("SELECT min(sequence) FROM outbox_events"), 4);
 }
 
 // A consumer in a second schema (its own database, in production).
@@ -572,7 +696,10 @@ TEST_F(ConsumerTest, AFailedApplyRollsBackItsMessageAndIsRetried) {
   EXPECT_EQ(metrics["loyalty_event_consumer_applied_total"], 20);
   EXPECT_EQ(metrics["loyalty_event_consumer_reconnects_total"], 2);
   EXPECT_EQ(metrics["loyalty_event_consumer_lag_events"], 0);
-  EXPECT_EQ(metrics["loyalty_event_consumer_lag_seconds"], 0);
+  // The last message said it reached the head, but its events waited through two failed
+  // attempts before they were applied: the lag in seconds shows that wait, not 0.
+  EXPECT_GT(metrics["loyalty_event_consumer_lag_seconds"], 0);
+  EXPECT_LT(metrics["loyalty_event_consumer_lag_seconds"], 60);
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/events/outbox.h"
+#include "common/events/queries.h"
 #include "common/log/log.h"
 #include "common/status/error.h"
 
@@ -17,17 +19,63 @@ constexpr absl::Duration kWaitSlice = absl::Milliseconds(200);
 constexpr absl::Duration kReconnectInitial = absl::Milliseconds(100);
 constexpr absl::Duration kReconnectMax = absl::Seconds(10);
 
+// The listeners of this process by schema, for OutboxCommitted.
+struct Registry {
+  absl::Mutex mutex;
+  absl::flat_hash_map<std::string, std::vector<OutboxListener*>> listeners ABSL_GUARDED_BY(mutex);
+};
+
+Registry& Listeners() {
+  static Registry* const registry = new Registry;
+  return *registry;
+}
+
 }  // namespace
 
-OutboxListener::OutboxListener(pg::ConnectionOptions options)
-    : options_(std::move(options)), thread_([this] { Run(); }) {}
+void OutboxCommitted(const std::string& schema) {
+  Registry& registry = Listeners();
+  absl::MutexLock lock(&registry.mutex);
+  auto found = registry.listeners.find(schema);
+  if (found == registry.listeners.end()) return;  // No stream to wake in this process.
+  for (OutboxListener* listener : found->second) listener->Committed();
+}
+
+OutboxListener::OutboxListener(pg::ConnectionOptions options, absl::Duration notify_gap)
+    : options_(std::move(options)), notify_gap_(notify_gap) {
+  {
+    Registry& registry = Listeners();
+    absl::MutexLock lock(&registry.mutex);
+    registry.listeners[options_.schema].push_back(this);
+  }
+  thread_ = std::thread([this] { Run(); });
+  notifier_ = std::thread([this] { RunNotifier(); });
+}
 
 OutboxListener::~OutboxListener() {
+  {
+    Registry& registry = Listeners();
+    absl::MutexLock lock(&registry.mutex);
+    std::vector<OutboxListener*>& same = registry.listeners[options_.schema];
+    same.erase(std::remove(same.begin(), same.end(), this), same.end());
+    if (same.empty()) registry.listeners.erase(options_.schema);
+  }
   {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
   }
   thread_.join();
+  notifier_.join();
+}
+
+void OutboxListener::Committed() {
+  absl::MutexLock lock(&mutex_);
+  ++version_;
+  notify_pending_ = true;
+}
+
+uint64_t OutboxListener::notifies_sent() const {
+  absl::MutexLock lock(&mutex_);
+  return notifies_sent_;
 }
 
 uint64_t OutboxListener::version() const {
@@ -100,11 +148,58 @@ void OutboxListener::Run() {
       listening_ = false;
       continue;
     }
-    const bool ours = std::any_of(
-        notifications->begin(), notifications->end(), [this](const pg::Notification& n) {
-          return n.channel == kNotifyChannel && n.payload == options_.schema;
+    const int own_pid = notifier_pid_.load();
+    const bool ours =
+        std::any_of(notifications->begin(), notifications->end(), [&](const pg::Notification& n) {
+          return n.channel == kNotifyChannel && n.payload == options_.schema &&
+                 n.sender_pid != own_pid;
         });
     if (ours) Bump();
+  }
+}
+
+void OutboxListener::RunNotifier() {
+  absl::Duration backoff = kReconnectInitial;
+  std::unique_ptr<pg::Connection> connection;
+  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return stopping_; };
+  auto wanted = [this]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return notify_pending_ || stopping_; };
+  // After a failure: keep the request and wait before the next try.
+  auto retry_later = [&](std::string_view what, const absl::Status& status) {
+    log::Warning(what, {{"error", StatusSummary(status)}});
+    absl::MutexLock lock(&mutex_);
+    notify_pending_ = true;
+    mutex_.AwaitWithTimeout(absl::Condition(&stopping), backoff);
+    backoff = std::min(backoff * 2, kReconnectMax);
+  };
+  while (true) {
+    {
+      absl::MutexLock lock(&mutex_);
+      mutex_.Await(absl::Condition(&wanted));
+      if (stopping_) return;
+      notify_pending_ = false;  // This NOTIFY covers every commit signalled until now.
+    }
+    if (connection == nullptr) {
+      pg::ConnectionOptions options = options_;
+      options.application_name.append("-notify");  // Told apart from the LISTEN session.
+      absl::StatusOr<std::unique_ptr<pg::Connection>> opened = pg::Connection::Open(options);
+      if (!opened.ok()) {
+        retry_later("outbox notifier cannot connect", opened.status());
+        continue;
+      }
+      connection = *std::move(opened);
+      notifier_pid_.store(connection->backend_pid());
+    }
+    if (absl::Status sent = connection->Execute(queries::kNotifyOutbox).status(); !sent.ok()) {
+      connection.reset();
+      retry_later("outbox notifier cannot notify", sent);
+      continue;
+    }
+    backoff = kReconnectInitial;
+    absl::MutexLock lock(&mutex_);
+    ++notifies_sent_;
+    // Commits signalled during the gap share the next NOTIFY.
+    mutex_.AwaitWithTimeout(absl::Condition(&stopping), notify_gap_);
   }
 }
 

@@ -1,12 +1,23 @@
 #pragma once
 
 // The one LISTEN connection of a process: wakes every Subscribe stream when its schema's outbox
-// commits (NOTIFY loyalty_outbox, payload = schema), so streams follow new events without
-// polling. It keeps its own connection, outside the pool (a LISTEN must stay on one session),
-// and reconnects with capped backoff; each (re)connection counts as a change, since
-// notifications sent while it was away are lost.
+// commits, so streams follow new events without polling. It keeps its own connection, outside the
+// pool (a LISTEN must stay on one session), and reconnects with capped backoff; each
+// (re)connection counts as a change, since notifications sent while it was away are lost.
+//
+// Commits reach it two ways. A commit in this process calls OutboxCommitted (AppendEvents
+// registers it to run after COMMIT), which wakes the process's streams at once and asks the
+// listener's notifier to send `NOTIFY loyalty_outbox, '<schema>'` for other processes (another
+// replica's streams). The notifier sends from a connection of its own, at most one NOTIFY per
+// `notify_gap`, so one NOTIFY covers every commit of the gap. The service's transactions never
+// NOTIFY themselves: PostgreSQL serializes every notifying commit of a database under one lock
+// (async.c), which made each event-writing commit wait for the others' WAL flush. A NOTIFY lost
+// to a crash between the COMMIT and the notifier only delays other processes' streams until
+// their fallback poll.
 
+#include <atomic>
 #include <cstdint>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -16,11 +27,20 @@
 
 namespace loyalty::events {
 
+// Shortest time between two NOTIFYs of one listener's notifier.
+inline constexpr absl::Duration kNotifyGapDefault = absl::Milliseconds(2);
+
+// Tells this process's listeners of `schema` that a transaction that appended events to its outbox
+// committed: they wake their streams and notify other processes, as described above.
+void OutboxCommitted(const std::string& schema);
+
 class OutboxListener {
  public:
-  // Starts the listening thread on `options` (its schema names the outbox to follow).
-  explicit OutboxListener(pg::ConnectionOptions options);
-  // Stops and joins the thread.
+  // Starts the listening and notifying threads on `options` (its schema names the outbox to
+  // follow) and registers for OutboxCommitted of that schema.
+  explicit OutboxListener(pg::ConnectionOptions options,
+                          absl::Duration notify_gap = kNotifyGapDefault);
+  // Unregisters, stops and joins the threads.
   ~OutboxListener();
   OutboxListener(const OutboxListener&) = delete;
   OutboxListener& operator=(const OutboxListener&) = delete;
@@ -33,16 +53,30 @@ class OutboxListener {
   bool listening() const;
   bool WaitUntilListening(absl::Duration timeout) const;
 
+  // NOTIFYs sent so far (one may cover many commits).
+  uint64_t notifies_sent() const;
+
  private:
+  friend void OutboxCommitted(const std::string& schema);
+  void Committed() ABSL_LOCKS_EXCLUDED(mutex_);
   void Run();
+  void RunNotifier();
   void Bump() ABSL_LOCKS_EXCLUDED(mutex_);
 
   const pg::ConnectionOptions options_;
+  const absl::Duration notify_gap_;
   mutable absl::Mutex mutex_;
   uint64_t version_ ABSL_GUARDED_BY(mutex_) = 0;
   bool listening_ ABSL_GUARDED_BY(mutex_) = false;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  // A commit of this process is waiting for the notifier's next NOTIFY.
+  bool notify_pending_ ABSL_GUARDED_BY(mutex_) = false;
+  uint64_t notifies_sent_ ABSL_GUARDED_BY(mutex_) = 0;
+  // The notifier's server process: the listener ignores its own process's NOTIFYs, whose
+  // commits already woke it.
+  std::atomic<int> notifier_pid_{0};
   std::thread thread_;
+  std::thread notifier_;
 };
 
 }  // namespace loyalty::events

@@ -1,7 +1,10 @@
 #include "common/events/outbox.h"
 
+#include <functional>
+
 #include "absl/strings/str_format.h"
 #include "common/check.h"
+#include "common/events/listener.h"
 #include "common/events/queries.h"
 #include "common/log/trace.h"
 #include "common/pg/array.h"
@@ -29,7 +32,14 @@ OutboxEvent MakeEvent(const std::string& program_id, const std::string& aggregat
   return event;
 }
 
-std::vector<pg::Statement> AppendStatements(std::span<const OutboxEvent> events) {
+namespace {
+
+// After COMMIT, wakes the streams of the connection's schema (listener.h).
+std::function<void()> WakeStreams(const pg::Connection& connection) {
+  return [schema = connection.schema()] { OutboxCommitted(schema); };
+}
+
+std::vector<pg::Statement> InsertStatements(std::span<const OutboxEvent> events) {
   LOYALTY_CHECK(!events.empty() && events.size() <= static_cast<size_t>(kAppendBatchMax));
   pg::ArrayLiteral ids, programs, aggregate_types, aggregate_ids, types, payloads, times, traces;
   for (const OutboxEvent& event : events) {
@@ -52,13 +62,22 @@ std::vector<pg::Statement> AppendStatements(std::span<const OutboxEvent> events)
                                                      .Add(payloads.Build())
                                                      .Add(times.Build())
                                                      .Add(traces.Build())});
-  statements.push_back({&queries::kNotifyOutbox, {}});
   return statements;
 }
 
+}  // namespace
+
+std::vector<pg::Statement> AppendStatements(pg::PipelinedTransaction& transaction,
+                                            std::span<const OutboxEvent> events) {
+  transaction.AfterCommit(WakeStreams(transaction.connection()));
+  return InsertStatements(events);
+}
+
 absl::Status AppendEvents(pg::Connection& connection, std::span<const OutboxEvent> events) {
-  const std::vector<pg::Statement> statements = AppendStatements(events);
-  return connection.ExecutePipeline(statements).status();
+  const std::vector<pg::Statement> statements = InsertStatements(events);
+  LOYALTY_RETURN_IF_ERROR(connection.ExecutePipeline(statements).status());
+  connection.AfterCommit(WakeStreams(connection));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& request) {
@@ -102,6 +121,19 @@ absl::Status RegisterConsumer(pg::Connection& connection, const std::string& con
   return connection
       .Execute(queries::kRegisterConsumer, pg::Params().Add(consumer).Add(after_sequence).Add(now))
       .status();
+}
+
+absl::StatusOr<std::vector<ForgottenConsumer>> ForgetConsumers(pg::Pool& pool, absl::Time before) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result rows, connection->Execute(queries::kForgetConsumers, pg::Params().Add(before)));
+  std::vector<ForgottenConsumer> forgotten;
+  for (int row = 0; row < rows.rows(); ++row) {
+    forgotten.push_back({.consumer = rows.String(row, "consumer"),
+                         .after_sequence = rows.Int64(row, "after_sequence"),
+                         .subscribe_time = rows.Time(row, "subscribe_time")});
+  }
+  return forgotten;
 }
 
 absl::StatusOr<int64_t> PruneEvents(pg::Pool& pool, absl::Time cutoff, int limit) {

@@ -13,9 +13,9 @@
 // (sql/0001_outbox.sql) numbers them at COMMIT under a transaction-scoped advisory lock of the
 // schema's outbox, held until the commit is done: appenders number and commit one after the
 // other, sequence order is commit order, and `sequence > cursor` never skips. The lock covers
-// only the commit itself, as the lock PostgreSQL takes for the NOTIFY every appender sends
-// (async.c serializes notifying commits) already does; where in its transaction a service
-// appends does not matter. events_pgtest.cc proves the order.
+// only the commit itself; where in its transaction a service appends does not matter.
+// events_pgtest.cc proves the order. Once the transaction has committed, the process's
+// OutboxListener wakes the streams (listener.h); the transaction itself sends no NOTIFY.
 
 #include <cstdint>
 #include <optional>
@@ -61,15 +61,18 @@ OutboxEvent MakeEvent(const std::string& program_id, const std::string& aggregat
                       const std::string& aggregate_id, const google::protobuf::Message& payload,
                       absl::Time occur_time);
 
-// Appends `events` (1..kAppendBatchMax, in order) inside the caller's transaction: the outbox
-// lock, one INSERT of every row through unnest arrays and the NOTIFY, in one round trip. Returns
-// the mapped SQL error, after which the transaction is aborted.
+// Appends `events` (1..kAppendBatchMax, in order) inside the caller's transaction, a pool
+// transaction (Pool::InTransaction) or autocommit: one INSERT of every row through unnest arrays,
+// numbered at COMMIT, after which the streams wake (OutboxCommitted). Returns the mapped SQL
+// error, after which the transaction is aborted.
 absl::Status AppendEvents(pg::Connection& connection, std::span<const OutboxEvent> events);
 inline absl::Status AppendEvent(pg::Connection& connection, const OutboxEvent& event) {
   return AppendEvents(connection, std::span<const OutboxEvent>(&event, 1));
 }
-// The same three statements, to send in one pipeline with others (group commit).
-std::vector<pg::Statement> AppendStatements(std::span<const OutboxEvent> events);
+// The same INSERT, to send in one pipeline with others (group commit) within `transaction`,
+// whose COMMIT then wakes the streams.
+std::vector<pg::Statement> AppendStatements(pg::PipelinedTransaction& transaction,
+                                            std::span<const OutboxEvent> events);
 
 struct PageRequest {
   int64_t after_sequence = 0;
@@ -97,6 +100,18 @@ absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& req
 // Remembers that `consumer` subscribed from `after_sequence` (pruning keeps what it may need).
 absl::Status RegisterConsumer(pg::Connection& connection, const std::string& consumer,
                               int64_t after_sequence, absl::Time now);
+
+// A consumer pruning stopped waiting for.
+struct ForgottenConsumer {
+  std::string consumer;
+  int64_t after_sequence = 0;
+  absl::Time subscribe_time;
+};
+
+// Forgets the consumers that have not subscribed since `before` (decommissioned, renamed, or down
+// for longer than anyone waits), so they no longer hold pruning back; returns them. One that comes
+// back registers again and reads on from its cursor, if the events are still there.
+absl::StatusOr<std::vector<ForgottenConsumer>> ForgetConsumers(pg::Pool& pool, absl::Time before);
 
 // Deletes up to `limit` events that occurred before `cutoff` and that every known consumer has
 // passed (sequence <= the smallest registered cursor; with no consumer known, retention alone

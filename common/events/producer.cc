@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/events/outbox.h"
+#include "common/log/log.h"
 
 namespace loyalty::events {
 namespace {
@@ -26,6 +27,10 @@ ProducerConfig ReadProducerConfig(config::EnvReader& reader, const std::string& 
       absl::Hours(reader.Int(Var(prefix, "OUTBOX_RETENTION_HOURS"), 168, 1, 24 * 366));
   config.prune_interval = absl::Milliseconds(
       reader.Int(Var(prefix, "OUTBOX_PRUNE_INTERVAL_MS"), 60'000, 1'000, 86'400'000));
+  // At least two days: a live consumer registers again with every stream, and a stream lasts at
+  // most a day (EVENTS_STREAM_LIFETIME_MS).
+  config.consumer_expiry =
+      absl::Hours(reader.Int(Var(prefix, "OUTBOX_CONSUMER_EXPIRY_HOURS"), 720, 48, 24 * 366));
   return config;
 }
 
@@ -40,6 +45,9 @@ std::vector<std::pair<std::string, std::string>> ProducerConfigHelp(const std::s
       {Var(prefix, "OUTBOX_RETENTION_HOURS"),
        "events are kept at least this long, 1-8784 (default: 168)"},
       {Var(prefix, "OUTBOX_PRUNE_INTERVAL_MS"), "how often old events are pruned (default: 60000)"},
+      {Var(prefix, "OUTBOX_CONSUMER_EXPIRY_HOURS"),
+       "a consumer that has not subscribed for this long no longer holds pruning back, 48-8784 "
+       "(default: 720)"},
   };
 }
 
@@ -52,8 +60,17 @@ Producer::Producer(pg::Pool& pool, const pg::ConnectionOptions& connection, cons
       server_(pool, listener_, clock, config.stream) {}
 
 absl::StatusOr<int> Producer::PruneOnce() {
-  absl::StatusOr<int64_t> pruned =
-      PruneEvents(pool_, clock_.Now() - config_.retention, kPruneBatchMax);
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<std::vector<ForgottenConsumer>> forgotten =
+      ForgetConsumers(pool_, now - config_.consumer_expiry);
+  if (!forgotten.ok()) return forgotten.status();
+  for (const ForgottenConsumer& gone : *forgotten) {
+    log::Warning("outbox: a consumer that stopped subscribing no longer holds pruning back",
+                 {{"consumer", gone.consumer},
+                  {"after_sequence", std::to_string(gone.after_sequence)},
+                  {"last_subscribed", absl::FormatTime(gone.subscribe_time)}});
+  }
+  absl::StatusOr<int64_t> pruned = PruneEvents(pool_, now - config_.retention, kPruneBatchMax);
   if (!pruned.ok()) return pruned.status();
   return static_cast<int>(*pruned);
 }

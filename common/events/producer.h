@@ -10,6 +10,8 @@
 //   LOYALTY_<P>_EVENTS_POLL_INTERVAL_MS        fallback poll and heartbeat (default 5 s)
 //   LOYALTY_<P>_OUTBOX_RETENTION_HOURS         events kept at least this long (default 168)
 //   LOYALTY_<P>_OUTBOX_PRUNE_INTERVAL_MS       how often pruning runs (default 60 s)
+//   LOYALTY_<P>_OUTBOX_CONSUMER_EXPIRY_HOURS   a consumer not subscribed for this long is no
+//                                              longer waited for (default 720: 30 days)
 
 #include <memory>
 #include <string>
@@ -33,6 +35,7 @@ struct ProducerConfig {
   EventStreamOptions stream;
   absl::Duration retention = absl::Hours(168);
   absl::Duration prune_interval = absl::Seconds(60);
+  absl::Duration consumer_expiry = absl::Hours(720);
 };
 
 // Reads LOYALTY_<prefix>_* as listed above; errors are recorded in `reader`.
@@ -49,7 +52,8 @@ class Producer {
 
   // The EventStreamService to register with the service's server.
   EventStreamServer* service() { return &server_; }
-  // One pruning round (kPruneBatchMax events at most); returns how many went.
+  // One pruning round: forgets expired consumers (logged as warnings), then deletes
+  // kPruneBatchMax events at most; returns how many went.
   absl::StatusOr<int> PruneOnce();
   absl::Duration prune_interval() const { return config_.prune_interval; }
 

@@ -17,7 +17,8 @@ inline constexpr pg::Query kAppendEvents{
     "$7::timestamptz[], $8::text[]) WITH ORDINALITY "
     "AS e(id, program, agg_type, agg_id, type, payload, occur, trace, n) ORDER BY e.n"};
 
-// Delivered at COMMIT, and only then; one channel for every schema, the payload names it.
+// Sent by a listener's notifier (listener.h) on its own connection, in autocommit; one channel
+// for every schema, the payload names it.
 inline constexpr pg::Query kNotifyOutbox{"outbox_notify",
                                          "SELECT pg_notify('loyalty_outbox', current_schema())"};
 
@@ -38,6 +39,12 @@ inline constexpr pg::Query kRegisterConsumer{
     "INSERT INTO outbox_consumers (consumer, after_sequence, subscribe_time) VALUES ($1, $2, $3) "
     "ON CONFLICT (consumer) DO UPDATE SET after_sequence = EXCLUDED.after_sequence, "
     "subscribe_time = EXCLUDED.subscribe_time"};
+
+// The consumers that have not subscribed since $1: pruning stops waiting for them.
+inline constexpr pg::Query kForgetConsumers{
+    "outbox_forget_consumers",
+    "DELETE FROM outbox_consumers WHERE subscribe_time < $1 "
+    "RETURNING consumer, after_sequence, subscribe_time"};
 
 // Up to $2 events older than $1 that every known consumer has passed, oldest first.
 inline constexpr pg::Query kPruneEvents{

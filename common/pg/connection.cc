@@ -71,6 +71,16 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionOpt
 
 Connection::~Connection() { PQfinish(conn_); }
 
+void Connection::AfterCommit(std::function<void()> callback) {
+  if (in_transaction()) {
+    after_commit_.push_back(std::move(callback));
+  } else {
+    callback();
+  }
+}
+
+int Connection::backend_pid() const { return PQbackendPID(conn_); }
+
 bool Connection::broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
 
 bool Connection::in_transaction() const {
@@ -212,7 +222,7 @@ absl::StatusOr<std::vector<Notification>> Connection::WaitForNotifications(absl:
   auto drain = [this]() {
     std::vector<Notification> notifications;
     while (PGnotify* notify = PQnotifies(conn_)) {
-      notifications.push_back({notify->relname, notify->extra});
+      notifications.push_back({notify->relname, notify->extra, notify->be_pid});
       PQfreemem(notify);
     }
     return notifications;

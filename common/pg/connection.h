@@ -8,6 +8,7 @@
 // (Result::Time parses exactly that form), and TCP keepalives so a dead peer is noticed.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -41,6 +42,8 @@ struct ConnectionOptions {
 struct Notification {
   std::string channel;
   std::string payload;
+  // The server process of the session that sent it (backend_pid() of the sender).
+  int sender_pid = 0;
 };
 
 class Connection {
@@ -79,6 +82,16 @@ class Connection {
   // connection is lost (it is then broken). Only for a connection that runs no query meanwhile.
   absl::StatusOr<std::vector<Notification>> WaitForNotifications(absl::Duration timeout);
 
+  // Runs `callback` once the transaction open on this connection has committed: Pool runs the
+  // callbacks registered during a transaction attempt after its COMMIT succeeded and drops them
+  // when the attempt fails. Outside a transaction block (autocommit) it runs at once.
+  void AfterCommit(std::function<void()> callback);
+  // The callbacks registered so far, handed over and forgotten (Pool's part).
+  std::vector<std::function<void()>> TakeAfterCommit() { return std::exchange(after_commit_, {}); }
+
+  // The process id of this connection's server process (PQbackendPID).
+  int backend_pid() const;
+
   // The schema this connection's search_path points at.
   const std::string& schema() const { return schema_; }
 
@@ -88,6 +101,7 @@ class Connection {
   bool in_transaction() const;
 
  private:
+  friend class PipelinedTransaction;  // Queues callbacks before its BEGIN has been sent.
   Connection(pg_conn* conn, std::string schema) : conn_(conn), schema_(std::move(schema)) {}
   absl::Status Prepare(const Query& query);
   absl::StatusOr<Result> CheckResult(pg_result* result, std::string_view query_name);
@@ -95,6 +109,7 @@ class Connection {
   pg_conn* conn_;
   const std::string schema_;
   bool broken_ = false;
+  std::vector<std::function<void()>> after_commit_;
   // Query name -> SQL text it was prepared with (pointer identity of the constant).
   absl::flat_hash_map<std::string, const char*> prepared_;
 };

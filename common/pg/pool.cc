@@ -1,6 +1,7 @@
 #include "common/pg/pool.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 
 #include "absl/random/random.h"
@@ -97,6 +98,8 @@ absl::StatusOr<PooledConnection> Pool::Acquire() {
 }
 
 void Pool::Release(std::unique_ptr<Connection> connection) {
+  // Callbacks of a transaction run outside InTransaction never fire in a later borrower's.
+  (void)connection->TakeAfterCommit();
   // A connection still inside a transaction (the body leaked it) cannot be reused safely.
   const bool reusable = !connection->broken() && !connection->in_transaction();
   if (!reusable) connection.reset();
@@ -124,7 +127,12 @@ absl::Status Pool::RunAttempts(const TransactionOptions& options,
     if (!connection.ok()) return connection.status();
     Connection& conn = **connection;
     status = attempt(conn);
-    if (status.ok()) return status;
+    // What was to follow this attempt's commit runs only if it committed.
+    std::vector<std::function<void()>> after_commit = conn.TakeAfterCommit();
+    if (status.ok()) {
+      for (std::function<void()>& callback : after_commit) callback();
+      return status;
+    }
     if (!conn.broken() && conn.in_transaction()) {
       // Best effort: if ROLLBACK fails the connection is broken and Release drops it.
       (void)conn.ExecuteScript("rollback", "ROLLBACK");

@@ -10,10 +10,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -57,6 +59,12 @@ class PipelinedTransaction {
   absl::StatusOr<std::vector<Result>> Execute(std::span<const Statement> statements);
   // The statements and COMMIT in one round trip: the transaction's last call.
   absl::StatusOr<std::vector<Result>> ExecuteAndCommit(std::span<const Statement> statements);
+  // The transaction's connection, for what needs one (its schema, say); run nothing on it.
+  const Connection& connection() const { return connection_; }
+  // Connection::AfterCommit for this transaction, also before its BEGIN has been sent.
+  void AfterCommit(std::function<void()> callback) {
+    connection_.after_commit_.push_back(std::move(callback));
+  }
 
  private:
   friend class Pool;

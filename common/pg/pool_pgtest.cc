@@ -3,6 +3,7 @@
 
 #include "common/check.h"
 #include "common/pg/pool.h"
+#include "common/status/error.h"
 #include "common/testkit/status_matchers.h"
 #include "common/testkit/test_schema.h"
 #include "gtest/gtest.h"
@@ -299,4 +300,60 @@ TEST(InPipelinedTransaction, AFailedStatementSkipsCommitAndRollsBackEarlierPipel
 }
 
 }  // namespace
+TEST(AfterCommit, RunsOnceAfterACommitAndNeverForAFailedAttempt) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(2);  // The first callback reads on a second connection.
+  CreateCounter(*schema, *pool, 0);
+  int ran = 0;
+  bool committed_when_run = false;
+  auto body = [&](Connection& c) -> absl::Status {
+    if (auto s = c.Execute(kIncrement, Params().Add(int64_t{1})); !s.ok()) return s.status();
+    c.AfterCommit([&] {
+      ++ran;
+      committed_when_run = Counter(*pool, 1) == 1;  // Visible to another transaction.
+    });
+    return absl::OkStatus();
+  };
+  ASSERT_THAT(pool->InTransaction(body), IsOk());
+  EXPECT_EQ(ran, 1);
+  EXPECT_TRUE(committed_when_run);
+
+  // A failed body, then a retried one: only the attempt that committed runs its callback.
+  int attempts = 0;
+  EXPECT_THAT(pool->InTransaction([&](Connection& c) -> absl::Status {
+    c.AfterCommit([&] { ++ran; });
+    return absl::FailedPreconditionError("business rule says no");
+  }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(ran, 1);
+  ASSERT_THAT(pool->InTransaction({.max_attempts = 3},
+                                  [&](Connection& c) -> absl::Status {
+                                    c.AfterCommit([&] { ++ran; });
+                                    if (++attempts < 3) {
+                                      return ErrorWithReason(absl::StatusCode::kAborted,
+                                                             "SERIALIZATION_FAILURE", "retry me");
+                                    }
+                                    return absl::OkStatus();
+                                  }),
+              IsOk());
+  EXPECT_EQ(ran, 2);
+
+  // Pipelined: registered before BEGIN was even sent, run after the COMMIT that rode along.
+  const Statement increment[] = {{&kIncrement, Params().Add(int64_t{1})}};
+  ASSERT_THAT(
+      pool->InPipelinedTransaction({},
+                                   [&](PipelinedTransaction& transaction) {
+                                     transaction.AfterCommit([&] { ++ran; });
+                                     return transaction.ExecuteAndCommit(increment).status();
+                                   }),
+      IsOk());
+  EXPECT_EQ(ran, 3);
+
+  // Outside a transaction block there is nothing to wait for.
+  auto connection = pool->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  (*connection)->AfterCommit([&] { ++ran; });
+  EXPECT_EQ(ran, 4);
+}
+
 }  // namespace loyalty::pg

@@ -179,7 +179,7 @@ inline constexpr pg::Query kResolveReferral{
     "UPDATE referrals SET status = $3, refusal_reason = $4, resolve_time = $5 "
     "WHERE program_id = $1 AND referral_id = $2"};
 
-// --- Webhooks (migrations/0009_webhooks.sql) ------------------------------------------------
+// --- Webhooks (migrations/0010_webhooks.sql) ------------------------------------------------
 
 inline constexpr pg::Query kInsertWebhook{
     "members_insert_webhook",

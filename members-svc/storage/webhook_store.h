@@ -1,6 +1,6 @@
 #pragma once
 
-// Webhook endpoints and their deliveries in the `members` schema (migrations/0009_webhooks.sql):
+// Webhook endpoints and their deliveries in the `members` schema (migrations/0010_webhooks.sql):
 // the endpoints' CRUD, the fan-out of a consumed event into deliveries, and the dispatcher's
 // claim / record / prune. Errors are the SQL errors as mapped by common/pg.
 

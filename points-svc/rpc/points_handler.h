@@ -14,12 +14,12 @@
 #include "common/clock.h"
 #include "common/paging/page_token.h"
 #include "common/pg/pool.h"
+#include "common/projection_memory.h"
 #include "loyalty/events/v1/events.pb.h"
 #include "loyalty/points/v1/points_service.pb.h"
 #include "points-svc/domain/earning.h"
 #include "points-svc/domain/ledger.h"
 #include "points-svc/rpc/member_directory.h"
-#include "points-svc/rpc/projection_memory.h"
 #include "points-svc/rpc/purchase_writer.h"
 
 namespace loyalty::points {

@@ -237,7 +237,7 @@ absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
     std::vector<pg::Statement> writes = WritePurchases(rows);
     writes.push_back(idempotency::StoreAnswersStatement(to_store));
     // The events, numbered in the stream at the COMMIT that travels with these statements.
-    for (pg::Statement& append : events::AppendStatements(earned_events)) {
+    for (pg::Statement& append : events::AppendStatements(transaction, earned_events)) {
       writes.push_back(std::move(append));
     }
     LOYALTY_RETURN_IF_ERROR(transaction.ExecuteAndCommit(writes).status());

@@ -3,6 +3,7 @@
 
 #include <limits>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -68,7 +69,7 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
   const std::string& program_id = request.program();
   const std::string& member_id = request.member();
   const absl::Time now = clock_.Now();
-  // Outside the transaction (the tier comes from members-svc): the active window and the tier.
+  // Outside the transaction (the tier may come from members-svc): the active window and the tier.
   // Stock and the per-member limit are checked inside, where they cannot race; points by the
   // hold.
   {
@@ -77,7 +78,9 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
                              SelectReward(*connection, program_id, request.reward()));
     MemberFacts facts{.available_points = std::numeric_limits<int64_t>::max()};
     if (!reward.min_tier.empty()) {
-      LOYALTY_ASSIGN_OR_RETURN(MemberTier tier, upstream_.Tier(program_id, member_id));
+      LOYALTY_ASSIGN_OR_RETURN(
+          MemberTier tier,
+          tiers_.Tier(program_id, member_id, std::span<const std::string>(&reward.min_tier, 1)));
       facts.tier_rank = tier.tier_rank;
       const int rank = tier.rank_of(reward.min_tier);
       facts.min_tier_rank = rank < 0 ? std::numeric_limits<int>::max() : rank;

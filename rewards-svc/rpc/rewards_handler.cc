@@ -41,16 +41,19 @@ struct MemberContext {
   std::optional<MemberTier> tier;
 };
 
-absl::StatusOr<MemberContext> LoadMemberContext(Upstream& upstream, const std::string& program_id,
+absl::StatusOr<MemberContext> LoadMemberContext(Upstream& upstream, MemberTiers& tiers,
+                                                const std::string& program_id,
                                                 const std::string& member_id,
                                                 const std::vector<Reward>& rewards) {
   MemberContext context;
   LOYALTY_ASSIGN_OR_RETURN(context.available_points,
                            upstream.AvailablePoints(program_id, member_id));
-  const bool tiers_matter = std::any_of(rewards.begin(), rewards.end(),
-                                        [](const Reward& r) { return !r.min_tier.empty(); });
-  if (tiers_matter) {
-    LOYALTY_ASSIGN_OR_RETURN(MemberTier tier, upstream.Tier(program_id, member_id));
+  std::vector<std::string> min_tiers;
+  for (const Reward& reward : rewards) {
+    if (!reward.min_tier.empty()) min_tiers.push_back(reward.min_tier);
+  }
+  if (!min_tiers.empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(MemberTier tier, tiers.Tier(program_id, member_id, min_tiers));
     context.tier = std::move(tier);
   }
   return context;
@@ -196,6 +199,7 @@ RewardsHandler::RewardsHandler(pg::Pool& pool, const Clock& clock, Upstream& ups
     : pool_(pool),
       clock_(clock),
       upstream_(upstream),
+      tiers_(pool, upstream, clock),
       keys_(std::move(keys)),
       options_(std::move(options)),
       page_tokens_(options_.page_token_key) {}
@@ -235,8 +239,9 @@ absl::StatusOr<v1::GetRewardResponse> RewardsHandler::GetReward(
   v1::GetRewardResponse response;
   *response.mutable_reward() = ToProto(reward);
   if (!request.member().empty()) {
-    LOYALTY_ASSIGN_OR_RETURN(MemberContext context, LoadMemberContext(upstream_, request.program(),
-                                                                      request.member(), {reward}));
+    LOYALTY_ASSIGN_OR_RETURN(
+        MemberContext context,
+        LoadMemberContext(upstream_, tiers_, request.program(), request.member(), {reward}));
     LOYALTY_ASSIGN_OR_RETURN(*response.mutable_reward()->mutable_eligibility(),
                              EligibilityView(*connection, request.program(), request.member(),
                                              reward, context, clock_.Now()));
@@ -347,8 +352,8 @@ absl::StatusOr<v1::ListRewardsResponse> RewardsHandler::ListRewards(
   if (more) rewards.resize(page_size);
   std::optional<MemberContext> context;
   if (!request.member().empty()) {
-    LOYALTY_ASSIGN_OR_RETURN(
-        context, LoadMemberContext(upstream_, request.program(), request.member(), rewards));
+    LOYALTY_ASSIGN_OR_RETURN(context, LoadMemberContext(upstream_, tiers_, request.program(),
+                                                        request.member(), rewards));
   }
   for (const Reward& reward : rewards) {
     v1::Reward* view = response.add_rewards();
@@ -679,6 +684,17 @@ absl::Status RewardsHandler::StampOrder(pg::Connection& connection, const std::s
       // Codes stay out of this answer: it is stored for idempotent replay.
       *response.add_issued_vouchers() = VoucherView(issued.row, "");
       ++completed;
+      v1::PunchCardCompleted event;
+      event.set_program(program_id);
+      event.set_member(member_id);
+      event.set_card(definition.id());
+      event.set_reward(definition.reward());
+      event.set_voucher(voucher_id);
+      event.set_stamps_needed(definition.stamps_needed());
+      event.set_order_id(order_id);
+      event.set_cards_completed(completed);
+      LOYALTY_RETURN_IF_ERROR(
+          AppendRewardEvent(connection, program_id, "voucher", voucher_id, event, now));
     }
     pg::Params update = card_key;
     update.Add(outcome.stamps).Add(completed);

@@ -28,6 +28,7 @@
 #include "loyalty/events/v1/events.pb.h"
 #include "loyalty/rewards/v1/rewards_service.pb.h"
 #include "rewards-svc/domain/redemption.h"
+#include "rewards-svc/rpc/member_tiers.h"
 #include "rewards-svc/rpc/upstream.h"
 #include "rewards-svc/rpc/voucher_keys.h"
 #include "rewards-svc/storage/reward_store.h"
@@ -97,6 +98,14 @@ class RewardsHandler {
   // The event types ApplyPointsEvent wants from points-svc's stream.
   static std::vector<std::string> PointsEventTypes();
 
+  // rewards-svc as a consumer of members-svc's events: its copy of members' tiers, for
+  // minimum-tier rewards (rpc/member_tiers.h).
+  absl::Status ApplyMemberEvent(pg::Connection& connection, const events::v1::Event& event) {
+    return tiers_.Apply(connection, event);
+  }
+  // The event types ApplyMemberEvent wants from members-svc's stream.
+  static std::vector<std::string> MemberEventTypes() { return MemberTiers::EventTypes(); }
+
  private:
   // One stamp per card of `definitions` the order qualifies for, unless the order was seen
   // before; a card filled by it issues its voucher (added to `response.issued_vouchers`).
@@ -149,6 +158,7 @@ class RewardsHandler {
   pg::Pool& pool_;
   const Clock& clock_;
   Upstream& upstream_;
+  MemberTiers tiers_;
   const VoucherKeys keys_;
   const RewardsHandlerOptions options_;
   paging::PageTokenCodec page_tokens_;

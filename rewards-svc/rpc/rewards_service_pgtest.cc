@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/check.h"
 #include "common/rpc/proto_time.h"
 #include "common/status/error.h"
 #include "common/testkit/fake_clock.h"
@@ -650,6 +651,42 @@ TEST_F(RewardsServiceTest, CodesAreStoredOnlyAsKeyedHashAndSealed) {
   EXPECT_EQ(hits->Int64(0, 0), 0);
 }
 
+// --- Events (helpers)
+// --------------------------------------------------------------------------------
+
+struct OutboxRow {
+  std::string event_type;
+  std::string aggregate_type;
+  std::string aggregate_id;
+  std::string payload;
+};
+
+template <typename Payload>
+Payload PayloadOf(const OutboxRow& row) {
+  Payload payload;
+  EXPECT_EQ(row.event_type, Payload::descriptor()->full_name());
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(row.payload, &payload).ok());
+  return payload;
+}
+
+// The service's outbox, in stream order.
+std::vector<OutboxRow> ReadOutbox(pg::Pool& pool) {
+  static constexpr pg::Query kOutbox{
+      "t_outbox",
+      "SELECT event_type, aggregate_type, aggregate_id, payload FROM outbox_events "
+      "ORDER BY sequence"};
+  auto connection = pool.Acquire();
+  LOYALTY_CHECK(connection.ok());
+  auto rows = (*connection)->Execute(kOutbox);
+  LOYALTY_CHECK(rows.ok());
+  std::vector<OutboxRow> events;
+  for (int row = 0; row < rows->rows(); ++row) {
+    events.push_back({rows->String(row, "event_type"), rows->String(row, "aggregate_type"),
+                      rows->String(row, "aggregate_id"), rows->String(row, "payload")});
+  }
+  return events;
+}
+
 // --- Punch cards ---------------------------------------------------------------------------
 
 TEST_F(RewardsServiceTest, APunchCardFillsOnTheFifthQualifyingPurchaseButNotARefundedOne) {
@@ -666,7 +703,8 @@ TEST_F(RewardsServiceTest, APunchCardFillsOnTheFifthQualifyingPurchaseButNotARef
   define.mutable_definition()->set_category("coffee");
   define.mutable_definition()->set_stamps_needed(5);
   define.mutable_definition()->set_reward(coffee.id());
-  ASSERT_THAT(Call(&Stub::CreatePunchCardDefinition, define), IsOk());
+  auto defined = Call(&Stub::CreatePunchCardDefinition, define);
+  ASSERT_THAT(defined, IsOk());
 
   const auto stamp = [&](const std::string& order, const std::string& category) {
     v1::RecordStampRequest request;
@@ -711,6 +749,26 @@ TEST_F(RewardsServiceTest, APunchCardFillsOnTheFifthQualifyingPurchaseButNotARef
   auto again = stamp("o6", "coffee");
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->cards(0).completed_cards(), 1);
+  // The full card is an event (for merchants' webhooks), once.
+  std::vector<OutboxRow> completions;
+  for (const OutboxRow& row : ReadOutbox(*pool_)) {
+    if (row.event_type == v1::PunchCardCompleted::descriptor()->full_name()) {
+      completions.push_back(row);
+    }
+  }
+  ASSERT_EQ(completions.size(), 1u);
+  // The first card's voucher: "<card>.<member>.<cards completed before it>".
+  const std::string voucher_id = absl::StrCat(defined->definition().id(), ".", alice, ".0");
+  EXPECT_EQ(completions[0].aggregate_type, "voucher");
+  EXPECT_EQ(completions[0].aggregate_id, voucher_id);
+  const auto completed = PayloadOf<v1::PunchCardCompleted>(completions[0]);
+  EXPECT_EQ(completed.member(), alice);
+  EXPECT_EQ(completed.card(), defined->definition().id());
+  EXPECT_EQ(completed.reward(), coffee.id());
+  EXPECT_EQ(completed.voucher(), voucher_id);
+  EXPECT_EQ(completed.order_id(), "o6");
+  EXPECT_EQ(completed.stamps_needed(), 5);
+  EXPECT_EQ(completed.cards_completed(), 1);
 
   v1::ListPunchCardsRequest list;
   list.set_program(kProgram);
@@ -724,23 +782,6 @@ TEST_F(RewardsServiceTest, APunchCardFillsOnTheFifthQualifyingPurchaseButNotARef
   ASSERT_THAT(value, IsOk());
   EXPECT_EQ(value->value().sku(), "COFFEE-1");
   EXPECT_EQ(platform_->Balance(alice).available(), 0);  // No points were spent.
-}
-
-// --- Events --------------------------------------------------------------------------------
-
-struct OutboxRow {
-  std::string event_type;
-  std::string aggregate_type;
-  std::string aggregate_id;
-  std::string payload;
-};
-
-template <typename Payload>
-Payload PayloadOf(const OutboxRow& row) {
-  Payload payload;
-  EXPECT_EQ(row.event_type, Payload::descriptor()->full_name());
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(row.payload, &payload).ok());
-  return payload;
 }
 
 TEST_F(RewardsServiceTest, EachRedemptionOutcomeAndVoucherUseWritesItsEventWithIt) {
@@ -764,19 +805,7 @@ TEST_F(RewardsServiceTest, EachRedemptionOutcomeAndVoucherUseWritesItsEventWithI
   ASSERT_THAT(Call(&Stub::CancelRedemption, cancel), IsOk());
   ASSERT_THAT(Call(&Stub::CancelRedemption, cancel), IsOk());
 
-  static constexpr pg::Query kOutbox{
-      "t_outbox",
-      "SELECT event_type, aggregate_type, aggregate_id, payload FROM outbox_events "
-      "ORDER BY sequence"};
-  auto connection = pool_->Acquire();
-  ASSERT_THAT(connection, IsOk());
-  auto rows = (*connection)->Execute(kOutbox);
-  ASSERT_THAT(rows, IsOk());
-  std::vector<OutboxRow> events;
-  for (int row = 0; row < rows->rows(); ++row) {
-    events.push_back({rows->String(row, "event_type"), rows->String(row, "aggregate_type"),
-                      rows->String(row, "aggregate_id"), rows->String(row, "payload")});
-  }
+  const std::vector<OutboxRow> events = ReadOutbox(*pool_);
   ASSERT_EQ(events.size(), 5u);
 
   const std::string& redemption_id = redeemed->redemption().id();

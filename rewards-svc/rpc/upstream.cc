@@ -45,6 +45,16 @@ Request HoldRef(const std::string& program_id, const std::string& hold_id) {
 
 }  // namespace
 
+MemberTier TierOn(const TierLadder& ladder, const std::string& code) {
+  MemberTier tier;
+  tier.rank_of = [ladder](const std::string& wanted) {
+    auto it = ladder->find(wanted);
+    return it == ladder->end() ? -1 : it->second;
+  };
+  tier.tier_rank = std::max(0, tier.rank_of(code));
+  return tier;
+}
+
 Upstream::Upstream(std::shared_ptr<grpc::Channel> points, std::shared_ptr<grpc::Channel> members,
                    absl::Duration deadline)
     : points_(pv1::PointsService::NewStub(std::move(points))),
@@ -62,30 +72,28 @@ absl::StatusOr<int64_t> Upstream::AvailablePoints(const std::string& program_id,
   return response.balance().available();
 }
 
-absl::StatusOr<MemberTier> Upstream::Tier(const std::string& program_id,
-                                          const std::string& member_id) {
-  mv1::GetProgramRequest program_request;
-  program_request.set_program(program_id);
+absl::StatusOr<TierLadder> Upstream::Ladder(const std::string& program_id) {
+  mv1::GetProgramRequest request;
+  request.set_program(program_id);
   LOYALTY_ASSIGN_OR_RETURN(
-      mv1::GetProgramResponse program,
-      Call(*members_, &mv1::MembersService::Stub::GetProgram, program_request, deadline_));
-  mv1::GetMemberRequest member_request;
-  member_request.set_program(program_id);
-  member_request.set_member(member_id);
-  LOYALTY_ASSIGN_OR_RETURN(
-      mv1::GetMemberResponse member,
-      Call(*members_, &mv1::MembersService::Stub::GetMember, member_request, deadline_));
+      mv1::GetProgramResponse response,
+      Call(*members_, &mv1::MembersService::Stub::GetProgram, request, deadline_));
   auto ranks = std::make_shared<std::map<std::string, int>>();
-  for (int i = 0; i < program.program().tiers_size(); ++i) {
-    (*ranks)[program.program().tiers(i).code()] = i;
+  for (int i = 0; i < response.program().tiers_size(); ++i) {
+    (*ranks)[response.program().tiers(i).code()] = i;
   }
-  MemberTier tier;
-  tier.rank_of = [ranks](const std::string& code) {
-    auto it = ranks->find(code);
-    return it == ranks->end() ? -1 : it->second;
-  };
-  tier.tier_rank = std::max(0, tier.rank_of(member.member().tier()));
-  return tier;
+  return ranks;
+}
+
+absl::StatusOr<std::string> Upstream::TierCode(const std::string& program_id,
+                                               const std::string& member_id) {
+  mv1::GetMemberRequest request;
+  request.set_program(program_id);
+  request.set_member(member_id);
+  LOYALTY_ASSIGN_OR_RETURN(
+      mv1::GetMemberResponse response,
+      Call(*members_, &mv1::MembersService::Stub::GetMember, request, deadline_));
+  return response.member().tier();
 }
 
 absl::StatusOr<HoldInfo> Upstream::CreateHold(const std::string& program_id,

@@ -7,6 +7,7 @@
 // an outage (UNAVAILABLE, DEADLINE_EXCEEDED).
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,12 +25,18 @@ struct HoldInfo {
   absl::Time expire_time;
 };
 
+// A program's tier ladder: each tier code's rank, 0 the lowest.
+using TierLadder = std::shared_ptr<const std::map<std::string, int>>;
+
 struct MemberTier {
   // Rank of the member's tier in the ladder (0 lowest).
   int tier_rank = 0;
   // Rank of a tier code in the same ladder, -1 when the program has no such tier.
   std::function<int(const std::string&)> rank_of;
 };
+
+// The member with tier `code` on `ladder` (a code the ladder lacks ranks lowest).
+MemberTier TierOn(const TierLadder& ladder, const std::string& code);
 
 class Upstream {
  public:
@@ -38,7 +45,10 @@ class Upstream {
 
   absl::StatusOr<int64_t> AvailablePoints(const std::string& program_id,
                                           const std::string& member_id);
-  absl::StatusOr<MemberTier> Tier(const std::string& program_id, const std::string& member_id);
+  // members-svc's GetProgram: the program's tier ladder.
+  absl::StatusOr<TierLadder> Ladder(const std::string& program_id);
+  // members-svc's GetMember: the member's tier code now.
+  absl::StatusOr<std::string> TierCode(const std::string& program_id, const std::string& member_id);
 
   absl::StatusOr<HoldInfo> CreateHold(const std::string& program_id, const std::string& member_id,
                                       const std::string& hold_id, int64_t points,

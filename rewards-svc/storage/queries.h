@@ -248,4 +248,20 @@ inline constexpr pg::Query kSelectOrderStamps{
     "SELECT definition_id, card_number FROM stamps WHERE program_id = $1 AND member_id = $2 "
     "AND order_id = $3 ORDER BY definition_id"};
 
+// --- member_tiers: the copy of members-svc's tiers (rpc/member_tiers.h) ---
+
+inline constexpr pg::Query kSetMemberTier{
+    "rewards_set_member_tier",
+    "INSERT INTO member_tiers (program_id, member_id, tier, update_time) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (program_id, member_id) DO UPDATE SET tier = EXCLUDED.tier, "
+    "update_time = EXCLUDED.update_time"};
+
+inline constexpr pg::Query kDeleteMemberTier{
+    "rewards_delete_member_tier",
+    "DELETE FROM member_tiers WHERE program_id = $1 AND member_id = $2"};
+
+inline constexpr pg::Query kSelectMemberTier{
+    "rewards_select_member_tier",
+    "SELECT tier FROM member_tiers WHERE program_id = $1 AND member_id = $2"};
+
 }  // namespace loyalty::rewards::queries

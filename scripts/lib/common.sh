@@ -83,3 +83,20 @@ ensure_database() {
 port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# pick_port VARIABLE: sets VARIABLE (which may be an array element, e.g. 'port[points]') to a
+# random port in 20000-49999 that nothing listens on and that no earlier pick_port of this script
+# handed out. Tests and benchmarks use these, never the default ports.
+picked_ports=" "
+pick_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 30000))
+    if [[ "$picked_ports" != *" $port "* ]] && ! port_in_use "$port"; then
+      picked_ports+="$port "
+      printf -v "$1" %s "$port"
+      return
+    fi
+  done
+  die "no free port found"
+}

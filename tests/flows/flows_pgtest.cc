@@ -144,6 +144,7 @@ class FlowsTest : public ::testing::Test {
     member_consumer_.reset();
     points_consumer_.reset();
     stamp_consumer_.reset();
+    tier_consumer_.reset();
   }
 
   // rewards-svc, on demand, and its consumer of points-svc's stream as rewards-svc/main.cc
@@ -254,6 +255,52 @@ class FlowsTest : public ::testing::Test {
           return handler->ApplyPointsEvent(connection, event);
         });
     points_consumer_->Start();
+  }
+
+  // rewards-svc following members-svc for its copy of tiers, as rewards-svc/main.cc wires it.
+  void StartRewardsConsumingMembers() {
+    rewards::RewardsHandler* handler = rewards_handler_.get();
+    tier_consumer_ = std::make_unique<events::EventConsumer>(
+        *rewards_pool_, testkit::InsecureChannel(MembersAddress()),
+        Options("members", "rewards-svc", rewards::RewardsHandler::MemberEventTypes()),
+        [handler](pg::Connection& connection, const events::v1::Event& event) {
+          return handler->ApplyMemberEvent(connection, event);
+        });
+    tier_consumer_->Start();
+  }
+
+  // The member's tier in rewards-svc's copy; empty when not copied.
+  std::string CopiedTier(const std::string& member) {
+    static constexpr pg::Query kTier{
+        "t_copied_tier", "SELECT COALESCE(max(tier), '') FROM member_tiers WHERE member_id = $1"};
+    auto connection = rewards_pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto rows = (*connection)->Execute(kTier, pg::Params().Add(member));
+    LOYALTY_CHECK(rows.ok());
+    return rows->String(0, 0);
+  }
+
+  // Qualifying points straight into members-svc (what its points consumer does for purchases).
+  void Qualify(const std::string& member, const std::string& event_id, int64_t points) {
+    mv1::RecordQualifyingActivityRequest request;
+    request.set_program(kProgram);
+    request.set_member(member);
+    request.set_event_id(event_id);
+    request.set_points(points);
+    *request.mutable_occur_time() = ToTimestamp(absl::Now());
+    LOYALTY_CHECK(
+        Call(*members_stub_, &mv1::MembersService::Stub::RecordQualifyingActivity, request).ok());
+  }
+
+  absl::StatusOr<rv1::RedeemRewardResponse> Redeem(const std::string& member,
+                                                   const std::string& reward,
+                                                   const std::string& request_id) {
+    rv1::RedeemRewardRequest request;
+    request.set_program(kProgram);
+    request.set_member(member);
+    request.set_reward(reward);
+    request.set_request_id(request_id);
+    return Call(*rewards_stub_, &rv1::RewardsService::Stub::RedeemReward, request);
   }
 
   // Waits until `consumer` has passed every event `producer_pool`'s outbox holds now.
@@ -385,6 +432,7 @@ class FlowsTest : public ::testing::Test {
   std::unique_ptr<server::GrpcServer> rewards_server_;
   std::unique_ptr<rv1::RewardsService::Stub> rewards_stub_;
   std::unique_ptr<events::EventConsumer> stamp_consumer_;
+  std::unique_ptr<events::EventConsumer> tier_consumer_;
   std::unique_ptr<members::WebhooksHandler> webhooks_;
   std::unique_ptr<members::WebhookHttpClient> webhook_client_;
   std::unique_ptr<members::WebhookDispatcher> webhook_dispatcher_;
@@ -602,6 +650,50 @@ TEST_F(FlowsTest, AFullyRefundedOrderLosesItsStampButAPartlyRefundedOneKeepsIt) 
   EXPECT_EQ(OpenStamps(alice), 1);
 }
 
+// --- rewards-svc follows members-svc -------------------------------------------------------
+
+TEST_F(FlowsTest, TierChangesReachRewardsAndAnUpgradeOpensAGoldRewardAtOnce) {
+  StartRewardsConsumingPoints();
+  StartRewardsConsumingMembers();
+  const std::string alice = Enroll("alice");
+  const std::string bob = Enroll("bob");
+  rv1::CreateRewardRequest create;
+  create.set_program(kProgram);
+  create.set_request_id("lounge");
+  create.mutable_reward()->set_title("Gold lounge pass");
+  create.mutable_reward()->set_points_cost(100);
+  create.mutable_reward()->set_min_tier("gold");
+  create.mutable_reward()->mutable_free_shipping();
+  auto lounge = Call(*rewards_stub_, &rv1::RewardsService::Stub::CreateReward, create);
+  ASSERT_THAT(lounge, IsOk());
+  const std::string gold_only = lounge->reward().id();
+  ASSERT_THAT(Purchase(alice, "a-1", 20'000), IsOk());
+  ASSERT_THAT(Purchase(bob, "b-1", 20'000), IsOk());
+  ASSERT_TRUE(AwaitCaughtUp(*tier_consumer_, *members_pool_));
+  EXPECT_EQ(CopiedTier(alice), "bronze");
+  EXPECT_THAT(Redeem(alice, gold_only, "a-too-early"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "TIER_TOO_LOW"));
+
+  // Bob's upgrade opens the reward before his TierChanged reaches the copy: the copy's "no" is
+  // checked with members-svc.
+  tier_consumer_.reset();
+  Qualify(bob, "bob-big-spender", 5'000);
+  EXPECT_EQ(CopiedTier(bob), "bronze");
+  ASSERT_THAT(Redeem(bob, gold_only, "b-lounge"), IsOk());
+
+  // Alice's upgrade reaches the copy through the stream, and with it her redemption needs no
+  // members-svc at all.
+  StartRewardsConsumingMembers();
+  Qualify(alice, "alice-big-spender", 5'000);
+  ASSERT_TRUE(AwaitCaughtUp(*tier_consumer_, *members_pool_));
+  EXPECT_EQ(CopiedTier(alice), "gold");
+  EXPECT_EQ(CopiedTier(bob), "gold");
+  tier_consumer_.reset();
+  members_server_.reset();
+  auto redeemed = Redeem(alice, gold_only, "a-lounge");
+  ASSERT_THAT(redeemed, IsOk());
+  EXPECT_EQ(redeemed->redemption().status(), rv1::REDEMPTION_STATUS_COMPLETED);
+
 // --- members-svc fans every service's events out to merchants' webhooks --------------------
 
 TEST_F(FlowsTest, EventsOfEveryServiceReachAMerchantWebhookThroughTheStreams) {
@@ -658,12 +750,7 @@ TEST_F(FlowsTest, EventsOfEveryServiceReachAMerchantWebhookThroughTheStreams) {
   reward.mutable_reward()->mutable_free_product()->set_sku("tote-1");
   auto tote = Call(*rewards_stub_, &rv1::RewardsService::Stub::CreateReward, reward);
   ASSERT_THAT(tote, IsOk());
-  rv1::RedeemRewardRequest redeem;
-  redeem.set_program(kProgram);
-  redeem.set_member(alice);
-  redeem.set_reward(tote->reward().id());
-  redeem.set_request_id("redeem-tote");
-  ASSERT_THAT(Call(*rewards_stub_, &rv1::RewardsService::Stub::RedeemReward, redeem), IsOk());
+  ASSERT_THAT(Redeem(alice, tote->reward().id(), "redeem-tote"), IsOk());
 
   ASSERT_TRUE(receiver.WaitFor(3, kWaitMax));
   absl::SleepFor(absl::Milliseconds(200));  // Nothing more comes: the other events' types.

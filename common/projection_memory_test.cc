@@ -1,8 +1,8 @@
-#include "points-svc/rpc/projection_memory.h"
+#include "common/projection_memory.h"
 
 #include "gtest/gtest.h"
 
-namespace loyalty::points {
+namespace loyalty {
 namespace {
 
 const absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
@@ -56,4 +56,4 @@ TEST(ProjectionMemory, InvalidationsAreBoundedLikeTheEntries) {
 }
 
 }  // namespace
-}  // namespace loyalty::points
+}  // namespace loyalty

@@ -17,7 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
-namespace loyalty::points {
+namespace loyalty {
 
 template <typename Value>
 class ProjectionMemory {
@@ -60,4 +60,4 @@ class ProjectionMemory {
   absl::flat_hash_map<std::string, absl::Time> invalidated_ ABSL_GUARDED_BY(mutex_);
 };
 
-}  // namespace loyalty::points
+}  // namespace loyalty
