@@ -693,6 +693,7 @@ TEST_F(FlowsTest, TierChangesReachRewardsAndAnUpgradeOpensAGoldRewardAtOnce) {
   auto redeemed = Redeem(alice, gold_only, "a-lounge");
   ASSERT_THAT(redeemed, IsOk());
   EXPECT_EQ(redeemed->redemption().status(), rv1::REDEMPTION_STATUS_COMPLETED);
+}
 
 // --- members-svc fans every service's events out to merchants' webhooks --------------------
 
