@@ -3,6 +3,7 @@
 #include "common/check.h"
 #include "google/rpc/error_details.pb.h"
 #include "loyalty/members/v1/members_service.pb.h"
+#include "loyalty/members/v1/webhooks_service.pb.h"
 #include "loyalty/points/v1/points_service.pb.h"
 #include "loyalty/rewards/v1/rewards_service.pb.h"
 
@@ -24,6 +25,8 @@ const google::protobuf::ServiceDescriptor* ServiceOf(const char* name) {
 const std::vector<LinkedService>& LinkedServices() {
   static const auto* const services = new std::vector<LinkedService>{
       {"members", ServiceOf<members::v1::GetMemberRequest>("MembersService")},
+      // members-svc serves the merchants' webhooks too (docs/webhooks.md).
+      {"members", ServiceOf<members::v1::CreateWebhookRequest>("WebhooksService")},
       {"points", ServiceOf<points::v1::GetBalanceRequest>("PointsService")},
       {"rewards", ServiceOf<rewards::v1::GetRewardRequest>("RewardsService")},
   };

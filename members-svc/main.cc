@@ -20,11 +20,26 @@
 #include "members-svc/rpc/members_handler.h"
 #include "members-svc/rpc/points_events.h"
 #include "members-svc/rpc/referral_bonus.h"
+#include "members-svc/rpc/webhook_config.h"
+#include "members-svc/rpc/webhook_dispatcher.h"
+#include "members-svc/rpc/webhook_http.h"
+#include "members-svc/rpc/webhooks_grpc_service.h"
+#include "members-svc/rpc/webhooks_handler.h"
 
 namespace loyalty::members {
 namespace {
 
 constexpr int kTierReviewBatchMax = 500;
+constexpr int kWebhookPruneBatchMax = 5000;
+// members-svc's own events are fanned out to webhooks by reading its outbox directly
+// (events::FollowOutbox): pages of this many events, at most this many pages a round.
+constexpr int kOwnEventsPageSize = 100;
+constexpr int kOwnEventsPagesMax = 50;
+// The name every webhook fan-out is known by to the producers (their pruning waits for it).
+constexpr char kWebhooksConsumer[] = "members-svc-webhooks";
+// The consumer-side stream of members-svc's own events, read from its outbox; its applied ids
+// are pruned like the remote consumers' (service::Built.applied_retention).
+constexpr char kOwnEventsStream[] = "members-webhooks";
 // A development default so `scripts/run` works out of the box; production sets its own secret
 // so every replica accepts the others' page tokens (docs/configuration.md).
 constexpr char kDevPageTokenSecret[] = "loyalty-dev-page-token-secret-change-me";
@@ -36,8 +51,15 @@ struct State {
   std::unique_ptr<events::Producer> events;
   std::unique_ptr<BirthdayAwarder> birthdays;
   std::unique_ptr<ReferralBonus> referral_bonus;
-  // Last: its destructor stops the thread that applies points events through the handler.
+  std::unique_ptr<WebhooksHandler> webhooks;
+  std::unique_ptr<GrpcWebhooksService> webhooks_service;
+  std::unique_ptr<WebhookHttpClient> webhook_client;
+  // Destroyed before the client and pool it uses: stops its workers.
+  std::unique_ptr<WebhookDispatcher> webhook_dispatcher;
+  // Last: their destructors stop the threads that apply events through the handlers.
   std::unique_ptr<events::EventConsumer> points_events;
+  std::unique_ptr<events::EventConsumer> points_webhook_events;
+  std::unique_ptr<events::EventConsumer> rewards_webhook_events;
 };
 
 absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::ServiceConfig& config,
@@ -51,7 +73,12 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       reader.Int("LOYALTY_MEMBERS_POINTS_DEADLINE_MS", 2'000, 10, 60'000);
   const int64_t birthday_interval_ms =
       reader.Int("LOYALTY_MEMBERS_BIRTHDAY_INTERVAL_MS", 3'600'000, 1'000, 86'400'000);
+  const std::string rewards_address =
+      reader.String("LOYALTY_MEMBERS_REWARDS_ADDR", "127.0.0.1:50053", 255);
   const events::ProducerConfig events_config = events::ReadProducerConfig(reader, "MEMBERS");
+  const absl::StatusOr<WebhookConfig> webhook_config = ReadWebhookConfig(reader);
+  if (!reader.status().ok()) return absl::InvalidArgumentError("bad configuration");
+  if (!webhook_config.ok()) return webhook_config.status();
   if (secret.size() < 16) {
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
   }
@@ -83,12 +110,39 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
         }
         return referral_bonus->ApplyPointsEvent(connection, event);
       });
+  // Webhooks (docs/webhooks.md): every event of the three services is fanned out into deliveries
+  // for the endpoints that want it, exactly once (in the consumer's transaction), and sent at
+  // least once by the dispatcher.
+  absl::StatusOr<std::unique_ptr<WebhookHttpClient>> client =
+      WebhookHttpClient::Create(webhook_config->http);
+  if (!client.ok()) return client.status();
+  state->webhook_client = *std::move(client);
+  state->webhooks = std::make_unique<WebhooksHandler>(
+      pool, state->clock, WebhooksHandlerOptions{.page_token_key = secret});
+  state->webhooks_service = std::make_unique<GrpcWebhooksService>(*state->webhooks);
+  state->webhook_dispatcher = std::make_unique<WebhookDispatcher>(
+      pool, state->clock, *state->webhook_client, webhook_config->dispatcher);
+  WebhooksHandler* webhooks = state->webhooks.get();
+  WebhookDispatcher* dispatcher = state->webhook_dispatcher.get();
+  const events::ApplyFn fan_out = [webhooks](pg::Connection& connection,
+                                             const events::v1::Event& event) {
+    return webhooks->ApplyEvent(connection, event);
+  };
+  state->points_webhook_events = std::make_unique<events::EventConsumer>(
+      pool, points,
+      events::ConsumerOptions{.stream = "points-webhooks", .consumer = kWebhooksConsumer}, fan_out);
+  state->rewards_webhook_events = std::make_unique<events::EventConsumer>(
+      pool, grpc::CreateChannel(rewards_address, grpc::InsecureChannelCredentials()),
+      events::ConsumerOptions{.stream = "rewards-webhooks", .consumer = kWebhooksConsumer},
+      fan_out);
+  dispatcher->Start();
+  const absl::Duration webhook_retention = webhook_config->retention;
   // Downgrades are due at a point in time, not on a request: a background sweep applies them,
   // in bounded batches, for members nobody reads. The ids of applied points events are kept as
   // long as this service keeps its own events.
   return service::Built{
       .state = state,
-      .services = {state->service.get()},
+      .services = {state->service.get(), state->webhooks_service.get()},
       .loops = {{.name = "tier-review",
                  .interval = absl::Milliseconds(review_interval_ms),
                  .run_once =
@@ -96,9 +150,34 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
                 // Today's birthdays get points-svc's BIRTHDAY activity (rpc/birthdays.h).
                 {.name = "birthdays",
                  .interval = absl::Milliseconds(birthday_interval_ms),
-                 .run_once = [birthdays] { return birthdays->RunOnce(kBirthdayRoundMax); }}},
+                 .run_once = [birthdays] { return birthdays->RunOnce(kBirthdayRoundMax); }},
+                // members-svc's own events, fanned out from its outbox table.
+                {.name = "webhook-own-events",
+                 .interval = webhook_config->dispatcher.poll_interval,
+                 .run_once =
+                     [&pool, fan_out] {
+                       return events::FollowOutbox(pool, kOwnEventsStream, kWebhooksConsumer,
+                                                   fan_out, kOwnEventsPageSize, kOwnEventsPagesMax);
+                     }},
+                {.name = "webhook-own-events-prune",
+                 .interval = absl::Minutes(1),
+                 .run_once =
+                     [&pool, retention = events_config.retention] {
+                       return events::PruneApplied(pool, kOwnEventsStream, absl::Now() - retention,
+                                                   events::kPruneBatchMax);
+                     }},
+                {.name = "webhook-retention",
+                 .interval = absl::Minutes(1),
+                 .run_once =
+                     [dispatcher, webhook_retention] {
+                       return dispatcher->PruneFinished(absl::Now() - webhook_retention,
+                                                        kWebhookPruneBatchMax);
+                     }}},
+      .register_metrics =
+          [dispatcher](prometheus::Registry& registry) { dispatcher->ExportMetrics(registry); },
       .producer = state->events.get(),
-      .consumers = {state->points_events.get()},
+      .consumers = {state->points_events.get(), state->points_webhook_events.get(),
+                    state->rewards_webhook_events.get()},
       .applied_retention = events_config.retention};
 }
 
@@ -123,6 +202,13 @@ int main(int argc, char** argv) {
       {"LOYALTY_MEMBERS_POINTS_DEADLINE_MS", "deadline of calls to points-svc (default: 2000)"},
       {"LOYALTY_MEMBERS_BIRTHDAY_INTERVAL_MS",
        "how often today's birthdays are looked for (default: 3600000)"}};
+  spec.extra_help.push_back(
+      {"LOYALTY_MEMBERS_REWARDS_ADDR",
+       "rewards-svc gRPC address: its events are fanned out to webhooks (default: "
+       "127.0.0.1:50053)"});
+  for (auto& variable : loyalty::members::WebhookConfigHelp()) {
+    spec.extra_help.push_back(std::move(variable));
+  }
   for (auto& variable : loyalty::events::ProducerConfigHelp("MEMBERS")) {
     spec.extra_help.push_back(std::move(variable));
   }

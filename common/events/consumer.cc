@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "common/events/outbox.h"
 #include "common/events/queries.h"
 #include "common/log/log.h"
 #include "common/pg/array.h"
@@ -93,28 +94,37 @@ void EventConsumer::ExportMetrics(prometheus::Registry& registry) {
                         .Add(labels)});
 }
 
-absl::StatusOr<int64_t> EventConsumer::LoadCursor() {
-  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection->Execute(queries::kLoadCursor,
-                                                                pg::Params().Add(options_.stream)));
+absl::StatusOr<int64_t> LoadCursor(pg::Pool& pool, const std::string& stream) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
+                           connection->Execute(queries::kLoadCursor, pg::Params().Add(stream)));
   return rows.rows() == 0 ? 0 : rows.Int64(0, 0);
 }
 
-absl::StatusOr<int> EventConsumer::PruneApplied(absl::Time cutoff, int limit) {
+absl::StatusOr<int64_t> EventConsumer::LoadCursor() {
+  return events::LoadCursor(pool_, options_.stream);
+}
+
+absl::StatusOr<int> PruneApplied(pg::Pool& pool, const std::string& stream, absl::Time cutoff,
+                                 int limit) {
   LOYALTY_CHECK(limit >= 1);
-  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());
   LOYALTY_ASSIGN_OR_RETURN(
       pg::Result result,
-      connection->Execute(
-          queries::kPruneApplied,
-          pg::Params().Add(options_.stream).Add(cutoff).Add(static_cast<int64_t>(limit))));
+      connection->Execute(queries::kPruneApplied,
+                          pg::Params().Add(stream).Add(cutoff).Add(static_cast<int64_t>(limit))));
   return static_cast<int>(result.affected_rows());
 }
 
-absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) {
+absl::StatusOr<int> EventConsumer::PruneApplied(absl::Time cutoff, int limit) {
+  return events::PruneApplied(pool_, options_.stream, cutoff, limit);
+}
+
+absl::StatusOr<int> ApplyMessage(pg::Pool& pool, const std::string& stream,
+                                 const v1::SubscribeResponse& response, const ApplyFn& apply) {
   const absl::Time now = absl::Now();
   int applied = 0;
-  LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+  LOYALTY_RETURN_IF_ERROR(pool.InTransaction([&](pg::Connection& connection) -> absl::Status {
     applied = 0;
     absl::flat_hash_set<std::string> fresh;
     if (response.events_size() > 0) {
@@ -127,20 +137,52 @@ absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) 
           pg::Result inserted,
           connection.Execute(
               queries::kMarkApplied,
-              pg::Params().Add(options_.stream).Add(ids.Build()).Add(sequences.Build()).Add(now)));
+              pg::Params().Add(stream).Add(ids.Build()).Add(sequences.Build()).Add(now)));
       for (int row = 0; row < inserted.rows(); ++row) fresh.insert(inserted.String(row, 0));
     }
     for (const v1::Event& event : response.events()) {
       // erase: an id repeated within one message is applied once too.
       if (fresh.erase(event.event_id()) == 0) continue;
-      LOYALTY_RETURN_IF_ERROR(apply_(connection, event));
+      LOYALTY_RETURN_IF_ERROR(apply(connection, event));
       ++applied;
     }
     return connection
         .Execute(queries::kAdvanceCursor,
-                 pg::Params().Add(options_.stream).Add(response.scanned_sequence()).Add(now))
+                 pg::Params().Add(stream).Add(response.scanned_sequence()).Add(now))
         .status();
   }));
+  return applied;
+}
+
+absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) {
+  return ApplyMessage(pool_, options_.stream, response, apply_);
+}
+
+absl::StatusOr<int> FollowOutbox(pg::Pool& pool, const std::string& stream,
+                                 const std::string& consumer, const ApplyFn& apply, int page_size,
+                                 int pages_max) {
+  LOYALTY_CHECK(page_size >= 1 && page_size <= kPageSizeMax && pages_max >= 1);
+  LOYALTY_ASSIGN_OR_RETURN(int64_t cursor, LoadCursor(pool, stream));
+  int applied = 0;
+  for (int page_number = 0; page_number < pages_max; ++page_number) {
+    Page page;
+    {
+      LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool.Acquire());
+      // Registered at the cursor BEFORE reading past it, so pruning keeps what is still needed.
+      LOYALTY_RETURN_IF_ERROR(RegisterConsumer(*connection, consumer, cursor, absl::Now()));
+      LOYALTY_ASSIGN_OR_RETURN(
+          page, ReadPage(*connection, PageRequest{.after_sequence = cursor, .limit = page_size}));
+    }
+    if (page.scanned_sequence <= cursor) break;
+    v1::SubscribeResponse message;
+    for (v1::Event& event : page.events) *message.add_events() = std::move(event);
+    message.set_scanned_sequence(page.scanned_sequence);
+    message.set_head_sequence(page.head_sequence);
+    LOYALTY_ASSIGN_OR_RETURN(int fresh, ApplyMessage(pool, stream, message, apply));
+    applied += fresh;
+    cursor = page.scanned_sequence;
+    if (!page.more) break;
+  }
   return applied;
 }
 

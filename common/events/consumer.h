@@ -67,6 +67,30 @@ using ApplyFn = std::function<absl::Status(pg::Connection&, const v1::Event&)>;
 // than skipping an effect.
 absl::Status ParsePayload(const v1::Event& event, google::protobuf::Message& payload);
 
+// Applies one stream message of `stream` in ONE transaction of `pool`, as described at the top:
+// the applied ids, `apply` for each event not applied before, and the cursor. Returns how many
+// events were new. EventConsumer::Apply is this; FollowOutbox uses it for a service's own events.
+absl::StatusOr<int> ApplyMessage(pg::Pool& pool, const std::string& stream,
+                                 const v1::SubscribeResponse& response, const ApplyFn& apply);
+
+// The stored cursor of `stream` (0 before the first event).
+absl::StatusOr<int64_t> LoadCursor(pg::Pool& pool, const std::string& stream);
+
+// Forgets up to `limit` applied ids of `stream` recorded before `cutoff` and at or below its
+// cursor (EventConsumer::PruneApplied says why that is safe); returns how many went.
+absl::StatusOr<int> PruneApplied(pg::Pool& pool, const std::string& stream, absl::Time cutoff,
+                                 int limit);
+
+// A service consuming its OWN outbox, without subscribing to itself over the network: reads
+// pages of `page_size` events after the stored cursor of `stream` straight from the outbox table
+// (ReadPage) and applies each with ApplyMessage, so the bookkeeping is the same as a remote
+// consumer's. Registers `consumer` at its cursor so outbox pruning waits for it. Stops after
+// `pages_max` pages or at the head; returns how many events were applied. The caller runs it,
+// and PruneApplied for `stream`, from background loops.
+absl::StatusOr<int> FollowOutbox(pg::Pool& pool, const std::string& stream,
+                                 const std::string& consumer, const ApplyFn& apply, int page_size,
+                                 int pages_max);
+
 class EventConsumer {
  public:
   // `pool` must outlive the consumer.

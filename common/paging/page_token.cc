@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/status/error.h"
@@ -134,6 +135,25 @@ absl::StatusOr<int32_t> EffectivePageSize(int32_t requested, std::string_view fi
   }
   if (requested == 0) return kPageSizeDefault;
   return std::min(requested, kPageSizeMax);
+}
+
+std::string EncodeTimeIdToken(const PageTokenCodec& codec, const TimeIdKey& key,
+                              std::string_view filter_fingerprint_source) {
+  return codec.Encode(PageCursor{{std::to_string(absl::ToUnixMicros(key.first)), key.second}},
+                      filter_fingerprint_source);
+}
+
+absl::StatusOr<std::optional<TimeIdKey>> DecodeTimeIdToken(
+    const PageTokenCodec& codec, std::string_view token,
+    std::string_view filter_fingerprint_source) {
+  if (token.empty()) return std::nullopt;
+  absl::StatusOr<PageCursor> cursor = codec.Decode(token, filter_fingerprint_source, "page_token");
+  if (!cursor.ok()) return cursor.status();
+  int64_t micros = 0;
+  if (cursor->keys.size() != 2 || !absl::SimpleAtoi(cursor->keys[0], &micros)) {
+    return InvalidField("page_token", "INVALID_PAGE_TOKEN", "malformed page token");
+  }
+  return TimeIdKey(absl::FromUnixMicros(micros), cursor->keys[1]);
 }
 
 }  // namespace loyalty::paging

@@ -14,11 +14,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace loyalty::paging {
 
@@ -63,6 +66,20 @@ class PageTokenCodec {
  private:
   std::string secret_key_;
 };
+
+// The most common keyset position: the last row's time (to the microsecond, PostgreSQL's
+// precision) and id, e.g. (create_time, referral_id).
+using TimeIdKey = std::pair<absl::Time, std::string>;
+
+// The token for a TimeIdKey, bound to `filter_fingerprint_source` as in Encode.
+std::string EncodeTimeIdToken(const PageTokenCodec& codec, const TimeIdKey& key,
+                              std::string_view filter_fingerprint_source);
+
+// The TimeIdKey in `token`, nullopt for an empty token (the first page). Decode's errors for
+// the field "page_token", and INVALID_PAGE_TOKEN when the cursor is not a time and an id.
+absl::StatusOr<std::optional<TimeIdKey>> DecodeTimeIdToken(
+    const PageTokenCodec& codec, std::string_view token,
+    std::string_view filter_fingerprint_source);
 
 // The page size to use for a requested one: 0 gives kPageSizeDefault, above kPageSizeMax gives
 // kPageSizeMax. Fails with INVALID_ARGUMENT, reason INVALID_PAGE_SIZE, for `field` when negative.

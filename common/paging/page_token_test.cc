@@ -170,6 +170,20 @@ TEST_F(PageTokenTest, CursorThatCannotFitATokenIsAProgrammerError) {
                "LOYALTY_CHECK");
 }
 
+TEST_F(PageTokenTest, TimeIdKeysRoundTripToTheMicrosecond) {
+  const TimeIdKey key{absl::FromUnixMicros(1'800'000'000'123'456), "w0123"};
+  const std::string token = EncodeTimeIdToken(codec_, key, kFilters);
+  absl::StatusOr<std::optional<TimeIdKey>> decoded = DecodeTimeIdToken(codec_, token, kFilters);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, key);
+  EXPECT_EQ(*DecodeTimeIdToken(codec_, "", kFilters), std::nullopt);
+  // A valid token of another shape is not a time and an id.
+  EXPECT_TRUE(FailsWith(DecodeTimeIdToken(codec_, codec_.Encode({{"x"}}, kFilters), kFilters),
+                        "page_token", "INVALID_PAGE_TOKEN"));
+  EXPECT_TRUE(FailsWith(DecodeTimeIdToken(codec_, token, "program=other"), "page_token",
+                        "PAGE_TOKEN_FILTER_MISMATCH"));
+}
+
 TEST(PageTokenCodec, ShortSecretIsAProgrammerError) {
   EXPECT_DEATH(PageTokenCodec("too-short"), "LOYALTY_CHECK");
 }

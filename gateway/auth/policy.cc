@@ -25,6 +25,15 @@ constexpr std::array kPolicies = {
     RoutePolicy{"loyalty.members.v1.MembersService.EraseMember", 0, kNone},
     RoutePolicy{"loyalty.members.v1.MembersService.GetTierStatus", kMerchant | kApp, kOwnMember},
     RoutePolicy{"loyalty.members.v1.MembersService.ListReferrals", kApp, kOwnMember},
+    // members-svc's webhooks: endpoints, their secrets and dead letters are the merchant's
+    // integration settings, so admin only, like the program itself.
+    RoutePolicy{"loyalty.members.v1.WebhooksService.CreateWebhook", 0, kNone},
+    RoutePolicy{"loyalty.members.v1.WebhooksService.ListWebhooks", 0, kNone},
+    RoutePolicy{"loyalty.members.v1.WebhooksService.GetWebhook", 0, kNone},
+    RoutePolicy{"loyalty.members.v1.WebhooksService.UpdateWebhook", 0, kNone},
+    RoutePolicy{"loyalty.members.v1.WebhooksService.DeleteWebhook", 0, kNone},
+    RoutePolicy{"loyalty.members.v1.WebhooksService.ListWebhookDeliveries", 0, kNone},
+    RoutePolicy{"loyalty.members.v1.WebhooksService.RetryWebhookDelivery", 0, kNone},
     // points-svc
     RoutePolicy{"loyalty.points.v1.PointsService.RecordPurchase", kMerchant, kNone},
     RoutePolicy{"loyalty.points.v1.PointsService.RefundPurchase", kMerchant, kNone},

@@ -62,6 +62,22 @@ TEST(Policy, MembersReachOnlyTheirOwnResources) {
   EXPECT_TRUE(OwnsResource(Key(Role::kApp), PolicyFor(kGetMember), "any", "one"));
 }
 
+TEST(Policy, WebhooksAreAdminOnly) {
+  for (const char* rpc : {"CreateWebhook", "ListWebhooks", "GetWebhook", "UpdateWebhook",
+                          "DeleteWebhook", "ListWebhookDeliveries", "RetryWebhookDelivery"}) {
+    const std::string name = std::string("loyalty.members.v1.WebhooksService.") + rpc;
+    // Listed in the table (a decision, not the default), and for admins only.
+    EXPECT_EQ(PolicyFor(name).rpc, name);
+    EXPECT_TRUE(MayCall(Key(Role::kAdmin), PolicyFor(name))) << rpc;
+    EXPECT_FALSE(MayCall(Key(Role::kMerchant), PolicyFor(name))) << rpc;
+    EXPECT_FALSE(MayCall(Key(Role::kApp), PolicyFor(name))) << rpc;
+    EXPECT_FALSE(MayCall(Member("shop", "mada"), PolicyFor(name))) << rpc;
+  }
+  // Creating an endpoint must not happen twice on a retry: the key is the caller's.
+  EXPECT_EQ(PolicyFor("loyalty.members.v1.WebhooksService.CreateWebhook").idempotency,
+            IdempotencyKeyPolicy::kRequired);
+}
+
 TEST(Policy, RewardsRolesFollowTheIssue) {
   const std::string rewards = "loyalty.rewards.v1.RewardsService.";
   // Merchants check and use vouchers at the till, and nothing else of rewards-svc.

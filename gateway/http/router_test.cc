@@ -113,8 +113,19 @@ TEST(Router, MembersServiceRoutesComeFromItsAnnotationsAndKeepInternalRpcsOut) {
         << internal;
   }
   EXPECT_EQ(rpcs.count("loyalty.rewards.v1.RewardsService.RedeemReward"), 1u);
-  // Eleven annotated members RPCs, eleven points RPCs, thirteen rewards RPCs and the wallet.
-  EXPECT_EQ(router->routes().size(), 36u);
+  // Eleven annotated members RPCs, seven webhooks RPCs, eleven points RPCs, thirteen rewards RPCs
+  // and the wallet.
+  EXPECT_EQ(router->routes().size(), 43u);
+  for (const char* webhooks : {"CreateWebhook", "ListWebhooks", "GetWebhook", "UpdateWebhook",
+                               "DeleteWebhook", "ListWebhookDeliveries", "RetryWebhookDelivery"}) {
+    EXPECT_EQ(rpcs.count(absl::StrCat("loyalty.members.v1.WebhooksService.", webhooks)), 1u)
+        << webhooks;
+  }
+  Router::Result retry =
+      router->Match("POST", "/v1/programs/shop/webhooks/wabc/deliveries/42:retry");
+  ASSERT_EQ(retry.outcome, Router::Outcome::kMatched);
+  EXPECT_EQ(retry.match.route->method->name(), "RetryWebhookDelivery");
+  EXPECT_EQ(retry.match.route->upstream, "members");
   EXPECT_EQ(rpcs.count("loyalty.members.v1.MembersService.ListReferrals"), 1u);
   // A voucher code as shown (XXXX-XXXX-XXXXX) is one path segment.
   Router::Result consume =

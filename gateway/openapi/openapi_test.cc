@@ -57,6 +57,21 @@ TEST_F(OpenApiTest, DescribesEveryRouteAndNothingInternal) {
   EXPECT_THAT(json_, Not(HasSubstr("RecordQualifyingActivity")));
 }
 
+TEST_F(OpenApiTest, DescribesTheWebhooksRoutes) {
+  const Struct& paths = At(document_, "paths");
+  const Struct& webhooks = At(paths, "/v1/programs/{program}/webhooks");
+  EXPECT_TRUE(webhooks.fields().contains("get"));
+  EXPECT_TRUE(webhooks.fields().contains("post"));
+  const Struct& webhook = At(paths, "/v1/programs/{program}/webhooks/{webhook}");
+  EXPECT_TRUE(webhook.fields().contains("delete"));
+  EXPECT_TRUE(webhook.fields().contains("patch"));
+  EXPECT_TRUE(
+      At(paths, "/v1/programs/{program}/webhooks/{webhook}/deliveries").fields().contains("get"));
+  EXPECT_TRUE(At(paths, "/v1/programs/{program}/webhooks/{webhook}/deliveries/{delivery}:retry")
+                  .fields()
+                  .contains("post"));
+}
+
 TEST_F(OpenApiTest, DescribesTheRewardsRoutesButNotTheInternalStampRpcs) {
   const Struct& paths = At(document_, "paths");
   EXPECT_TRUE(At(paths, "/v1/programs/{program}/rewards").fields().contains("get"));

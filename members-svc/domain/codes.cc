@@ -17,6 +17,18 @@ absl::Status InvalidReferralCode(std::string_view field) {
 
 }  // namespace
 
+std::string RandomId(char prefix, uint64_t first, uint64_t second) {
+  constexpr std::string_view kAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+  std::string id(1, prefix);
+  uint64_t bits = first;
+  for (int i = 0; i < 15; ++i) {
+    if (i == 12) bits = second;
+    id.push_back(kAlphabet[bits & 31]);
+    bits >>= 5;
+  }
+  return id;
+}
+
 std::string ReferralCodeFromRandom(uint64_t random) {
   std::string code(kReferralCodeLength, '0');
   for (size_t i = 0; i < kReferralCodeLength; ++i) {

@@ -17,6 +17,10 @@ inline constexpr size_t kReferralCodeLength = 8;
 inline constexpr size_t kReferralCodeInputLengthMax = 32;
 inline constexpr std::string_view kCrockfordAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+// An opaque id: `prefix` and 15 characters of lowercase base32 carrying 75 bits of `first` and
+// `second` (random in production): unguessable, and collision-free in practice.
+std::string RandomId(char prefix, uint64_t first, uint64_t second);
+
 // The code for the low 40 bits of `random` (higher bits are ignored), most significant 5-bit group
 // first. The caller supplies the randomness (a CSPRNG in production).
 std::string ReferralCodeFromRandom(uint64_t random);

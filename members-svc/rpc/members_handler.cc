@@ -34,7 +34,6 @@ constexpr int kTierHistoryInStatusMax = 20;
 constexpr int64_t kQualifyingPointsAbsMax = 1'000'000'000;
 // Qualifying activity may be reported late, but not from the future beyond clock skew.
 constexpr absl::Duration kOccurTimeSkewMax = absl::Hours(1);
-constexpr std::string_view kMemberIdAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 
 std::string Method(std::string_view rpc) {
   return absl::StrCat(absl::string_view(kServiceName.data(), kServiceName.size()),
@@ -123,16 +122,8 @@ MembersHandler::MembersHandler(pg::Pool& pool, const Clock& clock, MembersHandle
       page_tokens_(options_.page_token_key) {}
 
 std::string MembersHandler::NewId(char prefix) {
-  // 15 characters of base32 carry 75 random bits: unguessable, and collision-free in practice.
-  std::string id(1, prefix);
-  uint64_t bits = options_.random();
-  uint64_t more = options_.random();
-  for (int i = 0; i < 15; ++i) {
-    if (i == 12) bits = more;
-    id.push_back(kMemberIdAlphabet[bits & 31]);
-    bits >>= 5;
-  }
-  return id;
+  const uint64_t first = options_.random();
+  return RandomId(prefix, first, options_.random());
 }
 
 // --- Programs ------------------------------------------------------------------------------
@@ -380,16 +371,8 @@ absl::StatusOr<v1::ListReferralsResponse> MembersHandler::ListReferrals(
                            paging::EffectivePageSize(request.page_size(), "page_size"));
   const std::string filters =
       absl::StrCat("referrals|program=", request.program(), "|member=", request.member());
-  std::optional<std::pair<absl::Time, std::string>> before;
-  if (!request.page_token().empty()) {
-    LOYALTY_ASSIGN_OR_RETURN(paging::PageCursor cursor,
-                             page_tokens_.Decode(request.page_token(), filters, "page_token"));
-    int64_t micros = 0;
-    if (cursor.keys.size() != 2 || !absl::SimpleAtoi(cursor.keys[0], &micros)) {
-      return InvalidField("page_token", "INVALID_PAGE_TOKEN", "malformed page token");
-    }
-    before.emplace(absl::FromUnixMicros(micros), cursor.keys[1]);
-  }
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<paging::TimeIdKey> before,
+                           paging::DecodeTimeIdToken(page_tokens_, request.page_token(), filters));
   LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
   LOYALTY_ASSIGN_OR_RETURN(std::optional<Member> member, LoadMember(*connection, request.program(),
                                                                     request.member(), Lock::kNone));
@@ -401,10 +384,8 @@ absl::StatusOr<v1::ListReferralsResponse> MembersHandler::ListReferrals(
   for (const Referral& referral : page.referrals) *response.add_referrals() = ToProto(referral);
   if (page.more) {
     const Referral& last = page.referrals.back();
-    response.set_next_page_token(page_tokens_.Encode(
-        paging::PageCursor{
-            {std::to_string(absl::ToUnixMicros(last.create_time)), last.referral_id}},
-        filters));
+    response.set_next_page_token(
+        paging::EncodeTimeIdToken(page_tokens_, {last.create_time, last.referral_id}, filters));
   }
   return response;
 }

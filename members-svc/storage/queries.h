@@ -179,4 +179,129 @@ inline constexpr pg::Query kResolveReferral{
     "UPDATE referrals SET status = $3, refusal_reason = $4, resolve_time = $5 "
     "WHERE program_id = $1 AND referral_id = $2"};
 
+// --- Webhooks (migrations/0010_webhooks.sql) ------------------------------------------------
+
+inline constexpr pg::Query kInsertWebhook{
+    "members_insert_webhook",
+    "INSERT INTO webhook_endpoints (program_id, webhook_id, url, event_types, description, "
+    "state, secret, create_time) VALUES ($1, $2, $3, $4::text[], $5, $6, $7, $8)"};
+
+inline constexpr pg::Query kGetWebhook{
+    "members_get_webhook",
+    "SELECT program_id, webhook_id, url, array_to_string(event_types, ' ') AS event_types, "
+    "description, state, create_time "
+    "FROM webhook_endpoints WHERE program_id = $1 AND webhook_id = $2"};
+
+// Oldest first, after the keyset position ($2, $3) when given.
+inline constexpr pg::Query kListWebhooks{
+    "members_list_webhooks",
+    "SELECT program_id, webhook_id, url, array_to_string(event_types, ' ') AS event_types, "
+    "description, state, create_time "
+    "FROM webhook_endpoints WHERE program_id = $1 "
+    "AND ($2::timestamptz IS NULL OR (create_time, webhook_id) > ($2, $3)) "
+    "ORDER BY create_time, webhook_id LIMIT $4"};
+
+inline constexpr pg::Query kLockWebhook{
+    "members_lock_webhook",
+    "SELECT program_id, webhook_id, url, array_to_string(event_types, ' ') AS event_types, "
+    "description, state, create_time "
+    "FROM webhook_endpoints WHERE program_id = $1 AND webhook_id = $2 FOR UPDATE"};
+
+inline constexpr pg::Query kUpdateWebhook{
+    "members_update_webhook",
+    "UPDATE webhook_endpoints SET url = $3, event_types = $4::text[], description = $5, "
+    "state = $6 WHERE program_id = $1 AND webhook_id = $2"};
+
+inline constexpr pg::Query kDeleteWebhook{
+    "members_delete_webhook",
+    "DELETE FROM webhook_endpoints WHERE program_id = $1 AND webhook_id = $2"};
+
+// The pending deliveries of an endpoint that is gone or disabled; an attempt in flight records
+// nothing afterwards (kRecordAttempt wants state PENDING).
+inline constexpr pg::Query kCancelDeliveries{
+    "members_cancel_webhook_deliveries",
+    "UPDATE webhook_deliveries SET state = 4, leased_until = NULL, finish_time = $3 "
+    "WHERE program_id = $1 AND webhook_id = $2 AND state = 1"};
+
+// The fan-out of one consumed event: a delivery for every active endpoint of its program that
+// wants its type ($3), due at once. A redelivered event adds nothing.
+inline constexpr pg::Query kQueueDeliveries{
+    "members_queue_webhook_deliveries",
+    "INSERT INTO webhook_deliveries (program_id, webhook_id, event_id, event_type, body, state, "
+    "next_attempt_time, create_time) SELECT program_id, webhook_id, $2, $3, $4, 1, $5, $5 "
+    "FROM webhook_endpoints WHERE program_id = $1 AND state = 1 AND $3 = ANY(event_types) "
+    "ON CONFLICT (program_id, webhook_id, event_id) DO NOTHING"};
+
+// Claims up to $5 due deliveries ($1: now) under a lease until $6, counting the attempt. At most
+// the room left ($3, by endpoint key "program/webhook" in $2; $4 for endpoints not listed) per
+// endpoint, so one endpoint's backlog never fills a claim. Rows another dispatcher has locked
+// are skipped; the lease and state are checked again on the locked row.
+inline constexpr pg::Query kClaimDeliveries{
+    "members_claim_webhook_deliveries",
+    "WITH room AS (SELECT * FROM unnest($2::text[], $3::int[]) AS r(endpoint, room)), "
+    "due AS (SELECT d.delivery_id, d.next_attempt_time, COALESCE(r.room, $4) AS room, "
+    "row_number() OVER (PARTITION BY d.program_id, d.webhook_id "
+    "ORDER BY d.next_attempt_time, d.delivery_id) AS rank "
+    "FROM webhook_deliveries d LEFT JOIN room r ON r.endpoint = d.program_id || '/' || "
+    "d.webhook_id "
+    "WHERE d.state = 1 AND d.next_attempt_time <= $1 "
+    "AND (d.leased_until IS NULL OR d.leased_until <= $1)), "
+    "claimed AS (SELECT w.delivery_id FROM webhook_deliveries w JOIN due ON due.delivery_id = "
+    "w.delivery_id WHERE due.rank <= due.room AND w.state = 1 "
+    "AND (w.leased_until IS NULL OR w.leased_until <= $1) "
+    "ORDER BY due.next_attempt_time, w.delivery_id LIMIT $5 FOR UPDATE OF w SKIP LOCKED) "
+    "UPDATE webhook_deliveries d SET attempts = d.attempts + 1, leased_until = $6, "
+    "last_attempt_time = $1 FROM webhook_endpoints e WHERE d.delivery_id IN "
+    "(SELECT delivery_id FROM claimed) AND e.program_id = d.program_id "
+    "AND e.webhook_id = d.webhook_id AND e.state = 1 RETURNING d.delivery_id, d.program_id, "
+    "d.webhook_id, "
+    "d.event_id, d.body, d.attempts, e.url, e.secret"};
+
+// The outcome of the attempt numbered $2, unless the delivery moved on since (cancelled, or its
+// lease expired and another attempt was claimed).
+inline constexpr pg::Query kRecordAttempt{
+    "members_record_webhook_attempt",
+    "UPDATE webhook_deliveries SET state = $3, next_attempt_time = $4, leased_until = NULL, "
+    "last_status_code = $5, last_error = $6, "
+    "finish_time = CASE WHEN $3::smallint <> 1 THEN $7::timestamptz END "
+    "WHERE delivery_id = $1 AND attempts = $2 AND state = 1"};
+
+// Newest first, of state $3 (0: any), before delivery $4 when given.
+inline constexpr pg::Query kListDeliveries{
+    "members_list_webhook_deliveries",
+    "SELECT delivery_id, program_id, webhook_id, event_id, event_type, state, attempts, "
+    "last_status_code, last_error, create_time, last_attempt_time, next_attempt_time, "
+    "finish_time FROM webhook_deliveries WHERE program_id = $1 AND webhook_id = $2 "
+    "AND ($3 = 0 OR state = $3) AND ($4::bigint IS NULL OR delivery_id < $4) "
+    "ORDER BY delivery_id DESC LIMIT $5"};
+
+inline constexpr pg::Query kGetDelivery{
+    "members_get_webhook_delivery",
+    "SELECT delivery_id, program_id, webhook_id, event_id, event_type, state, attempts, "
+    "last_status_code, last_error, create_time, last_attempt_time, next_attempt_time, "
+    "finish_time FROM webhook_deliveries WHERE program_id = $1 AND webhook_id = $2 "
+    "AND delivery_id = $3"};
+
+// A dead letter back to PENDING, due at $4, with its attempts reset, while its endpoint exists.
+inline constexpr pg::Query kRetryDelivery{
+    "members_retry_webhook_delivery",
+    "UPDATE webhook_deliveries SET state = 1, attempts = 0, next_attempt_time = $4, "
+    "leased_until = NULL, finish_time = NULL WHERE program_id = $1 AND webhook_id = $2 "
+    "AND delivery_id = $3 AND state = 3 AND EXISTS (SELECT 1 FROM webhook_endpoints "
+    "WHERE program_id = $1 AND webhook_id = $2) RETURNING delivery_id, program_id, webhook_id, "
+    "event_id, event_type, state, attempts, last_status_code, last_error, create_time, "
+    "last_attempt_time, next_attempt_time, finish_time"};
+
+// Up to $2 deliveries finished before $1, oldest first.
+inline constexpr pg::Query kPruneDeliveries{
+    "members_prune_webhook_deliveries",
+    "DELETE FROM webhook_deliveries WHERE delivery_id IN (SELECT delivery_id "
+    "FROM webhook_deliveries WHERE state <> 1 AND finish_time < $1 ORDER BY finish_time "
+    "LIMIT $2)"};
+
+inline constexpr pg::Query kCountDeliveries{
+    "members_count_webhook_deliveries",
+    "SELECT count(*) FILTER (WHERE state = 1) AS pending, "
+    "count(*) FILTER (WHERE state = 3) AS dead FROM webhook_deliveries WHERE state IN (1, 3)"};
+
 }  // namespace loyalty::members::queries

@@ -29,9 +29,10 @@ platform_export() {
   export LOYALTY_MEMBERS_METRICS_PORT="$members_metrics"
   export LOYALTY_MEMBERS_DATABASE_URL="$url user=loyalty_members"
   # Event streams (docs/events.md): members-svc follows points-svc's (and asks it for birthday
-  # and referral bonuses), points-svc members-svc's and rewards-svc points-svc's. A consumer whose
-  # producer is not up yet retries with backoff.
+  # and referral bonuses) and, for webhooks, rewards-svc's too; points-svc follows members-svc's
+  # and rewards-svc points-svc's. A consumer whose producer is not up yet retries with backoff.
   export LOYALTY_MEMBERS_POINTS_ADDR="127.0.0.1:$points_grpc"
+  export LOYALTY_MEMBERS_REWARDS_ADDR="127.0.0.1:$rewards_grpc"
   export LOYALTY_POINTS_LISTEN_ADDRESS="${LOYALTY_POINTS_LISTEN_ADDRESS:-127.0.0.1}"
   export LOYALTY_POINTS_GRPC_PORT="$points_grpc"
   export LOYALTY_POINTS_METRICS_PORT="$points_metrics"

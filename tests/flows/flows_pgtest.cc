@@ -6,7 +6,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -20,12 +23,18 @@
 #include "common/testkit/service_harness.h"
 #include "common/testkit/status_matchers.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "loyalty/points/v1/points_events.pb.h"
 #include "members-svc/migrations.h"
 #include "members-svc/rpc/grpc_service.h"
 #include "members-svc/rpc/members_handler.h"
 #include "members-svc/rpc/points_events.h"
+#include "members-svc/rpc/testing/webhook_receiver.h"
+#include "members-svc/rpc/webhook_dispatcher.h"
+#include "members-svc/rpc/webhook_http.h"
+#include "members-svc/rpc/webhooks_handler.h"
 #include "points-svc/migrations.h"
 #include "points-svc/rpc/grpc_service.h"
 #include "points-svc/rpc/member_directory.h"
@@ -130,6 +139,8 @@ class FlowsTest : public ::testing::Test {
 
   void TearDown() override {
     // Consumers first: they apply through the handlers and read the producers' streams.
+    if (webhook_dispatcher_ != nullptr) webhook_dispatcher_->Stop();
+    webhook_consumers_.clear();
     member_consumer_.reset();
     points_consumer_.reset();
     stamp_consumer_.reset();
@@ -151,7 +162,9 @@ class FlowsTest : public ::testing::Test {
         *rewards_pool_, clock_, *upstream_, *std::move(keys),
         rewards::RewardsHandlerOptions{.page_token_key = kKey});
     rewards_service_ = std::make_unique<rewards::GrpcRewardsService>(*rewards_handler_);
-    rewards_server_ = Serve("rewards-test", {rewards_service_.get()});
+    rewards_events_ = std::make_unique<events::Producer>(
+        *rewards_pool_, rewards_schema_->connection_options(), clock_, events::ProducerConfig{});
+    rewards_server_ = Serve("rewards-test", {rewards_service_.get(), rewards_events_->service()});
     rewards_stub_ = rv1::RewardsService::NewStub(
         testkit::InsecureChannel(testkit::AddressOf(*rewards_server_)));
     RestartStampConsumer();
@@ -415,10 +428,15 @@ class FlowsTest : public ::testing::Test {
   std::unique_ptr<rewards::Upstream> upstream_;
   std::unique_ptr<rewards::RewardsHandler> rewards_handler_;
   std::unique_ptr<rewards::GrpcRewardsService> rewards_service_;
+  std::unique_ptr<events::Producer> rewards_events_;
   std::unique_ptr<server::GrpcServer> rewards_server_;
   std::unique_ptr<rv1::RewardsService::Stub> rewards_stub_;
   std::unique_ptr<events::EventConsumer> stamp_consumer_;
   std::unique_ptr<events::EventConsumer> tier_consumer_;
+  std::unique_ptr<members::WebhooksHandler> webhooks_;
+  std::unique_ptr<members::WebhookHttpClient> webhook_client_;
+  std::unique_ptr<members::WebhookDispatcher> webhook_dispatcher_;
+  std::vector<std::unique_ptr<events::EventConsumer>> webhook_consumers_;
 };
 
 // --- points-svc follows members-svc --------------------------------------------------------
@@ -675,6 +693,82 @@ TEST_F(FlowsTest, TierChangesReachRewardsAndAnUpgradeOpensAGoldRewardAtOnce) {
   auto redeemed = Redeem(alice, gold_only, "a-lounge");
   ASSERT_THAT(redeemed, IsOk());
   EXPECT_EQ(redeemed->redemption().status(), rv1::REDEMPTION_STATUS_COMPLETED);
+}
+
+// --- members-svc fans every service's events out to merchants' webhooks --------------------
+
+TEST_F(FlowsTest, EventsOfEveryServiceReachAMerchantWebhookThroughTheStreams) {
+  StartRewardsConsumingPoints();
+  members::testing::WebhookReceiver receiver([](int, const auto&) { return 200; });
+  webhooks_ = std::make_unique<members::WebhooksHandler>(
+      *members_pool_, clock_, members::WebhooksHandlerOptions{.page_token_key = kKey});
+  mv1::CreateWebhookRequest create;
+  create.set_program(kProgram);
+  create.set_request_id("webhook");
+  create.mutable_webhook()->set_url(receiver.url());
+  for (const char* type : {"loyalty.members.v1.MemberEnrolled", "loyalty.points.v1.PointsEarned",
+                           "loyalty.rewards.v1.RewardRedeemed"}) {
+    create.mutable_webhook()->add_event_types(type);
+  }
+  ASSERT_THAT(webhooks_->CreateWebhook(create), IsOk());
+  // As members-svc/main.cc wires them: second consumers of points-svc's and rewards-svc's
+  // streams, members-svc's own outbox read directly, and the dispatcher.
+  members::WebhooksHandler* webhooks = webhooks_.get();
+  const events::ApplyFn fan_out = [webhooks](pg::Connection& connection,
+                                             const events::v1::Event& event) {
+    return webhooks->ApplyEvent(connection, event);
+  };
+  for (const auto& [stream, address] :
+       {std::pair<std::string, std::string>{"points-webhooks", PointsAddress()},
+        {"rewards-webhooks", testkit::AddressOf(*rewards_server_)}}) {
+    webhook_consumers_.push_back(std::make_unique<events::EventConsumer>(
+        *members_pool_, testkit::InsecureChannel(address),
+        Options(stream, "members-svc-webhooks", {}), fan_out));
+    webhook_consumers_.back()->Start();
+  }
+  auto client = members::WebhookHttpClient::Create({.timeout = absl::Seconds(5)});
+  ASSERT_THAT(client.status(), IsOk());
+  webhook_client_ = *std::move(client);
+  webhook_dispatcher_ = std::make_unique<members::WebhookDispatcher>(
+      *members_pool_, clock_, *webhook_client_,
+      members::WebhookDispatcherOptions{.workers = 2,
+                                        .endpoint_concurrency = 1,
+                                        .timeout = absl::Seconds(5),
+                                        .poll_interval = absl::Milliseconds(20)});
+  webhook_dispatcher_->Start();
+
+  const std::string alice = Enroll("alice");
+  ASSERT_THAT(events::FollowOutbox(*members_pool_, "members-webhooks", "members-svc-webhooks",
+                                   fan_out, 100, 10)
+                  .status(),
+              IsOk());
+  ASSERT_THAT(Purchase(alice, "o1", 20000), IsOk());
+  rv1::CreateRewardRequest reward;
+  reward.set_program(kProgram);
+  reward.set_request_id("tote");
+  reward.mutable_reward()->set_title("Tote bag");
+  reward.mutable_reward()->set_points_cost(100);
+  reward.mutable_reward()->mutable_free_product()->set_sku("tote-1");
+  auto tote = Call(*rewards_stub_, &rv1::RewardsService::Stub::CreateReward, reward);
+  ASSERT_THAT(tote, IsOk());
+  ASSERT_THAT(Redeem(alice, tote->reward().id(), "redeem-tote"), IsOk());
+
+  ASSERT_TRUE(receiver.WaitFor(3, kWaitMax));
+  absl::SleepFor(absl::Milliseconds(200));  // Nothing more comes: the other events' types.
+  const auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  std::set<std::string> types;
+  for (const auto& request : requests) {
+    google::protobuf::Struct body;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(request.body, &body).ok());
+    types.insert(body.fields().at("type").string_value());
+    EXPECT_EQ(body.fields().at("program").string_value(), kProgram);
+    EXPECT_EQ(body.fields().at("data").struct_value().fields().at("member").string_value(), alice);
+    EXPECT_EQ(request.headers.at("webhook-id"), body.fields().at("id").string_value());
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"loyalty.members.v1.MemberEnrolled",
+                                          "loyalty.points.v1.PointsEarned",
+                                          "loyalty.rewards.v1.RewardRedeemed"}));
 }
 
 }  // namespace

@@ -35,12 +35,13 @@ members points rewards
 {{/*
 Who calls whom (shared/DESIGN.md): the gateway calls every service; points asks members for
 members it has not projected yet; rewards holds points at points-svc and reads members; members
-and points subscribe to each other's events and rewards to points' (docs/events.md). The upstream
+and points subscribe to each other's events and rewards to points', and members to rewards' for
+webhooks (docs/events.md, docs/webhooks.md). The upstream
 address variables and the NetworkPolicies both come from this one table.
 */}}
 {{- define "loyalty.callees" -}}
 gateway: [members, points, rewards]
-members: [points]
+members: [points, rewards]
 points: [members]
 rewards: [points, members]
 {{- end -}}
