@@ -44,6 +44,21 @@ EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> chan
       stub_(v1::EventStreamService::NewStub(std::move(channel))),
       options_(std::move(options)),
       apply_(std::move(apply)) {
+  LOYALTY_CHECK(apply_ != nullptr);
+  CheckOptions();
+}
+
+EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
+                             ConsumerOptions options, ApplyBatchFn apply_batch)
+    : pool_(pool),
+      stub_(v1::EventStreamService::NewStub(std::move(channel))),
+      options_(std::move(options)),
+      apply_batch_(std::move(apply_batch)) {
+  LOYALTY_CHECK(apply_batch_ != nullptr);
+  CheckOptions();
+}
+
+void EventConsumer::CheckOptions() const {
   LOYALTY_CHECK(!options_.stream.empty() && !options_.consumer.empty());
   LOYALTY_CHECK(options_.backoff_initial > absl::ZeroDuration() &&
                 options_.backoff_max >= options_.backoff_initial);
@@ -130,12 +145,23 @@ absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) 
               pg::Params().Add(options_.stream).Add(ids.Build()).Add(sequences.Build()).Add(now)));
       for (int row = 0; row < inserted.rows(); ++row) fresh.insert(inserted.String(row, 0));
     }
+    std::vector<const v1::Event*> fresh_events;
+    fresh_events.reserve(fresh.size());
     for (const v1::Event& event : response.events()) {
       // erase: an id repeated within one message is applied once too.
       if (fresh.erase(event.event_id()) == 0) continue;
-      LOYALTY_RETURN_IF_ERROR(apply_(connection, event));
-      ++applied;
+      fresh_events.push_back(&event);
     }
+    if (apply_batch_ != nullptr) {
+      if (!fresh_events.empty()) {
+        LOYALTY_RETURN_IF_ERROR(apply_batch_(connection, fresh_events));
+      }
+    } else {
+      for (const v1::Event* event : fresh_events) {
+        LOYALTY_RETURN_IF_ERROR(apply_(connection, *event));
+      }
+    }
+    applied = static_cast<int>(fresh_events.size());
     return connection
         .Execute(queries::kAdvanceCursor,
                  pg::Params().Add(options_.stream).Add(response.scanned_sequence()).Add(now))

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,14 @@ struct ConsumerOptions {
 // the stream is then retried from the cursor after a backoff.
 using ApplyFn = std::function<absl::Status(pg::Connection&, const v1::Event&)>;
 
+// Applies the events of one stream message not applied before, in stream order, inside the
+// consumer's transaction (the same one as their ids and the cursor), in one call: a consumer
+// whose per-event work is several round trips does it for the whole message in a few set-based
+// statements. Called only with at least one event. An error rolls the whole message back, as
+// with ApplyFn.
+using ApplyBatchFn =
+    std::function<absl::Status(pg::Connection&, std::span<const v1::Event* const> fresh_events)>;
+
 // Parses the event's JSON payload into `payload`, whose full name must be the event's type.
 // Unknown fields are ignored, so a producer may add fields before its consumers know them.
 // INVALID_ARGUMENT (EVENT_TYPE_MISMATCH, BAD_EVENT_PAYLOAD) otherwise: an apply function returns
@@ -72,6 +81,9 @@ class EventConsumer {
   // `pool` must outlive the consumer.
   EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel, ConsumerOptions options,
                 ApplyFn apply);
+  // The same with a batch apply function (ApplyBatchFn).
+  EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel, ConsumerOptions options,
+                ApplyBatchFn apply_batch);
   // Stops (see Stop).
   ~EventConsumer();
   EventConsumer(const EventConsumer&) = delete;
@@ -110,11 +122,14 @@ class EventConsumer {
   };
   void Run();
   void Observe(const v1::SubscribeResponse& response, int applied);
+  void CheckOptions() const;
 
   pg::Pool& pool_;
   const std::unique_ptr<v1::EventStreamService::Stub> stub_;
   const ConsumerOptions options_;
+  // Exactly one of the two is set.
   const ApplyFn apply_;
+  const ApplyBatchFn apply_batch_;
   std::atomic<int64_t> lag_events_{0};
   // Set when a message with events was applied since the runner last looked: a failure after
   // progress starts its backoff afresh.
