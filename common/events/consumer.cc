@@ -40,25 +40,23 @@ absl::Status ParsePayload(const v1::Event& event, google::protobuf::Message& pay
 
 EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
                              ConsumerOptions options, ApplyFn apply)
-    : pool_(pool),
-      stub_(v1::EventStreamService::NewStub(std::move(channel))),
-      options_(std::move(options)),
-      apply_(std::move(apply)) {
+    : EventConsumer(pool, std::move(channel), std::move(options), std::move(apply), nullptr) {
   LOYALTY_CHECK(apply_ != nullptr);
-  CheckOptions();
 }
 
 EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
                              ConsumerOptions options, ApplyBatchFn apply_batch)
+    : EventConsumer(pool, std::move(channel), std::move(options), nullptr, std::move(apply_batch)) {
+  LOYALTY_CHECK(apply_batch_ != nullptr);
+}
+
+EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
+                             ConsumerOptions options, ApplyFn apply, ApplyBatchFn apply_batch)
     : pool_(pool),
       stub_(v1::EventStreamService::NewStub(std::move(channel))),
       options_(std::move(options)),
+      apply_(std::move(apply)),
       apply_batch_(std::move(apply_batch)) {
-  LOYALTY_CHECK(apply_batch_ != nullptr);
-  CheckOptions();
-}
-
-void EventConsumer::CheckOptions() const {
   LOYALTY_CHECK(!options_.stream.empty() && !options_.consumer.empty());
   LOYALTY_CHECK(options_.backoff_initial > absl::ZeroDuration() &&
                 options_.backoff_max >= options_.backoff_initial);

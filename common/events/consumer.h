@@ -122,7 +122,9 @@ class EventConsumer {
   };
   void Run();
   void Observe(const v1::SubscribeResponse& response, int applied);
-  void CheckOptions() const;
+  // The two public constructors' common part; exactly one of the functions is set.
+  EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel, ConsumerOptions options,
+                ApplyFn apply, ApplyBatchFn apply_batch);
 
   pg::Pool& pool_;
   const std::unique_ptr<v1::EventStreamService::Stub> stub_;

@@ -37,6 +37,8 @@ constexpr int64_t kQualifyingPointsAbsMax = 1'000'000'000;
 // Qualifying activity may be reported late, but not from the future beyond clock skew.
 constexpr absl::Duration kOccurTimeSkewMax = absl::Hours(1);
 constexpr std::string_view kMemberIdAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+// Programs kept by LoadProgramCached; a deployment has a handful.
+constexpr size_t kProgramCacheMax = 1000;
 
 std::string Method(std::string_view rpc) {
   return absl::StrCat(absl::string_view(kServiceName.data(), kServiceName.size()),
@@ -306,6 +308,21 @@ absl::StatusOr<v1::EnrollMemberResponse> MembersHandler::EnrollMember(
   return response;
 }
 
+absl::StatusOr<std::optional<Program>> MembersHandler::LoadProgramCached(
+    pg::Connection& connection, const std::string& program_id) {
+  {
+    absl::MutexLock lock(&programs_mutex_);
+    if (auto it = programs_.find(program_id); it != programs_.end()) return it->second;
+  }
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program, LoadProgram(connection, program_id));
+  if (program.has_value()) {
+    absl::MutexLock lock(&programs_mutex_);
+    if (programs_.size() >= kProgramCacheMax) programs_.clear();
+    programs_.emplace(program_id, *program);
+  }
+  return program;
+}
+
 // --- Reads ---------------------------------------------------------------------------------
 
 absl::Status MembersHandler::RefreshTier(pg::Connection& connection, const Program& program,
@@ -329,9 +346,8 @@ absl::Status MembersHandler::RefreshTier(pg::Connection& connection, const Progr
   return ApplyTierEvaluation(connection, program, member, evaluation, events);
 }
 
-absl::Status MembersHandler::ApplyTierEvaluation(pg::Connection& connection,
-                                                 const Program& program, Member& member,
-                                                 const TierEvaluation& evaluation,
+absl::Status MembersHandler::ApplyTierEvaluation(pg::Connection& connection, const Program& program,
+                                                 Member& member, const TierEvaluation& evaluation,
                                                  std::vector<events::OutboxEvent>& events) {
   for (const TierChange& change : evaluation.changes) {
     if (change.kind == TierChangeKind::kRenewal) continue;
@@ -810,17 +826,19 @@ absl::Status MembersHandler::ApplyPointsEvents(pg::Connection& connection,
   }
   if (qualifying.empty()) return absl::OkStatus();
 
-  // Each program once, then every member of a known program locked in one statement.
+  // Each program once (usually from the cache), then every member of a known program locked in
+  // one statement.
   absl::flat_hash_map<std::string, std::optional<Program>> programs;
   std::vector<MemberKey> keys;
   for (const Qualifying& item : qualifying) {
     auto [program, added] = programs.try_emplace(item.points.program_id);
     if (added) {
-      LOYALTY_ASSIGN_OR_RETURN(program->second, LoadProgram(connection, item.points.program_id));
+      LOYALTY_ASSIGN_OR_RETURN(program->second,
+                               LoadProgramCached(connection, item.points.program_id));
     }
     if (program->second.has_value()) {
-      keys.push_back(MemberKey{.program_id = item.points.program_id,
-                               .member_id = item.points.member_id});
+      keys.push_back(
+          MemberKey{.program_id = item.points.program_id, .member_id = item.points.member_id});
     }
   }
   using Key = std::pair<std::string, std::string>;
@@ -848,9 +866,8 @@ absl::Status MembersHandler::ApplyPointsEvents(pg::Connection& connection,
   for (size_t i = 0; i < qualifying.size(); ++i) {
     const QualifyingPoints& points = qualifying[i].points;
     const std::optional<Program>& program = programs.at(points.program_id);
-    const auto member = program.has_value()
-                            ? members.find(Key(points.program_id, points.member_id))
-                            : members.end();
+    const auto member = program.has_value() ? members.find(Key(points.program_id, points.member_id))
+                                            : members.end();
     if (member == members.end()) {
       // As ApplyPointsEvent: nothing to count, and no reason to stop the stream.
       log::Warning("points event for an unknown member skipped",

@@ -12,8 +12,11 @@
 #include <span>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/events/outbox.h"
 #include "common/paging/page_token.h"
@@ -106,11 +109,19 @@ class MembersHandler {
                                         const std::string& program_id, const std::string& member_id,
                                         Mutation mutate);
   std::string NewId(char prefix);
+  // LoadProgram through a cache: programs never change once created (there is no update RPC),
+  // so the consumer of points events loads each once per process, not once per message. Unknown
+  // programs are not remembered (one may be created later).
+  absl::StatusOr<std::optional<Program>> LoadProgramCached(pg::Connection& connection,
+                                                           const std::string& program_id);
 
   pg::Pool& pool_;
   const Clock& clock_;
   MembersHandlerOptions options_;
   paging::PageTokenCodec page_tokens_;
+  absl::Mutex programs_mutex_;
+  // Cleared when it reaches kProgramCacheMax programs.
+  absl::flat_hash_map<std::string, Program> programs_ ABSL_GUARDED_BY(programs_mutex_);
 };
 
 }  // namespace loyalty::members

@@ -152,7 +152,8 @@ class PointsEventsBatchTest : public testing::MembersWithPointsTest {
     testkit::MustMigrate(*one_by_one_pool_, Migrations());
     // The same program on the other side (its own handler: creating it draws no ids here, but
     // the two sides' id sequences must not depend on that).
-    MembersHandler creator(*one_by_one_pool_, clock_, MembersHandlerOptions{.page_token_key = testing::kKey});
+    MembersHandler creator(*one_by_one_pool_, clock_,
+                           MembersHandlerOptions{.page_token_key = testing::kKey});
     mv1::CreateProgramRequest request;
     request.set_request_id("program");
     request.mutable_program()->set_id("shop");
@@ -164,7 +165,8 @@ class PointsEventsBatchTest : public testing::MembersWithPointsTest {
                               std::pair{&one_by_one_, one_by_one_pool_.get()}}) {
       side->pool = pool;
       side->handler = std::make_unique<MembersHandler>(
-          *pool, clock_, MembersHandlerOptions{.page_token_key = testing::kKey, .random = CountingRandom()});
+          *pool, clock_,
+          MembersHandlerOptions{.page_token_key = testing::kKey, .random = CountingRandom()});
     }
     bonus_ = std::make_unique<ReferralBonus>(points_channel_, absl::Seconds(10));
   }
@@ -228,18 +230,18 @@ TEST_F(PointsEventsBatchTest, OneMessageAtOnceEqualsItsEventsOneByOne) {
   clock_.Advance(absl::Minutes(5));
 
   Apply({
-      Purchase("e-1", climber, 1500, now),       // bronze -> silver
-      Purchase("e-2", refunder, 600, now),       // no change
-      Purchase("e-3", referee, 100, now),        // the referee's first purchase: settles
-      Purchase("e-4", climber, 4000, now),       // silver -> gold, a second upgrade
-      Purchase("e-5", yoyo, 1200, now),          // bronze -> silver ...
-      Refund("e-6", yoyo, 1200, now),            // ... and stays silver: no downgrade mid-period
-      Refund("e-7", refunder, 200, now),         // 400 left
-      Purchase("e-dup", late, 300, now),         // recorded before: nothing
-      Purchase("e-8", "munknown", 9000, now),    // unknown member: skipped
-      Purchase("e-9", referee, 50, now),         // not the first: the referral is settled
-      Birthday("e-10", climber, now),            // bonuses do not qualify
-      Purchase("e-11", lapsed, 100, now),        // downgrade due first, then counts
+      Purchase("e-1", climber, 1500, now),     // bronze -> silver
+      Purchase("e-2", refunder, 600, now),     // no change
+      Purchase("e-3", referee, 100, now),      // the referee's first purchase: settles
+      Purchase("e-4", climber, 4000, now),     // silver -> gold, a second upgrade
+      Purchase("e-5", yoyo, 1200, now),        // bronze -> silver ...
+      Refund("e-6", yoyo, 1200, now),          // ... and stays silver: no downgrade mid-period
+      Refund("e-7", refunder, 200, now),       // 400 left
+      Purchase("e-dup", late, 300, now),       // recorded before: nothing
+      Purchase("e-8", "munknown", 9000, now),  // unknown member: skipped
+      Purchase("e-9", referee, 50, now),       // not the first: the referral is settled
+      Birthday("e-10", climber, now),          // bonuses do not qualify
+      Purchase("e-11", lapsed, 100, now),      // downgrade due first, then counts
       Purchase("e-12", late, 800, now - absl::Hours(24 * 400)),  // outside the window
   });
 
@@ -262,8 +264,9 @@ TEST_F(PointsEventsBatchTest, OneMessageAtOnceEqualsItsEventsOneByOne) {
   EXPECT_THAT(tier_of(lapsed), ElementsAre("0"));
   EXPECT_THAT(batched_.Rows("referral", "SELECT status, refusal_reason FROM referrals"),
               ElementsAre("2|NULL"));
-  EXPECT_THAT(batched_.Rows("unknown", "SELECT count(*) FROM qualifying_activity "
-                                       "WHERE member_id = 'munknown' OR event_id = 'e-10'"),
+  EXPECT_THAT(batched_.Rows("unknown",
+                            "SELECT count(*) FROM qualifying_activity "
+                            "WHERE member_id = 'munknown' OR event_id = 'e-10'"),
               ElementsAre("0"));
   int tier_changed = 0;
   for (const std::string& row : batched) {

@@ -69,9 +69,8 @@ absl::StatusOr<std::optional<Purchase>> EarningPurchaseOf(const events::v1::Even
     return std::nullopt;
   }
   LOYALTY_ASSIGN_OR_RETURN(absl::Time occur_time, ParseTimestamp(event.occur_time(), "occur_time"));
-  return Purchase{.program_id = earned.program(),
-                  .member_id = earned.member(),
-                  .occur_time = occur_time};
+  return Purchase{
+      .program_id = earned.program(), .member_id = earned.member(), .occur_time = occur_time};
 }
 
 }  // namespace

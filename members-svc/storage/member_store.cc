@@ -170,9 +170,8 @@ absl::StatusOr<std::vector<Member>> LockMembers(pg::Connection& connection,
     members.Add(key.member_id);
   }
   LOYALTY_ASSIGN_OR_RETURN(
-      pg::Result rows,
-      connection.Execute(queries::kSelectMembersForUpdate,
-                         pg::Params().Add(programs.Build()).Add(members.Build())));
+      pg::Result rows, connection.Execute(queries::kSelectMembersForUpdate,
+                                          pg::Params().Add(programs.Build()).Add(members.Build())));
   std::vector<Member> locked;
   locked.reserve(rows.rows());
   for (int row = 0; row < rows.rows(); ++row) locked.push_back(MemberFromRow(rows, row));
@@ -324,12 +323,12 @@ absl::StatusOr<std::vector<int64_t>> SumQualifyingPointsOfMembers(
     starts.Add(window_starts[i]);
   }
   LOYALTY_ASSIGN_OR_RETURN(
-      pg::Result rows, connection.Execute(queries::kSumQualifyingPointsOfMembers,
-                                          pg::Params()
-                                              .Add(programs.Build())
-                                              .Add(members.Build())
-                                              .Add(starts.Build())
-                                              .Add(window_end)));
+      pg::Result rows,
+      connection.Execute(queries::kSumQualifyingPointsOfMembers, pg::Params()
+                                                                     .Add(programs.Build())
+                                                                     .Add(members.Build())
+                                                                     .Add(starts.Build())
+                                                                     .Add(window_end)));
   std::vector<int64_t> sums;
   sums.reserve(rows.rows());
   for (int row = 0; row < rows.rows(); ++row) sums.push_back(rows.Int64(row, 0));
