@@ -920,8 +920,9 @@ absl::Status MembersHandler::ApplyPointsEvents(pg::Connection& connection,
     }
     const Key key(points.program_id, points.member_id);
     const auto sum = window_sums.find(key);
-    // Recorded before (a duplicate), or an erased member's, whose tier no longer moves.
-    if (!inserted.contains(event_id) || sum == window_sums.end()) continue;
+    // Recorded before (a duplicate; erase: an id repeated in `events` counts once), or an erased
+    // member's, whose tier no longer moves.
+    if (inserted.erase(event_id) == 0 || sum == window_sums.end()) continue;
     const Program& program = *programs.at(points.program_id);
     if (points.occur_time > WindowStart(now, program.policy)) sum->second += points.points;
     Member& member = members.at(key);
