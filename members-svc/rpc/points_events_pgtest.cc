@@ -171,10 +171,11 @@ class PointsEventsBatchTest : public testing::MembersWithPointsTest {
     bonus_ = std::make_unique<ReferralBonus>(points_channel_, absl::Seconds(10));
   }
 
-  std::vector<std::string> Enroll(const std::string& email, const std::string& referral_code = "") {
+  // Enrols the same member on both sides; the member id.
+  std::string Enroll(const std::string& email, const std::string& referral_code = "") {
     const std::string batched = batched_.Enroll(email, referral_code);
     LOYALTY_CHECK(batched == one_by_one_.Enroll(email, referral_code));
-    return {batched};
+    return batched;
   }
 
   // Applies `events` as one message on the batched side and one at a time on the other.
@@ -213,20 +214,20 @@ class PointsEventsBatchTest : public testing::MembersWithPointsTest {
 TEST_F(PointsEventsBatchTest, OneMessageAtOnceEqualsItsEventsOneByOne) {
   // A member upgraded a year ago, whose period has ended by the time of the message: a
   // downgrade is due first, so it takes the per-event path inside the batch.
-  const std::string lapsed = Enroll("lapsed@example.com")[0];
+  const std::string lapsed = Enroll("lapsed@example.com");
   Apply({Purchase("e-lapsed-1", lapsed, 1200, clock_.Now())});
   clock_.Advance(absl::Hours(24 * 370));
   const absl::Time now = clock_.Now();
 
-  const std::string climber = Enroll("climber@example.com")[0];
-  const std::string refunder = Enroll("refunder@example.com")[0];
-  const std::string yoyo = Enroll("yoyo@example.com")[0];
-  const std::string referrer = Enroll("referrer@example.com")[0];
-  const std::string referee = Enroll("referee@example.com", batched_.ReferralCodeOf(referrer))[0];
-  const std::string late = Enroll("late@example.com")[0];
+  const std::string climber = Enroll("climber@example.com");
+  const std::string refunder = Enroll("refunder@example.com");
+  const std::string yoyo = Enroll("yoyo@example.com");
+  const std::string referrer = Enroll("referrer@example.com");
+  const std::string referee = Enroll("referee@example.com", batched_.ReferralCodeOf(referrer));
+  const std::string late = Enroll("late@example.com");
   clock_.Advance(absl::Minutes(5));
   // Recorded in an earlier message: its id comes again below.
-  Apply({Purchase("e-dup", late, 300, now)});
+  Apply({Purchase("e-dup", late, 600, now)});
   clock_.Advance(absl::Minutes(5));
 
   Apply({
@@ -237,12 +238,13 @@ TEST_F(PointsEventsBatchTest, OneMessageAtOnceEqualsItsEventsOneByOne) {
       Purchase("e-5", yoyo, 1200, now),        // bronze -> silver ...
       Refund("e-6", yoyo, 1200, now),          // ... and stays silver: no downgrade mid-period
       Refund("e-7", refunder, 200, now),       // 400 left
-      Purchase("e-dup", late, 300, now),       // recorded before: nothing
+      Purchase("e-dup", late, 600, now),       // recorded before: nothing (twice would be silver)
       Purchase("e-8", "munknown", 9000, now),  // unknown member: skipped
       Purchase("e-9", referee, 50, now),       // not the first: the referral is settled
       Birthday("e-10", climber, now),          // bonuses do not qualify
       Purchase("e-11", lapsed, 100, now),      // downgrade due first, then counts
       Purchase("e-12", late, 800, now - absl::Hours(24 * 400)),  // outside the window
+      Purchase("e-13", late, 300, now),                          // 900 in all: still bronze
   });
 
   const std::vector<std::string> batched = batched_.State();
@@ -262,6 +264,7 @@ TEST_F(PointsEventsBatchTest, OneMessageAtOnceEqualsItsEventsOneByOne) {
   EXPECT_THAT(tier_of(yoyo), ElementsAre("1"));
   EXPECT_THAT(tier_of(refunder), ElementsAre("0"));
   EXPECT_THAT(tier_of(lapsed), ElementsAre("0"));
+  EXPECT_THAT(tier_of(late), ElementsAre("0"));
   EXPECT_THAT(batched_.Rows("referral", "SELECT status, refusal_reason FROM referrals"),
               ElementsAre("2|NULL"));
   EXPECT_THAT(batched_.Rows("unknown",
