@@ -41,10 +41,23 @@ absl::Status ParsePayload(const v1::Event& event, google::protobuf::Message& pay
 
 EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
                              ConsumerOptions options, ApplyFn apply)
+    : EventConsumer(pool, std::move(channel), std::move(options), std::move(apply), nullptr) {
+  LOYALTY_CHECK(apply_ != nullptr);
+}
+
+EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
+                             ConsumerOptions options, ApplyBatchFn apply_batch)
+    : EventConsumer(pool, std::move(channel), std::move(options), nullptr, std::move(apply_batch)) {
+  LOYALTY_CHECK(apply_batch_ != nullptr);
+}
+
+EventConsumer::EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel,
+                             ConsumerOptions options, ApplyFn apply, ApplyBatchFn apply_batch)
     : pool_(pool),
       stub_(v1::EventStreamService::NewStub(std::move(channel))),
       options_(std::move(options)),
-      apply_(std::move(apply)) {
+      apply_(std::move(apply)),
+      apply_batch_(std::move(apply_batch)) {
   LOYALTY_CHECK(!options_.stream.empty() && !options_.consumer.empty());
   LOYALTY_CHECK(options_.backoff_initial > absl::ZeroDuration() &&
                 options_.backoff_max >= options_.backoff_initial);
@@ -121,7 +134,8 @@ absl::StatusOr<int> EventConsumer::PruneApplied(absl::Time cutoff, int limit) {
 }
 
 absl::StatusOr<int> ApplyMessage(pg::Pool& pool, const std::string& stream,
-                                 const v1::SubscribeResponse& response, const ApplyFn& apply) {
+                                 const v1::SubscribeResponse& response, const ApplyFn& apply,
+                                 const ApplyBatchFn& apply_batch) {
   const absl::Time now = absl::Now();
   int applied = 0;
   LOYALTY_RETURN_IF_ERROR(pool.InTransaction([&](pg::Connection& connection) -> absl::Status {
@@ -140,12 +154,23 @@ absl::StatusOr<int> ApplyMessage(pg::Pool& pool, const std::string& stream,
               pg::Params().Add(stream).Add(ids.Build()).Add(sequences.Build()).Add(now)));
       for (int row = 0; row < inserted.rows(); ++row) fresh.insert(inserted.String(row, 0));
     }
+    std::vector<const v1::Event*> fresh_events;
+    fresh_events.reserve(fresh.size());
     for (const v1::Event& event : response.events()) {
       // erase: an id repeated within one message is applied once too.
       if (fresh.erase(event.event_id()) == 0) continue;
-      LOYALTY_RETURN_IF_ERROR(apply(connection, event));
-      ++applied;
+      fresh_events.push_back(&event);
     }
+    if (apply_batch != nullptr) {
+      if (!fresh_events.empty()) {
+        LOYALTY_RETURN_IF_ERROR(apply_batch(connection, fresh_events));
+      }
+    } else {
+      for (const v1::Event* event : fresh_events) {
+        LOYALTY_RETURN_IF_ERROR(apply(connection, *event));
+      }
+    }
+    applied = static_cast<int>(fresh_events.size());
     return connection
         .Execute(queries::kAdvanceCursor,
                  pg::Params().Add(stream).Add(response.scanned_sequence()).Add(now))
@@ -155,7 +180,7 @@ absl::StatusOr<int> ApplyMessage(pg::Pool& pool, const std::string& stream,
 }
 
 absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) {
-  return ApplyMessage(pool_, options_.stream, response, apply_);
+  return ApplyMessage(pool_, options_.stream, response, apply_, apply_batch_);
 }
 
 absl::StatusOr<int> FollowOutbox(pg::Pool& pool, const std::string& stream,

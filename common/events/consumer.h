@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,14 @@ struct ConsumerOptions {
 // the stream is then retried from the cursor after a backoff.
 using ApplyFn = std::function<absl::Status(pg::Connection&, const v1::Event&)>;
 
+// Applies the events of one stream message not applied before, in stream order, inside the
+// consumer's transaction (the same one as their ids and the cursor), in one call: a consumer
+// whose per-event work is several round trips does it for the whole message in a few set-based
+// statements. Called only with at least one event. An error rolls the whole message back, as
+// with ApplyFn.
+using ApplyBatchFn =
+    std::function<absl::Status(pg::Connection&, std::span<const v1::Event* const> fresh_events)>;
+
 // Parses the event's JSON payload into `payload`, whose full name must be the event's type.
 // Unknown fields are ignored, so a producer may add fields before its consumers know them.
 // INVALID_ARGUMENT (EVENT_TYPE_MISMATCH, BAD_EVENT_PAYLOAD) otherwise: an apply function returns
@@ -68,10 +77,12 @@ using ApplyFn = std::function<absl::Status(pg::Connection&, const v1::Event&)>;
 absl::Status ParsePayload(const v1::Event& event, google::protobuf::Message& payload);
 
 // Applies one stream message of `stream` in ONE transaction of `pool`, as described at the top:
-// the applied ids, `apply` for each event not applied before, and the cursor. Returns how many
-// events were new. EventConsumer::Apply is this; FollowOutbox uses it for a service's own events.
+// the applied ids, `apply` for each event not applied before (or, when `apply_batch` is set,
+// `apply_batch` once for all of them), and the cursor. Returns how many events were new.
+// EventConsumer::Apply is this; FollowOutbox uses it for a service's own events.
 absl::StatusOr<int> ApplyMessage(pg::Pool& pool, const std::string& stream,
-                                 const v1::SubscribeResponse& response, const ApplyFn& apply);
+                                 const v1::SubscribeResponse& response, const ApplyFn& apply,
+                                 const ApplyBatchFn& apply_batch = nullptr);
 
 // The stored cursor of `stream` (0 before the first event).
 absl::StatusOr<int64_t> LoadCursor(pg::Pool& pool, const std::string& stream);
@@ -96,6 +107,9 @@ class EventConsumer {
   // `pool` must outlive the consumer.
   EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel, ConsumerOptions options,
                 ApplyFn apply);
+  // The same with a batch apply function (ApplyBatchFn).
+  EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel, ConsumerOptions options,
+                ApplyBatchFn apply_batch);
   // Stops (see Stop).
   ~EventConsumer();
   EventConsumer(const EventConsumer&) = delete;
@@ -134,11 +148,16 @@ class EventConsumer {
   };
   void Run();
   void Observe(const v1::SubscribeResponse& response, int applied);
+  // The two public constructors' common part; exactly one of the functions is set.
+  EventConsumer(pg::Pool& pool, std::shared_ptr<grpc::Channel> channel, ConsumerOptions options,
+                ApplyFn apply, ApplyBatchFn apply_batch);
 
   pg::Pool& pool_;
   const std::unique_ptr<v1::EventStreamService::Stub> stub_;
   const ConsumerOptions options_;
+  // Exactly one of the two is set.
   const ApplyFn apply_;
+  const ApplyBatchFn apply_batch_;
   std::atomic<int64_t> lag_events_{0};
   // Set when a message with events was applied since the runner last looked: a failure after
   // progress starts its backoff afresh.

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -634,6 +635,45 @@ TEST_F(ConsumerTest, AppliesEachEventOnceAcrossARestartAndAReplayedStream) {
   again.set_scanned_sequence(page->events.back().sequence());
   EXPECT_EQ(*replaying->Apply(again), 0);
   EXPECT_EQ(Effects(), 50);
+}
+
+TEST_F(ConsumerTest, ABatchApplyGetsEachMessagesNewEventsOnceInStreamOrder) {
+  ASSERT_THAT(Append(Batch("q", 10)), IsOk());
+  std::vector<std::vector<std::string>> calls;
+  EventConsumer consumer(
+      *consumer_pool_, channel_, ConsumerOptions{.stream = "things", .consumer = "effects-svc"},
+      ApplyBatchFn([&](pg::Connection& connection,
+                       std::span<const v1::Event* const> events) -> absl::Status {
+        std::vector<std::string>& ids = calls.emplace_back();
+        for (const v1::Event* event : events) {
+          ids.push_back(event->event_id());
+          LOYALTY_RETURN_IF_ERROR(RecordEffect(connection, *event));
+        }
+        return absl::OkStatus();
+      }));
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  absl::StatusOr<Page> page = ReadPage(**connection, {.after_sequence = 0, .limit = 10});
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->events.size(), 10u);
+  std::vector<std::string> ids;
+  v1::SubscribeResponse first, second;
+  for (const v1::Event& event : page->events) {
+    ids.push_back(event.event_id());
+    if (event.sequence() <= 6) *first.add_events() = event;
+    if (event.sequence() >= 4) *second.add_events() = event;  // 4-6 come again.
+  }
+  *second.add_events() = page->events.back();  // Repeated within the message.
+  first.set_scanned_sequence(6);
+  second.set_scanned_sequence(10);
+  ASSERT_EQ(*consumer.Apply(first), 6);
+  ASSERT_EQ(*consumer.Apply(second), 4);
+  ASSERT_EQ(*consumer.Apply(second), 0);  // Nothing new: no call.
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0], std::vector<std::string>(ids.begin(), ids.begin() + 6));
+  EXPECT_EQ(calls[1], std::vector<std::string>(ids.begin() + 6, ids.end()));
+  EXPECT_EQ(Effects(), 10);
+  EXPECT_EQ(*consumer.LoadCursor(), 10);
 }
 
 TEST_F(ConsumerTest, PruningAppliedIdsKeepsRecentOnesAndThoseAboveTheCursor) {

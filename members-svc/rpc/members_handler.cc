@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -34,6 +36,8 @@ constexpr int kTierHistoryInStatusMax = 20;
 constexpr int64_t kQualifyingPointsAbsMax = 1'000'000'000;
 // Qualifying activity may be reported late, but not from the future beyond clock skew.
 constexpr absl::Duration kOccurTimeSkewMax = absl::Hours(1);
+// Programs kept by LoadProgramCached; a deployment has a handful.
+constexpr size_t kProgramCacheMax = 1000;
 
 std::string Method(std::string_view rpc) {
   return absl::StrCat(absl::string_view(kServiceName.data(), kServiceName.size()),
@@ -111,6 +115,17 @@ absl::Status AppendAll(pg::Connection& connection,
                        const std::vector<events::OutboxEvent>& collected) {
   if (collected.empty()) return absl::OkStatus();
   return events::AppendEvents(connection, collected);
+}
+
+// Writes the member's row when its tier state moved from `before` (its row locked).
+absl::Status UpdateIfTierMoved(pg::Connection& connection, Member& member, const TierState& before,
+                               absl::Time now) {
+  if (member.tier.tier_index == before.tier_index &&
+      member.tier.period_start == before.period_start) {
+    return absl::OkStatus();
+  }
+  member.update_time = now;
+  return members::UpdateMember(connection, member);
 }
 
 }  // namespace
@@ -284,6 +299,21 @@ absl::StatusOr<v1::EnrollMemberResponse> MembersHandler::EnrollMember(
   return response;
 }
 
+absl::StatusOr<std::optional<Program>> MembersHandler::LoadProgramCached(
+    pg::Connection& connection, const std::string& program_id) {
+  {
+    absl::MutexLock lock(&programs_mutex_);
+    if (auto it = programs_.find(program_id); it != programs_.end()) return it->second;
+  }
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<Program> program, LoadProgram(connection, program_id));
+  if (program.has_value()) {
+    absl::MutexLock lock(&programs_mutex_);
+    if (programs_.size() >= kProgramCacheMax) programs_.clear();
+    programs_.emplace(program_id, *program);
+  }
+  return program;
+}
+
 // --- Reads ---------------------------------------------------------------------------------
 
 absl::Status MembersHandler::RefreshTier(pg::Connection& connection, const Program& program,
@@ -304,6 +334,12 @@ absl::Status MembersHandler::RefreshTier(pg::Connection& connection, const Progr
       EvaluateTier(program.tiers, program.policy, member.tier, now, points_in_window);
   // A database error during evaluation makes the whole evaluation void.
   LOYALTY_RETURN_IF_ERROR(points_status);
+  return ApplyTierEvaluation(connection, program, member, evaluation, events);
+}
+
+absl::Status MembersHandler::ApplyTierEvaluation(pg::Connection& connection, const Program& program,
+                                                 Member& member, const TierEvaluation& evaluation,
+                                                 std::vector<events::OutboxEvent>& events) {
   for (const TierChange& change : evaluation.changes) {
     if (change.kind == TierChangeKind::kRenewal) continue;
     const std::string kind = change.kind == TierChangeKind::kUpgrade ? "UPGRADE" : "DOWNGRADE";
@@ -719,11 +755,7 @@ absl::StatusOr<v1::RecordQualifyingActivityResponse> MembersHandler::RecordQuali
   if (inserted && member->status != MemberStatus::kErased) {
     const TierState before = member->tier;
     LOYALTY_RETURN_IF_ERROR(RefreshTier(connection, *program, *member, now, tier_events));
-    if (member->tier.tier_index != before.tier_index ||
-        member->tier.period_start != before.period_start) {
-      member->update_time = now;
-      LOYALTY_RETURN_IF_ERROR(members::UpdateMember(connection, *member));
-    }
+    LOYALTY_RETURN_IF_ERROR(UpdateIfTierMoved(connection, *member, before, now));
   }
   response.set_tier(TierCode(*program, member->tier.tier_index));
   if (with_total) {
@@ -755,6 +787,141 @@ absl::Status MembersHandler::ApplyPointsEvent(pg::Connection& connection,
     return absl::OkStatus();
   }
   return recorded.status();
+}
+
+absl::Status MembersHandler::ApplyPointsEvents(pg::Connection& connection,
+                                               std::span<const events::v1::Event* const> events) {
+  const absl::Time now = clock_.Now();
+  struct Qualifying {
+    const events::v1::Event* event;
+    QualifyingPoints points;
+  };
+  std::vector<Qualifying> qualifying;
+  qualifying.reserve(events.size());
+  for (const events::v1::Event* event : events) {
+    LOYALTY_ASSIGN_OR_RETURN(std::optional<QualifyingPoints> points, QualifyingPointsOf(*event));
+    if (!points.has_value() || points->points == 0) continue;
+    // As ApplyPointsEvent: a purchase stamped ahead of this clock counts from now.
+    points->occur_time = std::min(points->occur_time, now);
+    qualifying.push_back(Qualifying{.event = event, .points = *std::move(points)});
+  }
+  if (qualifying.empty()) return absl::OkStatus();
+
+  // Each program once (usually from the cache), then every member of a known program locked in
+  // one statement.
+  absl::flat_hash_map<std::string, std::optional<Program>> programs;
+  std::vector<MemberKey> keys;
+  for (const Qualifying& item : qualifying) {
+    auto [program, added] = programs.try_emplace(item.points.program_id);
+    if (added) {
+      LOYALTY_ASSIGN_OR_RETURN(program->second,
+                               LoadProgramCached(connection, item.points.program_id));
+    }
+    if (program->second.has_value()) {
+      keys.push_back(
+          MemberKey{.program_id = item.points.program_id, .member_id = item.points.member_id});
+    }
+  }
+  using Key = std::pair<std::string, std::string>;
+  absl::flat_hash_map<Key, Member> members;
+  if (!keys.empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<Member> locked, LockMembers(connection, keys));
+    for (Member& member : locked) {
+      Key key(member.program_id, member.member_id);
+      members.emplace(std::move(key), std::move(member));
+    }
+  }
+
+  // Each event goes one of three ways. A member whose qualification period has ended has a
+  // renewal or downgrade due before its points count, which samples the window at past
+  // instants: such a member (rare: the tier-review sweep and reads keep periods current) takes
+  // the per-event path. Every other member's activities are inserted together, and its tier is
+  // evaluated after each of its events from its window sum before the message plus what the
+  // message added so far: the same evaluations, at the same `now`, as one by one.
+  enum class Way { kSkip, kOneByOne, kTogether };
+  std::vector<Way> ways(qualifying.size(), Way::kSkip);
+  std::vector<QualifyingActivity> together;
+  std::vector<MemberKey> summed;
+  std::vector<absl::Time> window_starts;
+  absl::flat_hash_map<Key, int64_t> window_sums;
+  for (size_t i = 0; i < qualifying.size(); ++i) {
+    const QualifyingPoints& points = qualifying[i].points;
+    const std::optional<Program>& program = programs.at(points.program_id);
+    const auto member = program.has_value() ? members.find(Key(points.program_id, points.member_id))
+                                            : members.end();
+    if (member == members.end()) {
+      // As ApplyPointsEvent: nothing to count, and no reason to stop the stream.
+      log::Warning("points event for an unknown member skipped",
+                   {{"event_id", qualifying[i].event->event_id()},
+                    {"member", MemberName(points.program_id, points.member_id)}});
+      continue;
+    }
+    const bool erased = member->second.status == MemberStatus::kErased;
+    if (!erased &&
+        AddMonths(member->second.tier.period_start, program->policy.window_months) <= now) {
+      ways[i] = Way::kOneByOne;
+      continue;
+    }
+    ways[i] = Way::kTogether;
+    together.push_back(QualifyingActivity{.program_id = points.program_id,
+                                          .member_id = points.member_id,
+                                          .event_id = qualifying[i].event->event_id(),
+                                          .points = points.points,
+                                          .occur_time = points.occur_time});
+    if (!erased && window_sums.try_emplace(member->first, 0).second) {
+      summed.push_back(MemberKey{.program_id = points.program_id, .member_id = points.member_id});
+      window_starts.push_back(WindowStart(now, program->policy));
+    }
+  }
+  // The sums before this message's activities, which are inserted next.
+  if (!summed.empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<int64_t> sums,
+                             SumQualifyingPointsOfMembers(connection, summed, window_starts, now));
+    for (size_t i = 0; i < summed.size(); ++i) {
+      window_sums[Key(summed[i].program_id, summed[i].member_id)] = sums[i];
+    }
+  }
+  absl::flat_hash_set<std::string> inserted;
+  if (!together.empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                             InsertQualifyingActivities(connection, together, now));
+    inserted.insert(ids.begin(), ids.end());
+  }
+
+  for (size_t i = 0; i < qualifying.size(); ++i) {
+    const QualifyingPoints& points = qualifying[i].points;
+    const std::string& event_id = qualifying[i].event->event_id();
+    if (ways[i] == Way::kSkip) continue;
+    if (ways[i] == Way::kOneByOne) {
+      LOYALTY_RETURN_IF_ERROR(RecordQualifyingIn(connection, points.program_id, points.member_id,
+                                                 event_id, points.points, points.occur_time, now,
+                                                 /*with_total=*/false)
+                                  .status());
+      continue;
+    }
+    const Key key(points.program_id, points.member_id);
+    const auto sum = window_sums.find(key);
+    // Recorded before (a duplicate; erase: an id repeated in `events` counts once), or an erased
+    // member's, whose tier no longer moves.
+    if (inserted.erase(event_id) == 0 || sum == window_sums.end()) continue;
+    const Program& program = *programs.at(points.program_id);
+    if (points.occur_time > WindowStart(now, program.policy)) sum->second += points.points;
+    Member& member = members.at(key);
+    const TierEvaluation evaluation =
+        EvaluateTier(program.tiers, program.policy, member.tier, now, [&](absl::Time window_end) {
+          // The period has not ended, so only the window ending now is looked at.
+          LOYALTY_CHECK(window_end == now);
+          return sum->second;
+        });
+    if (evaluation.changes.empty()) continue;  // The common case: no statement at all.
+    const TierState before = member.tier;
+    std::vector<events::OutboxEvent> tier_events;
+    LOYALTY_RETURN_IF_ERROR(
+        ApplyTierEvaluation(connection, program, member, evaluation, tier_events));
+    LOYALTY_RETURN_IF_ERROR(UpdateIfTierMoved(connection, member, before, now));
+    LOYALTY_RETURN_IF_ERROR(AppendAll(connection, tier_events));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> MembersHandler::ApplyDueTierChanges(int limit) {

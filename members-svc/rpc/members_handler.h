@@ -9,9 +9,14 @@
 // written whole or not at all.
 
 #include <memory>
+#include <span>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/events/outbox.h"
 #include "common/paging/page_token.h"
@@ -21,6 +26,7 @@
 #include "loyalty/events/v1/events.pb.h"
 #include "loyalty/members/v1/members_service.pb.h"
 #include "members-svc/domain/member.h"
+#include "members-svc/domain/tier.h"
 
 namespace loyalty::members {
 
@@ -62,6 +68,15 @@ class MembersHandler {
   // INVALID_ARGUMENT for a payload that does not parse; SQL errors as mapped by common/pg.
   absl::Status ApplyPointsEvent(pg::Connection& connection, const events::v1::Event& event);
 
+  // ApplyPointsEvent for the fresh events of one stream message, in stream order, with the same
+  // effects as applying them one by one (tiers, tier history, TierChanged events in the same
+  // order) in a handful of statements: the programs loaded once each, the members locked in one
+  // statement, their window sums read in one and the activities inserted in one; only a member
+  // whose tier moves gets statements of its own. A member whose qualification period has ended
+  // (a renewal or downgrade is due first) goes the per-event way. Errors as ApplyPointsEvent.
+  absl::Status ApplyPointsEvents(pg::Connection& connection,
+                                 std::span<const events::v1::Event* const> events);
+
  private:
   // RecordQualifyingActivity's effect in the caller's transaction, validated input; the
   // window's qualifying points are summed for the answer only `with_total` (the consumer of
@@ -75,6 +90,11 @@ class MembersHandler {
   // to `events`, which the caller appends to the outbox before it commits.
   absl::Status RefreshTier(pg::Connection& connection, const Program& program, Member& member,
                            absl::Time now, std::vector<events::OutboxEvent>& events);
+  // RefreshTier's writes for an evaluation already made: the history of each upgrade and
+  // downgrade, its TierChanged event added to `events`, and member.tier set to the new state.
+  absl::Status ApplyTierEvaluation(pg::Connection& connection, const Program& program,
+                                   Member& member, const TierEvaluation& evaluation,
+                                   std::vector<events::OutboxEvent>& events);
   // Loads the member and, if its tier is stale, refreshes it in a short write transaction.
   absl::StatusOr<std::pair<Program, Member>> LoadCurrentMember(const std::string& program_id,
                                                                const std::string& member_id);
@@ -89,11 +109,19 @@ class MembersHandler {
                                         const std::string& program_id, const std::string& member_id,
                                         Mutation mutate);
   std::string NewId(char prefix);
+  // LoadProgram through a cache: programs never change once created (there is no update RPC),
+  // so the consumer of points events loads each once per process, not once per message. Unknown
+  // programs are not remembered (one may be created later).
+  absl::StatusOr<std::optional<Program>> LoadProgramCached(pg::Connection& connection,
+                                                           const std::string& program_id);
 
   pg::Pool& pool_;
   const Clock& clock_;
   MembersHandlerOptions options_;
   paging::PageTokenCodec page_tokens_;
+  absl::Mutex programs_mutex_;
+  // Cleared when it reaches kProgramCacheMax programs.
+  absl::flat_hash_map<std::string, Program> programs_ ABSL_GUARDED_BY(programs_mutex_);
 };
 
 }  // namespace loyalty::members

@@ -1,10 +1,14 @@
 #include "members-svc/rpc/referral_bonus.h"
 
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/events/consumer.h"
+#include "common/pg/array.h"
 #include "common/rpc/proto_time.h"
 #include "common/status/macros.h"
 #include "loyalty/points/v1/points_events.pb.h"
@@ -46,18 +50,67 @@ absl::StatusOr<std::string> ReferralBonus::Award(const std::string& program_id,
   return std::string("MEMBER_NOT_ELIGIBLE");  // Unreachable: every answer is listed above.
 }
 
-absl::Status ReferralBonus::ApplyPointsEvent(pg::Connection& connection,
-                                             const events::v1::Event& event) {
+namespace {
+
+struct Purchase {
+  std::string program_id;
+  std::string member_id;
+  absl::Time occur_time;
+};
+
+// The purchase that earned points `event` tells of; nullopt for any other event.
+absl::StatusOr<std::optional<Purchase>> EarningPurchaseOf(const events::v1::Event& event) {
   if (event.event_type() != points::v1::PointsEarned::descriptor()->full_name()) {
-    return absl::OkStatus();
+    return std::nullopt;
   }
   points::v1::PointsEarned earned;
   LOYALTY_RETURN_IF_ERROR(events::ParsePayload(event, earned));
   if (earned.source() != points::v1::EARN_SOURCE_PURCHASE || earned.points() <= 0) {
-    return absl::OkStatus();
+    return std::nullopt;
   }
   LOYALTY_ASSIGN_OR_RETURN(absl::Time occur_time, ParseTimestamp(event.occur_time(), "occur_time"));
-  return OnQualifyingPurchase(connection, earned.program(), earned.member(), occur_time);
+  return Purchase{
+      .program_id = earned.program(), .member_id = earned.member(), .occur_time = occur_time};
+}
+
+}  // namespace
+
+absl::Status ReferralBonus::ApplyPointsEvent(pg::Connection& connection,
+                                             const events::v1::Event& event) {
+  LOYALTY_ASSIGN_OR_RETURN(std::optional<Purchase> purchase, EarningPurchaseOf(event));
+  if (!purchase.has_value()) return absl::OkStatus();
+  return OnQualifyingPurchase(connection, purchase->program_id, purchase->member_id,
+                              purchase->occur_time);
+}
+
+absl::Status ReferralBonus::ApplyPointsEvents(pg::Connection& connection,
+                                              std::span<const events::v1::Event* const> events) {
+  std::vector<Purchase> purchases;
+  pg::ArrayLiteral programs, members;
+  for (const events::v1::Event* event : events) {
+    LOYALTY_ASSIGN_OR_RETURN(std::optional<Purchase> purchase, EarningPurchaseOf(*event));
+    if (!purchase.has_value()) continue;
+    programs.Add(purchase->program_id);
+    members.Add(purchase->member_id);
+    purchases.push_back(*std::move(purchase));
+  }
+  if (purchases.empty()) return absl::OkStatus();
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result pending,
+      connection.Execute(queries::kSelectPendingReferees,
+                         pg::Params().Add(programs.Build()).Add(members.Build())));
+  using Key = std::pair<std::string, std::string>;
+  absl::flat_hash_set<Key> referees;
+  for (int row = 0; row < pending.rows(); ++row) {
+    referees.emplace(pending.String(row, "program_id"), pending.String(row, "referee_id"));
+  }
+  // erase: a referee's first purchase settles the referral; the later ones find it settled.
+  for (const Purchase& purchase : purchases) {
+    if (referees.erase(Key(purchase.program_id, purchase.member_id)) == 0) continue;
+    LOYALTY_RETURN_IF_ERROR(OnQualifyingPurchase(connection, purchase.program_id,
+                                                 purchase.member_id, purchase.occur_time));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ReferralBonus::OnQualifyingPurchase(pg::Connection& connection,

@@ -14,6 +14,7 @@
 // applied again later; points-svc's idempotency makes the repeated calls pay once.
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "absl/status/status.h"
@@ -39,6 +40,12 @@ class ReferralBonus {
   // its member's pending referral, as of the event's time; any other event is left alone.
   // INVALID_ARGUMENT for a payload that does not parse (events::ParsePayload).
   absl::Status ApplyPointsEvent(pg::Connection& connection, const events::v1::Event& event);
+
+  // ApplyPointsEvent for the fresh events of one stream message, in stream order: one statement
+  // finds which of the purchasing members have a pending referral, and only the first purchase
+  // of each of those settles it (OnQualifyingPurchase). Errors as ApplyPointsEvent.
+  absl::Status ApplyPointsEvents(pg::Connection& connection,
+                                 std::span<const events::v1::Event* const> events);
 
  private:
   // Asks points-svc for one member's REFERRAL activity. OK when paid (now or before); the

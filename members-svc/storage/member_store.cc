@@ -1,6 +1,7 @@
 #include "members-svc/storage/member_store.h"
 
 #include "common/check.h"
+#include "common/pg/array.h"
 #include "common/status/macros.h"
 #include "members-svc/storage/queries.h"
 
@@ -161,6 +162,22 @@ absl::StatusOr<std::optional<Member>> LoadMember(pg::Connection& connection,
   return MemberFromRow(rows, 0);
 }
 
+absl::StatusOr<std::vector<Member>> LockMembers(pg::Connection& connection,
+                                                const std::vector<MemberKey>& keys) {
+  pg::ArrayLiteral programs, members;
+  for (const MemberKey& key : keys) {
+    programs.Add(key.program_id);
+    members.Add(key.member_id);
+  }
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result rows, connection.Execute(queries::kSelectMembersForUpdate,
+                                          pg::Params().Add(programs.Build()).Add(members.Build())));
+  std::vector<Member> locked;
+  locked.reserve(rows.rows());
+  for (int row = 0; row < rows.rows(); ++row) locked.push_back(MemberFromRow(rows, row));
+  return locked;
+}
+
 absl::StatusOr<std::optional<std::string>> FindMemberByIdentifier(
     pg::Connection& connection, const std::string& program_id,
     const std::optional<std::string>& email, const std::optional<std::string>& phone,
@@ -268,6 +285,54 @@ absl::StatusOr<bool> InsertQualifyingActivity(pg::Connection& connection,
                                                                      .Add(occur_time)
                                                                      .Add(record_time)));
   return result.affected_rows() == 1;
+}
+
+absl::StatusOr<std::vector<std::string>> InsertQualifyingActivities(
+    pg::Connection& connection, const std::vector<QualifyingActivity>& activities,
+    absl::Time record_time) {
+  pg::ArrayLiteral programs, members, event_ids, points, occur_times;
+  for (const QualifyingActivity& activity : activities) {
+    programs.Add(activity.program_id);
+    members.Add(activity.member_id);
+    event_ids.Add(activity.event_id);
+    points.Add(activity.points);
+    occur_times.Add(activity.occur_time);
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection.Execute(queries::kInsertQualifyingActivities,
+                                                               pg::Params()
+                                                                   .Add(programs.Build())
+                                                                   .Add(members.Build())
+                                                                   .Add(event_ids.Build())
+                                                                   .Add(points.Build())
+                                                                   .Add(occur_times.Build())
+                                                                   .Add(record_time)));
+  std::vector<std::string> inserted;
+  inserted.reserve(rows.rows());
+  for (int row = 0; row < rows.rows(); ++row) inserted.push_back(rows.String(row, 0));
+  return inserted;
+}
+
+absl::StatusOr<std::vector<int64_t>> SumQualifyingPointsOfMembers(
+    pg::Connection& connection, const std::vector<MemberKey>& keys,
+    const std::vector<absl::Time>& window_starts, absl::Time window_end) {
+  LOYALTY_CHECK(keys.size() == window_starts.size());
+  pg::ArrayLiteral programs, members, starts;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    programs.Add(keys[i].program_id);
+    members.Add(keys[i].member_id);
+    starts.Add(window_starts[i]);
+  }
+  LOYALTY_ASSIGN_OR_RETURN(
+      pg::Result rows,
+      connection.Execute(queries::kSumQualifyingPointsOfMembers, pg::Params()
+                                                                     .Add(programs.Build())
+                                                                     .Add(members.Build())
+                                                                     .Add(starts.Build())
+                                                                     .Add(window_end)));
+  std::vector<int64_t> sums;
+  sums.reserve(rows.rows());
+  for (int row = 0; row < rows.rows(); ++row) sums.push_back(rows.Int64(row, 0));
+  return sums;
 }
 
 absl::StatusOr<int64_t> SumQualifyingPoints(pg::Connection& connection,

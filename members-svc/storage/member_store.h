@@ -52,6 +52,11 @@ struct MemberKey {
 absl::StatusOr<std::vector<MemberKey>> MembersDueForTierReview(pg::Connection& connection,
                                                                absl::Time now, int limit);
 
+// Locks and loads the members of `keys` (duplicates allowed) in one statement, in
+// (program_id, member_id) order; unknown members are left out.
+absl::StatusOr<std::vector<Member>> LockMembers(pg::Connection& connection,
+                                                const std::vector<MemberKey>& keys);
+
 // Writes every mutable field of `member` (status, profile, tier state, times).
 absl::Status UpdateMember(pg::Connection& connection, const Member& member);
 
@@ -75,6 +80,25 @@ absl::StatusOr<bool> InsertQualifyingActivity(pg::Connection& connection,
                                               const std::string& member_id,
                                               const std::string& event_id, int64_t points,
                                               absl::Time occur_time, absl::Time record_time);
+
+struct QualifyingActivity {
+  std::string program_id;
+  std::string member_id;
+  std::string event_id;
+  int64_t points = 0;
+  absl::Time occur_time;
+};
+// InsertQualifyingActivity for many in one statement; returns the event ids inserted (those
+// recorded before are left out).
+absl::StatusOr<std::vector<std::string>> InsertQualifyingActivities(
+    pg::Connection& connection, const std::vector<QualifyingActivity>& activities,
+    absl::Time record_time);
+
+// SumQualifyingPoints for each of `keys` in one statement, with the window
+// (window_starts[i], window_end]; the sums in the order of `keys`.
+absl::StatusOr<std::vector<int64_t>> SumQualifyingPointsOfMembers(
+    pg::Connection& connection, const std::vector<MemberKey>& keys,
+    const std::vector<absl::Time>& window_starts, absl::Time window_end);
 
 // Sum of qualifying points with occur_time in (window_start, window_end].
 absl::StatusOr<int64_t> SumQualifyingPoints(pg::Connection& connection,

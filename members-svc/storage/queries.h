@@ -67,6 +67,15 @@ inline constexpr pg::Query kSelectMemberByIdentifier{
     "((email IS NOT NULL AND email = $2) OR (phone IS NOT NULL AND phone = $3)) "
     "AND member_id <> $4 ORDER BY seq LIMIT 1"};
 
+// Locks the members of the pairs ($1[i], $2[i]) in (program_id, member_id) order, so two
+// transactions locking overlapping sets (two replicas applying the same points events) wait for
+// each other instead of deadlocking. Unknown pairs are left out.
+inline constexpr pg::Query kSelectMembersForUpdate{
+    "members_select_members_for_update",
+    "SELECT " LOYALTY_MEMBER_COLUMNS
+    "FROM members WHERE (program_id, member_id) IN "
+    "(SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY program_id, member_id FOR UPDATE"};
+
 // Writes every mutable column; the caller has the row locked (kSelectMemberForUpdate).
 inline constexpr pg::Query kUpdateMember{
     "members_update_member",
@@ -113,6 +122,24 @@ inline constexpr pg::Query kInsertQualifyingActivity{
     "members_insert_qualifying_activity",
     "INSERT INTO qualifying_activity (program_id, member_id, event_id, points, occur_time, "
     "record_time) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"};
+
+// kInsertQualifyingActivity for many rows; returns the event ids of the rows inserted.
+inline constexpr pg::Query kInsertQualifyingActivities{
+    "members_insert_qualifying_activities",
+    "INSERT INTO qualifying_activity (program_id, member_id, event_id, points, occur_time, "
+    "record_time) SELECT a.program_id, a.member_id, a.event_id, a.points, a.occur_time, $6 "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) "
+    "AS a(program_id, member_id, event_id, points, occur_time) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"};
+
+// kSumQualifyingPoints for the members ($1[i], $2[i]) with windows ($3[i], $4], in that order.
+inline constexpr pg::Query kSumQualifyingPointsOfMembers{
+    "members_sum_qualifying_points_of_members",
+    "SELECT COALESCE((SELECT sum(q.points) FROM qualifying_activity q "
+    "WHERE q.program_id = m.program_id AND q.member_id = m.member_id "
+    "AND q.occur_time > m.window_start AND q.occur_time <= $4), 0)::bigint "
+    "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY "
+    "AS m(program_id, member_id, window_start, position) ORDER BY m.position"};
 
 // Points in the window (start, end]: an activity at exactly the window end counts.
 inline constexpr pg::Query kSumQualifyingPoints{
@@ -166,6 +193,13 @@ inline constexpr pg::Query kLockPendingReferral{
     "members_lock_pending_referral",
     "SELECT referral_id, referrer_id FROM referrals WHERE program_id = $1 AND referee_id = $2 "
     "AND status = 1 FOR UPDATE"};
+
+// Which of the members ($1[i], $2[i]) have a pending referral as referee (not locked: settling
+// one locks it with kLockPendingReferral and looks again).
+inline constexpr pg::Query kSelectPendingReferees{
+    "members_select_pending_referees",
+    "SELECT program_id, referee_id FROM referrals WHERE status = 1 AND (program_id, referee_id) "
+    "IN (SELECT * FROM unnest($1::text[], $2::text[]))"};
 
 // Locks the referrer's member row, then counts their rewarded referrals.
 inline constexpr pg::Query kCountRewardedReferrals{
