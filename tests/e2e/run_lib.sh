@@ -16,25 +16,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
+# export_free_port VARIABLE: exports VARIABLE as a random port in 20000-49999 that nothing
+# listens on and that no earlier call handed out (two services must never draw the same one).
+picked_ports=" "
+export_free_port() {
   local port
   for _ in $(seq 1 50); do
     port=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+    if [[ "$picked_ports" != *" $port "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      picked_ports+="$port "
+      export "$1=$port"
+      return
+    fi
   done
   fail "no free port found"
 }
 export LOYALTY_DATA_DIR="$work/data"
 export LOYALTY_RUN_SKIP_BUILD=1
-export LOYALTY_PG_PORT="$(free_port)"
-export LOYALTY_MEMBERS_GRPC_PORT="$(free_port)"
-export LOYALTY_MEMBERS_METRICS_PORT="$(free_port)"
-export LOYALTY_POINTS_GRPC_PORT="$(free_port)"
-export LOYALTY_POINTS_METRICS_PORT="$(free_port)"
-export LOYALTY_REWARDS_GRPC_PORT="$(free_port)"
-export LOYALTY_REWARDS_METRICS_PORT="$(free_port)"
-export LOYALTY_GATEWAY_HTTP_PORT="$(free_port)"
-export LOYALTY_GATEWAY_METRICS_PORT="$(free_port)"
+for variable in LOYALTY_PG_PORT LOYALTY_MEMBERS_GRPC_PORT LOYALTY_MEMBERS_METRICS_PORT \
+  LOYALTY_POINTS_GRPC_PORT LOYALTY_POINTS_METRICS_PORT LOYALTY_REWARDS_GRPC_PORT \
+  LOYALTY_REWARDS_METRICS_PORT LOYALTY_GATEWAY_HTTP_PORT LOYALTY_GATEWAY_METRICS_PORT; do
+  export_free_port "$variable"
+done
 addr="127.0.0.1:$LOYALTY_MEMBERS_GRPC_PORT"
 
 "$root/scripts/run" >"$work/run.log" 2>&1 &

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -251,8 +252,9 @@ class FlowsTest : public ::testing::Test {
     points_consumer_ = std::make_unique<events::EventConsumer>(
         *members_pool_, testkit::InsecureChannel(PointsAddress()),
         Options("points", "members-svc", members::PointsEventTypes()),
-        [handler](pg::Connection& connection, const events::v1::Event& event) {
-          return handler->ApplyPointsEvent(connection, event);
+        [handler](pg::Connection& connection,
+                  std::span<const events::v1::Event* const> fresh_events) {
+          return handler->ApplyPointsEvents(connection, fresh_events);
         });
     points_consumer_->Start();
   }
