@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
@@ -234,6 +237,35 @@ void EventConsumer::Observe(const v1::SubscribeResponse& response, int applied) 
   metrics_->applied.Increment(applied);
 }
 
+namespace {
+
+// Stream messages read ahead of the transaction that applies them, at most: a consumer that
+// falls behind applies everything that has arrived (up to this many messages of up to 100
+// events) in one transaction, instead of paying a transaction and its WAL flush per message.
+constexpr size_t kReadAheadMessagesMax = 10;
+
+// What the stream's reader thread hands to the applying thread.
+struct Inbox {
+  absl::Mutex mutex;
+  std::deque<v1::SubscribeResponse> messages ABSL_GUARDED_BY(mutex);
+  bool ended ABSL_GUARDED_BY(mutex) = false;     // The stream has no more messages.
+  bool stopping ABSL_GUARDED_BY(mutex) = false;  // The applier gave up: stop reading.
+};
+
+// The messages in `taken`, in order, as one: every event, and the last one's positions.
+v1::SubscribeResponse Merge(std::vector<v1::SubscribeResponse>& taken) {
+  if (taken.size() == 1) return std::move(taken.front());
+  v1::SubscribeResponse merged;
+  for (v1::SubscribeResponse& message : taken) {
+    for (v1::Event& event : *message.mutable_events()) *merged.add_events() = std::move(event);
+  }
+  merged.set_scanned_sequence(taken.back().scanned_sequence());
+  merged.set_head_sequence(taken.back().head_sequence());
+  return merged;
+}
+
+}  // namespace
+
 absl::Status EventConsumer::RunStream() {
   LOYALTY_ASSIGN_OR_RETURN(int64_t cursor, LoadCursor());
   grpc::ClientContext context;
@@ -249,9 +281,39 @@ absl::Status EventConsumer::RunStream() {
   for (const std::string& type : options_.types) request.add_types(type);
   std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
       stub_->Subscribe(&context, request);
+  // One thread reads, this one applies, so messages that arrive while a transaction runs wait
+  // in the inbox and go into the next one together.
+  Inbox inbox;
+  std::thread reading([&] {
+    v1::SubscribeResponse message;
+    while (reader->Read(&message)) {
+      absl::MutexLock lock(&inbox.mutex);
+      auto room = [&inbox]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(inbox.mutex) {
+        return inbox.messages.size() < kReadAheadMessagesMax || inbox.stopping;
+      };
+      inbox.mutex.Await(absl::Condition(&room));
+      if (inbox.stopping) break;
+      inbox.messages.push_back(std::move(message));
+    }
+    absl::MutexLock lock(&inbox.mutex);
+    inbox.ended = true;
+  });
   absl::Status status;
-  v1::SubscribeResponse response;
-  while (reader->Read(&response)) {
+  while (true) {
+    std::vector<v1::SubscribeResponse> taken;
+    {
+      absl::MutexLock lock(&inbox.mutex);
+      auto ready = [&inbox]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(inbox.mutex) {
+        return !inbox.messages.empty() || inbox.ended;
+      };
+      inbox.mutex.Await(absl::Condition(&ready));
+      if (inbox.messages.empty()) break;  // Ended, and everything it read is applied.
+      while (!inbox.messages.empty()) {
+        taken.push_back(std::move(inbox.messages.front()));
+        inbox.messages.pop_front();
+      }
+    }
+    const v1::SubscribeResponse response = Merge(taken);
     // A heartbeat that moves nothing needs no transaction.
     if (response.events_size() == 0 && response.scanned_sequence() <= cursor) {
       Observe(response, 0);
@@ -260,13 +322,18 @@ absl::Status EventConsumer::RunStream() {
     absl::StatusOr<int> applied = Apply(response);
     if (!applied.ok()) {
       status = applied.status();
-      context.TryCancel();
       break;
     }
     cursor = std::max(cursor, response.scanned_sequence());
     if (response.events_size() > 0) progressed_.store(true);
     Observe(response, *applied);
   }
+  if (!status.ok()) {
+    context.TryCancel();
+    absl::MutexLock lock(&inbox.mutex);
+    inbox.stopping = true;
+  }
+  reading.join();
   const grpc::Status finished = reader->Finish();
   {
     absl::MutexLock lock(&mutex_);

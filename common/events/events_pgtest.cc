@@ -676,6 +676,37 @@ TEST_F(ConsumerTest, ABatchApplyGetsEachMessagesNewEventsOnceInStreamOrder) {
   EXPECT_EQ(*consumer.LoadCursor(), 10);
 }
 
+TEST_F(ConsumerTest, MessagesThatArriveDuringATransactionAreAppliedTogetherInTheNext) {
+  // 140 events in pages of 7: 20 messages. The first transaction is slow, so the messages
+  // behind it pile up in the read-ahead and go into few transactions, in order, each once.
+  ASSERT_THAT(Append(Batch("r", 140)), IsOk());
+  std::vector<size_t> sizes;
+  std::vector<std::string> order;
+  auto consumer = std::make_unique<EventConsumer>(
+      *consumer_pool_, channel_, ConsumerOptions{.stream = "things", .consumer = "effects-svc"},
+      ApplyBatchFn([&](pg::Connection& connection,
+                       std::span<const v1::Event* const> events) -> absl::Status {
+        if (sizes.empty()) absl::SleepFor(absl::Milliseconds(500));
+        sizes.push_back(events.size());
+        for (const v1::Event* event : events) {
+          order.push_back(event->aggregate_id());
+          LOYALTY_RETURN_IF_ERROR(RecordEffect(connection, *event));
+        }
+        return absl::OkStatus();
+      }));
+  consumer->Start();
+  ASSERT_TRUE(AwaitCursor(*consumer, 140));
+  consumer->Stop();
+  EXPECT_EQ(Effects(), 140);
+  EXPECT_EQ(Effects("count(DISTINCT event_id)"), 140);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 140; ++i) expected.push_back(absl::StrCat("r", i));
+  EXPECT_EQ(order, expected);
+  // At most 10 messages (70 events) per transaction, and far fewer transactions than messages.
+  EXPECT_LT(sizes.size(), 10u);
+  for (size_t size : sizes) EXPECT_LE(size, 70u);
+}
+
 TEST_F(ConsumerTest, PruningAppliedIdsKeepsRecentOnesAndThoseAboveTheCursor) {
   ASSERT_THAT(Append(Batch("p", 10)), IsOk());
   std::unique_ptr<EventConsumer> consumer = MakeConsumer();
