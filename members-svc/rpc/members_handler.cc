@@ -888,11 +888,15 @@ absl::Status MembersHandler::ApplyPointsEvents(pg::Connection& connection,
     inserted.insert(ids.begin(), ids.end());
   }
 
+  std::vector<events::OutboxEvent> tier_events;
   for (size_t i = 0; i < qualifying.size(); ++i) {
     const QualifyingPoints& points = qualifying[i].points;
     const std::string& event_id = qualifying[i].event->event_id();
     if (ways[i] == Way::kSkip) continue;
     if (ways[i] == Way::kOneByOne) {
+      // What the batch changed so far goes first, so the stream has the one-by-one order.
+      LOYALTY_RETURN_IF_ERROR(AppendAll(connection, tier_events));
+      tier_events.clear();
       LOYALTY_RETURN_IF_ERROR(RecordQualifyingIn(connection, points.program_id, points.member_id,
                                                  event_id, points.points, points.occur_time, now,
                                                  /*with_total=*/false)
@@ -915,13 +919,13 @@ absl::Status MembersHandler::ApplyPointsEvents(pg::Connection& connection,
         });
     if (evaluation.changes.empty()) continue;  // The common case: no statement at all.
     const TierState before = member.tier;
-    std::vector<events::OutboxEvent> tier_events;
     LOYALTY_RETURN_IF_ERROR(
         ApplyTierEvaluation(connection, program, member, evaluation, tier_events));
     LOYALTY_RETURN_IF_ERROR(UpdateIfTierMoved(connection, member, before, now));
-    LOYALTY_RETURN_IF_ERROR(AppendAll(connection, tier_events));
   }
-  return absl::OkStatus();
+  // The message's TierChanged events in one insert, in the order the changes were made: a wave
+  // of upgrades (members crossing a threshold together) costs one statement fewer per member.
+  return AppendAll(connection, tier_events);
 }
 
 absl::StatusOr<int> MembersHandler::ApplyDueTierChanges(int limit) {
