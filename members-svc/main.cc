@@ -129,9 +129,11 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       pool, state->clock, *state->webhook_client, webhook_config->dispatcher);
   WebhooksHandler* webhooks = state->webhooks.get();
   WebhookDispatcher* dispatcher = state->webhook_dispatcher.get();
-  const events::ApplyFn fan_out = [webhooks](pg::Connection& connection,
-                                             const events::v1::Event& event) {
-    return webhooks->ApplyEvent(connection, event);
+  // A whole message at once: one read of what endpoints want, one insert of what they get.
+  const events::ApplyBatchFn fan_out = [webhooks](
+                                           pg::Connection& connection,
+                                           std::span<const events::v1::Event* const> fresh_events) {
+    return webhooks->ApplyEvents(connection, fresh_events);
   };
   state->points_webhook_events = std::make_unique<events::EventConsumer>(
       pool, points,

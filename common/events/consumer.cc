@@ -187,8 +187,8 @@ absl::StatusOr<int> EventConsumer::Apply(const v1::SubscribeResponse& response) 
 }
 
 absl::StatusOr<int> FollowOutbox(pg::Pool& pool, const std::string& stream,
-                                 const std::string& consumer, const ApplyFn& apply, int page_size,
-                                 int pages_max) {
+                                 const std::string& consumer, const ApplyBatchFn& apply_batch,
+                                 int page_size, int pages_max) {
   LOYALTY_CHECK(page_size >= 1 && page_size <= kPageSizeMax && pages_max >= 1);
   LOYALTY_ASSIGN_OR_RETURN(int64_t cursor, LoadCursor(pool, stream));
   int applied = 0;
@@ -206,7 +206,7 @@ absl::StatusOr<int> FollowOutbox(pg::Pool& pool, const std::string& stream,
     for (v1::Event& event : page.events) *message.add_events() = std::move(event);
     message.set_scanned_sequence(page.scanned_sequence);
     message.set_head_sequence(page.head_sequence);
-    LOYALTY_ASSIGN_OR_RETURN(int fresh, ApplyMessage(pool, stream, message, apply));
+    LOYALTY_ASSIGN_OR_RETURN(int fresh, ApplyMessage(pool, stream, message, nullptr, apply_batch));
     applied += fresh;
     cursor = page.scanned_sequence;
     if (!page.more) break;

@@ -94,13 +94,13 @@ absl::StatusOr<int> PruneApplied(pg::Pool& pool, const std::string& stream, absl
 
 // A service consuming its OWN outbox, without subscribing to itself over the network: reads
 // pages of `page_size` events after the stored cursor of `stream` straight from the outbox table
-// (ReadPage) and applies each with ApplyMessage, so the bookkeeping is the same as a remote
-// consumer's. Registers `consumer` at its cursor so outbox pruning waits for it. Stops after
-// `pages_max` pages or at the head; returns how many events were applied. The caller runs it,
+// (ReadPage) and applies each with ApplyMessage and `apply_batch`, so the bookkeeping is the same
+// as a remote consumer's. Registers `consumer` at its cursor so outbox pruning waits for it. Stops
+// after `pages_max` pages or at the head; returns how many events were applied. The caller runs it,
 // and PruneApplied for `stream`, from background loops.
 absl::StatusOr<int> FollowOutbox(pg::Pool& pool, const std::string& stream,
-                                 const std::string& consumer, const ApplyFn& apply, int page_size,
-                                 int pages_max);
+                                 const std::string& consumer, const ApplyBatchFn& apply_batch,
+                                 int page_size, int pages_max);
 
 class EventConsumer {
  public:

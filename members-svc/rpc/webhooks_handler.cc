@@ -416,11 +416,25 @@ absl::StatusOr<v1::RetryWebhookDeliveryResponse> WebhooksHandler::RetryWebhookDe
       });
 }
 
-absl::Status WebhooksHandler::ApplyEvent(pg::Connection& connection,
-                                         const events::v1::Event& event) {
-  return QueueDeliveries(connection, event.program(), event.event_id(), event.event_type(),
-                         WebhookBody(event), clock_.Now())
-      .status();
+absl::Status WebhooksHandler::ApplyEvents(pg::Connection& connection,
+                                          std::span<const events::v1::Event* const> events) {
+  std::vector<std::string> programs;
+  for (const events::v1::Event* event : events) {
+    if (std::find(programs.begin(), programs.end(), event->program()) == programs.end()) {
+      programs.push_back(event->program());
+    }
+  }
+  LOYALTY_ASSIGN_OR_RETURN(auto wanted, WantedEventTypes(connection, programs));
+  std::vector<QueuedEvent> queued;
+  for (const events::v1::Event* event : events) {
+    if (!wanted.contains(std::make_pair(event->program(), event->event_type()))) continue;
+    queued.push_back({.program_id = event->program(),
+                      .event_id = event->event_id(),
+                      .event_type = event->event_type(),
+                      .body = WebhookBody(*event)});
+  }
+  if (queued.empty()) return absl::OkStatus();
+  return QueueDeliveries(connection, queued, clock_.Now()).status();
 }
 
 }  // namespace loyalty::members

@@ -4,6 +4,7 @@
 // webhooks_grpc_service.cc adapts it), and the fan-out of consumed events into deliveries
 // (docs/webhooks.md). Sending is the dispatcher's (webhook_dispatcher.h).
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,10 +46,13 @@ class WebhooksHandler {
   absl::StatusOr<v1::RetryWebhookDeliveryResponse> RetryWebhookDelivery(
       const v1::RetryWebhookDeliveryRequest& request);
 
-  // The fan-out, inside an event consumer's transaction: one delivery of the event's body for
-  // each active endpoint of its program that wants its type (none twice). Nothing is stored for
-  // a program without such an endpoint. SQL errors as mapped by common/pg.
-  absl::Status ApplyEvent(pg::Connection& connection, const events::v1::Event& event);
+  // The fan-out of one stream message, inside its consumer's transaction: one delivery of each
+  // event's body for each active endpoint of its program that wants its type (none twice). One
+  // read finds which events some endpoint wants; only those get a body built, and one insert
+  // queues them all. Nothing is stored for a program without such an endpoint. SQL errors as
+  // mapped by common/pg.
+  absl::Status ApplyEvents(pg::Connection& connection,
+                           std::span<const events::v1::Event* const> events);
 
  private:
   pg::Pool& pool_;

@@ -3,6 +3,7 @@
 // events exactly once into the queue, signed delivery, retries with backoff, dead letters and
 // their retry, a hanging endpoint beside a healthy one, and a lease that outlives its dispatcher.
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -163,10 +164,12 @@ class WebhooksTest : public ::testing::Test {
     ASSERT_THAT(applied.status(), IsOk());
   }
 
-  events::ApplyFn FanOut() {
-    return [this](pg::Connection& connection, const events::v1::Event& event) {
-      return webhooks_->ApplyEvent(connection, event);
-    };
+  // As members-svc/main.cc wires it: a whole message at once.
+  events::ApplyBatchFn FanOut() {
+    return
+        [this](pg::Connection& connection, std::span<const events::v1::Event* const> fresh_events) {
+          return webhooks_->ApplyEvents(connection, fresh_events);
+        };
   }
 
   // points-svc's events as its stream would bring them: applied in one consumer transaction.
@@ -177,8 +180,9 @@ class WebhooksTest : public ::testing::Test {
       message.set_scanned_sequence(event.sequence());
     }
     message.set_head_sequence(message.scanned_sequence());
-    ASSERT_THAT(events::ApplyMessage(*pool_, "points-webhooks", message, FanOut()).status(),
-                IsOk());
+    ASSERT_THAT(
+        events::ApplyMessage(*pool_, "points-webhooks", message, nullptr, FanOut()).status(),
+        IsOk());
   }
 
   events::v1::Event PointsEvent(const std::string& program, const std::string& type,

@@ -259,11 +259,21 @@ inline constexpr pg::Query kCancelDeliveries{
 
 // The fan-out of one consumed event: a delivery for every active endpoint of its program that
 // wants its type ($3), due at once. A redelivered event adds nothing.
+// The (program, event type) pairs some active endpoint of the programs in $1 wants.
+inline constexpr pg::Query kWantedEventTypes{
+    "members_wanted_webhook_event_types",
+    "SELECT DISTINCT program_id, unnest(event_types) AS event_type FROM webhook_endpoints "
+    "WHERE program_id = ANY($1::text[]) AND state = 1"};
+
+// One delivery per event (arrays $1-$4: program, event id, type, body) and active endpoint of
+// its program that wants its type, in event order, due at $5.
 inline constexpr pg::Query kQueueDeliveries{
     "members_queue_webhook_deliveries",
     "INSERT INTO webhook_deliveries (program_id, webhook_id, event_id, event_type, body, state, "
-    "next_attempt_time, create_time) SELECT program_id, webhook_id, $2, $3, $4, 1, $5, $5 "
-    "FROM webhook_endpoints WHERE program_id = $1 AND state = 1 AND $3 = ANY(event_types) "
+    "next_attempt_time, create_time) SELECT w.program_id, w.webhook_id, e.id, e.type, e.body, 1, "
+    "$5, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY "
+    "AS e(program, id, type, body, n) JOIN webhook_endpoints w ON w.program_id = e.program "
+    "AND w.state = 1 AND e.type = ANY(w.event_types) ORDER BY e.n "
     "ON CONFLICT (program_id, webhook_id, event_id) DO NOTHING"};
 
 // Claims up to $5 due deliveries ($1: now) under a lease until $6, counting the attempt. At most

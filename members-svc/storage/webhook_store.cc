@@ -126,14 +126,34 @@ absl::StatusOr<std::optional<int64_t>> DeleteWebhook(pg::Connection& connection,
   return CancelDeliveries(connection, program_id, webhook_id, now);
 }
 
-absl::StatusOr<int64_t> QueueDeliveries(pg::Connection& connection, const std::string& program_id,
-                                        const std::string& event_id, const std::string& event_type,
-                                        const std::string& body, absl::Time now) {
+absl::StatusOr<absl::flat_hash_set<std::pair<std::string, std::string>>> WantedEventTypes(
+    pg::Connection& connection, const std::vector<std::string>& program_ids) {
   LOYALTY_ASSIGN_OR_RETURN(
-      pg::Result queued,
-      connection.Execute(
-          queries::kQueueDeliveries,
-          pg::Params().Add(program_id).Add(event_id).Add(event_type).Add(body).Add(now)));
+      pg::Result rows,
+      connection.Execute(queries::kWantedEventTypes, pg::Params().Add(pg::TextArray(program_ids))));
+  absl::flat_hash_set<std::pair<std::string, std::string>> wanted;
+  for (int row = 0; row < rows.rows(); ++row) {
+    wanted.emplace(rows.String(row, "program_id"), rows.String(row, "event_type"));
+  }
+  return wanted;
+}
+
+absl::StatusOr<int64_t> QueueDeliveries(pg::Connection& connection,
+                                        std::span<const QueuedEvent> events, absl::Time now) {
+  pg::ArrayLiteral programs, ids, types, bodies;
+  for (const QueuedEvent& event : events) {
+    programs.Add(event.program_id);
+    ids.Add(event.event_id);
+    types.Add(event.event_type);
+    bodies.Add(event.body);
+  }
+  LOYALTY_ASSIGN_OR_RETURN(pg::Result queued,
+                           connection.Execute(queries::kQueueDeliveries, pg::Params()
+                                                                             .Add(programs.Build())
+                                                                             .Add(ids.Build())
+                                                                             .Add(types.Build())
+                                                                             .Add(bodies.Build())
+                                                                             .Add(now)));
   return queued.affected_rows();
 }
 

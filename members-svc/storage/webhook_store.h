@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -74,11 +76,23 @@ absl::StatusOr<std::optional<int64_t>> DeleteWebhook(pg::Connection& connection,
                                                      const std::string& program_id,
                                                      const std::string& webhook_id, absl::Time now);
 
-// One delivery of `body` for each active endpoint of `program_id` that wants `event_type`, due at
-// `now`; none twice for one event and endpoint. Returns how many were queued.
-absl::StatusOr<int64_t> QueueDeliveries(pg::Connection& connection, const std::string& program_id,
-                                        const std::string& event_id, const std::string& event_type,
-                                        const std::string& body, absl::Time now);
+// The event types some active endpoint of each of `program_ids` wants, as (program, type).
+absl::StatusOr<absl::flat_hash_set<std::pair<std::string, std::string>>> WantedEventTypes(
+    pg::Connection& connection, const std::vector<std::string>& program_ids);
+
+// An event to fan out, with the body every delivery of it sends.
+struct QueuedEvent {
+  std::string program_id;
+  std::string event_id;
+  std::string event_type;
+  std::string body;
+};
+
+// One delivery of each event's body for each active endpoint of its program that wants its type,
+// due at `now`, in one statement; none twice for one event and endpoint. Returns how many were
+// queued.
+absl::StatusOr<int64_t> QueueDeliveries(pg::Connection& connection,
+                                        std::span<const QueuedEvent> events, absl::Time now);
 
 struct DeliveryPage {
   std::vector<WebhookDelivery> deliveries;

@@ -716,9 +716,10 @@ TEST_F(FlowsTest, EventsOfEveryServiceReachAMerchantWebhookThroughTheStreams) {
   // As members-svc/main.cc wires them: second consumers of points-svc's and rewards-svc's
   // streams, members-svc's own outbox read directly, and the dispatcher.
   members::WebhooksHandler* webhooks = webhooks_.get();
-  const events::ApplyFn fan_out = [webhooks](pg::Connection& connection,
-                                             const events::v1::Event& event) {
-    return webhooks->ApplyEvent(connection, event);
+  const events::ApplyBatchFn fan_out = [webhooks](
+                                           pg::Connection& connection,
+                                           std::span<const events::v1::Event* const> fresh_events) {
+    return webhooks->ApplyEvents(connection, fresh_events);
   };
   for (const auto& [stream, address] :
        {std::pair<std::string, std::string>{"points-webhooks", PointsAddress()},
