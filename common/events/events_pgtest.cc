@@ -138,9 +138,17 @@ class EventsTest : public ::testing::Test {
     stub_ = v1::EventStreamService::NewStub(channel_);
   }
 
+  // Appends in a transaction of its own and numbers the events at once, as the listener does a
+  // moment after the commit, so a test knows their sequences.
   absl::Status Append(std::vector<OutboxEvent> events) {
-    return pool_->InTransaction(
-        [&](pg::Connection& connection) { return AppendEvents(connection, events); });
+    LOYALTY_RETURN_IF_ERROR(pool_->InTransaction(
+        [&](pg::Connection& connection) { return AppendEvents(connection, events); }));
+    return NumberNow();
+  }
+
+  absl::Status NumberNow() {
+    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_->Acquire());
+    return NumberCommittedEvents(*connection, /*wait=*/true).status();
   }
 
   // What another replica's notifier sends after its commit.
@@ -208,7 +216,9 @@ TEST_F(EventsTest, AppendKeepsInputOrderAndEnvelope) {
   EXPECT_FALSE(page->more);
 }
 
-TEST_F(EventsTest, ATransactionsEventsAreNumberedTogetherInInsertionOrderAtItsCommit) {
+// Events are numbered once committed: what committed before a numbering round comes before
+// what commits after it, and a transaction's own events keep their insertion order.
+TEST_F(EventsTest, EventsAreNumberedAfterTheirCommitInInsertionOrder) {
   // Sequence by aggregate id, in stream order.
   const auto stream = [&] {
     auto connection = pool_->Acquire();
@@ -221,8 +231,8 @@ TEST_F(EventsTest, ATransactionsEventsAreNumberedTogetherInInsertionOrderAtItsCo
     }
     return seen;
   };
-  // Three appends in one transaction, while another transaction appends and commits between
-  // the first transaction's appends.
+  // Three appends in one transaction, while another transaction appends, commits and is
+  // numbered between the first transaction's appends.
   absl::Notification first_appended, other_committed;
   std::thread other([&] {
     first_appended.WaitForNotification();
@@ -261,7 +271,7 @@ TEST_F(EventsTest, RolledBackAppendLeavesNoEvent) {
   EXPECT_EQ(Count("SELECT count(*) FROM outbox_events"), 0);
 }
 
-TEST_F(EventsTest, ACommitWakesThisProcessAtOnceAndNotifiesOthersWithoutWakingItselfTwice) {
+TEST_F(EventsTest, ACommitIsNumberedWakesThisProcessAndNotifiesOthersWithoutWakingItselfTwice) {
   // Another process's LISTEN session.
   absl::StatusOr<std::unique_ptr<pg::Connection>> other =
       pg::Connection::Open(schema_->connection_options());
@@ -269,17 +279,30 @@ TEST_F(EventsTest, ACommitWakesThisProcessAtOnceAndNotifiesOthersWithoutWakingIt
   ASSERT_THAT((*other)->ExecuteScript("listen", "LISTEN loyalty_outbox").status(), IsOk());
   const uint64_t before = listener_->version();
 
-  ASSERT_THAT(Append({TestEvent("a", now_)}), IsOk());
-  // Woken when the transaction returned, not when some NOTIFY arrives.
-  const uint64_t woken = listener_->version();
+  // Committed without numbering: the listener's numberer, told by the commit, numbers it.
+  ASSERT_THAT(pool_->InTransaction([&](pg::Connection& connection) {
+    return AppendEvent(connection, TestEvent("a", now_));
+  }),
+              IsOk());
+  const uint64_t woken = listener_->WaitForChange(before, kWaitMax);
   EXPECT_EQ(woken, before + 1);
+  EXPECT_EQ(listener_->events_numbered(), 1u);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox_events WHERE sequence = 1"), 1);
 
-  absl::StatusOr<std::vector<pg::Notification>> received = (*other)->WaitForNotifications(kWaitMax);
-  ASSERT_THAT(received.status(), IsOk());
-  ASSERT_EQ(received->size(), 1u);
-  EXPECT_EQ((*received)[0].channel, kNotifyChannel);
-  EXPECT_EQ((*received)[0].payload, schema_->schema());
-  EXPECT_NE((*received)[0].sender_pid, (*other)->backend_pid());
+  // Other tests' schemas share the channel: only this schema's NOTIFY counts.
+  std::vector<pg::Notification> ours;
+  const absl::Time notified_by = absl::Now() + kWaitMax;
+  while (ours.empty() && absl::Now() < notified_by) {
+    absl::StatusOr<std::vector<pg::Notification>> received =
+        (*other)->WaitForNotifications(notified_by - absl::Now());
+    ASSERT_THAT(received.status(), IsOk());
+    for (const pg::Notification& notification : *received) {
+      if (notification.payload == schema_->schema()) ours.push_back(notification);
+    }
+  }
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(ours[0].channel, kNotifyChannel);
+  EXPECT_NE(ours[0].sender_pid, (*other)->backend_pid());
   // The notifier counts its NOTIFY once the statement returned, which may be after the other
   // session already has it.
   const absl::Time give_up = absl::Now() + kWaitMax;
@@ -306,6 +329,50 @@ TEST_F(EventsTest, ARolledBackAppendWakesNobody) {
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
   EXPECT_EQ(listener_->WaitForChange(before, absl::Milliseconds(100)), before);
   EXPECT_EQ(listener_->notifies_sent(), 0u);
+}
+
+// A process that dies between its COMMIT and telling its listener leaves events without a
+// sequence: the listener's periodic round numbers them and wakes the streams.
+TEST_F(EventsTest, EventsNobodyAskedToNumberAreNumberedByTheSweep) {
+  const uint64_t before = listener_->version();
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  ASSERT_THAT(
+      (*connection)
+          ->ExecuteScript("orphan",
+                          "INSERT INTO outbox_events (event_id, program_id, "
+                          "aggregate_type, aggregate_id, event_type, payload, occur_time) "
+                          "VALUES ('e-orphan', 'shop', 'thing', 'orphan', 't', '{}', now())")
+          .status(),
+      IsOk());
+  EXPECT_GT(listener_->WaitForChange(before, kWaitMax), before);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox_events WHERE sequence = 1"), 1);
+}
+
+// A reader needs no listener: a page read numbers what committed before reading.
+TEST_F(EventsTest, APageReadNumbersCommittedEventsItself) {
+  listener_.reset();  // No numberer in this process.
+  ASSERT_THAT(pool_->InTransaction([&](pg::Connection& connection) {
+    return AppendEvents(connection,
+                        std::vector<OutboxEvent>{TestEvent("a", now_), TestEvent("b", now_)});
+  }),
+              IsOk());
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox_events WHERE sequence IS NULL"), 2);
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  absl::StatusOr<Page> page = ReadPage(**connection, {.after_sequence = 0, .limit = 10});
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].aggregate_id(), "a");
+  EXPECT_EQ(page->events[0].sequence(), 1);
+  EXPECT_EQ(page->events[1].sequence(), 2);
+  EXPECT_EQ(page->head_sequence, 2);
+  // Nothing left: another round numbers nothing and spends no number.
+  absl::StatusOr<int64_t> numbered = NumberCommittedEvents(**connection, /*wait=*/true);
+  ASSERT_THAT(numbered, IsOk());
+  EXPECT_EQ(*numbered, 0);
+  ASSERT_THAT(Append({TestEvent("c", now_)}), IsOk());
+  EXPECT_EQ(Count("SELECT sequence FROM outbox_events WHERE aggregate_id = 'c'"), 3);
 }
 
 TEST_F(EventsTest, CatchesUpInPagesThenFollowsNewCommits) {

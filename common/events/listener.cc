@@ -40,8 +40,9 @@ void OutboxCommitted(const std::string& schema) {
   for (OutboxListener* listener : found->second) listener->Committed();
 }
 
-OutboxListener::OutboxListener(pg::ConnectionOptions options, absl::Duration notify_gap)
-    : options_(std::move(options)), notify_gap_(notify_gap) {
+OutboxListener::OutboxListener(pg::ConnectionOptions options, absl::Duration notify_gap,
+                               absl::Duration sweep_interval)
+    : options_(std::move(options)), notify_gap_(notify_gap), sweep_interval_(sweep_interval) {
   {
     Registry& registry = Listeners();
     absl::MutexLock lock(&registry.mutex);
@@ -69,13 +70,17 @@ OutboxListener::~OutboxListener() {
 
 void OutboxListener::Committed() {
   absl::MutexLock lock(&mutex_);
-  ++version_;
-  notify_pending_ = true;
+  notify_pending_ = true;  // The streams wake once the events have their numbers.
 }
 
 uint64_t OutboxListener::notifies_sent() const {
   absl::MutexLock lock(&mutex_);
   return notifies_sent_;
+}
+
+uint64_t OutboxListener::events_numbered() const {
+  absl::MutexLock lock(&mutex_);
+  return events_numbered_;
 }
 
 uint64_t OutboxListener::version() const {
@@ -173,32 +178,50 @@ void OutboxListener::RunNotifier() {
     backoff = std::min(backoff * 2, kReconnectMax);
   };
   while (true) {
+    bool asked = false;
     {
       absl::MutexLock lock(&mutex_);
-      mutex_.Await(absl::Condition(&wanted));
+      // A commit of this process, or the sweep for commits whose process died before numbering.
+      mutex_.AwaitWithTimeout(absl::Condition(&wanted), sweep_interval_);
       if (stopping_) return;
-      notify_pending_ = false;  // This NOTIFY covers every commit signalled until now.
+      asked = notify_pending_;
+      notify_pending_ = false;  // This round covers every commit signalled until now.
     }
     if (connection == nullptr) {
       pg::ConnectionOptions options = options_;
       options.application_name.append("-notify");  // Told apart from the LISTEN session.
       absl::StatusOr<std::unique_ptr<pg::Connection>> opened = pg::Connection::Open(options);
       if (!opened.ok()) {
-        retry_later("outbox notifier cannot connect", opened.status());
+        retry_later("outbox numberer cannot connect", opened.status());
         continue;
       }
       connection = *std::move(opened);
       notifier_pid_.store(connection->backend_pid());
     }
+    absl::StatusOr<int64_t> numbered = NumberCommittedEvents(*connection, /*wait=*/true);
+    if (!numbered.ok()) {
+      connection.reset();
+      retry_later("outbox numberer cannot number events", numbered.status());
+      continue;
+    }
+    backoff = kReconnectInitial;
+    // A sweep that found nothing wakes nobody. When asked, the events may have been numbered by a
+    // page read of this process in the meantime, whose other streams still need waking.
+    if (*numbered == 0 && !asked) continue;
+    {
+      absl::MutexLock lock(&mutex_);
+      events_numbered_ += static_cast<uint64_t>(*numbered);
+      ++version_;  // Wakes the streams.
+    }
     if (absl::Status sent = connection->Execute(queries::kNotifyOutbox).status(); !sent.ok()) {
       connection.reset();
-      retry_later("outbox notifier cannot notify", sent);
+      retry_later("outbox numberer cannot notify", sent);
       continue;
     }
     backoff = kReconnectInitial;
     absl::MutexLock lock(&mutex_);
     ++notifies_sent_;
-    // Commits signalled during the gap share the next NOTIFY.
+    // Commits signalled during the gap share the next round and NOTIFY.
     mutex_.AwaitWithTimeout(absl::Condition(&stopping), notify_gap_);
   }
 }

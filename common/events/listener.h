@@ -6,14 +6,16 @@
 // (re)connection counts as a change, since notifications sent while it was away are lost.
 //
 // Commits reach it two ways. A commit in this process calls OutboxCommitted (AppendEvents
-// registers it to run after COMMIT), which wakes the process's streams at once and asks the
-// listener's notifier to send `NOTIFY loyalty_outbox, '<schema>'` for other processes (another
-// replica's streams). The notifier sends from a connection of its own, at most one NOTIFY per
-// `notify_gap`, so one NOTIFY covers every commit of the gap. The service's transactions never
-// NOTIFY themselves: PostgreSQL serializes every notifying commit of a database under one lock
-// (async.c), which made each event-writing commit wait for the others' WAL flush. A NOTIFY lost
-// to a crash between the COMMIT and the notifier only delays other processes' streams until
-// their fallback poll.
+// registers it to run after COMMIT), which wakes the listener's numberer: on a connection of its
+// own it numbers every committed event without a sequence (NumberCommittedEvents; outbox.h says
+// why events are numbered after commit), then wakes the process's streams and sends
+// `NOTIFY loyalty_outbox, '<schema>'` for other processes (another replica's streams), at most one
+// NOTIFY per `notify_gap`: one round and one NOTIFY cover every commit since the last. Every
+// `sweep_interval` it also runs a round unasked, for events whose process died between its COMMIT
+// and the round. The service's transactions never NOTIFY themselves: PostgreSQL serializes every
+// notifying commit of a database under one lock (async.c), which made each event-writing commit
+// wait for the others' WAL flush. A NOTIFY lost to a crash only delays other processes' streams
+// until their fallback poll, whose page read numbers what is left.
 
 #include <atomic>
 #include <cstdint>
@@ -27,19 +29,22 @@
 
 namespace loyalty::events {
 
-// Shortest time between two NOTIFYs of one listener's notifier.
+// Shortest time between two NOTIFYs of one listener's numberer.
 inline constexpr absl::Duration kNotifyGapDefault = absl::Milliseconds(2);
+// How often the numberer runs a round without being asked.
+inline constexpr absl::Duration kSweepIntervalDefault = absl::Seconds(1);
 
 // Tells this process's listeners of `schema` that a transaction that appended events to its outbox
-// committed: they wake their streams and notify other processes, as described above.
+// committed: they number the events, wake their streams and notify other processes, as above.
 void OutboxCommitted(const std::string& schema);
 
 class OutboxListener {
  public:
-  // Starts the listening and notifying threads on `options` (its schema names the outbox to
+  // Starts the listening and numbering threads on `options` (its schema names the outbox to
   // follow) and registers for OutboxCommitted of that schema.
   explicit OutboxListener(pg::ConnectionOptions options,
-                          absl::Duration notify_gap = kNotifyGapDefault);
+                          absl::Duration notify_gap = kNotifyGapDefault,
+                          absl::Duration sweep_interval = kSweepIntervalDefault);
   // Unregisters, stops and joins the threads.
   ~OutboxListener();
   OutboxListener(const OutboxListener&) = delete;
@@ -53,8 +58,9 @@ class OutboxListener {
   bool listening() const;
   bool WaitUntilListening(absl::Duration timeout) const;
 
-  // NOTIFYs sent so far (one may cover many commits).
+  // NOTIFYs sent so far (one may cover many commits), and events numbered by this listener.
   uint64_t notifies_sent() const;
+  uint64_t events_numbered() const;
 
  private:
   friend void OutboxCommitted(const std::string& schema);
@@ -65,15 +71,17 @@ class OutboxListener {
 
   const pg::ConnectionOptions options_;
   const absl::Duration notify_gap_;
+  const absl::Duration sweep_interval_;
   mutable absl::Mutex mutex_;
   uint64_t version_ ABSL_GUARDED_BY(mutex_) = 0;
   bool listening_ ABSL_GUARDED_BY(mutex_) = false;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
-  // A commit of this process is waiting for the notifier's next NOTIFY.
+  // A commit of this process is waiting for the numberer's next round.
   bool notify_pending_ ABSL_GUARDED_BY(mutex_) = false;
   uint64_t notifies_sent_ ABSL_GUARDED_BY(mutex_) = 0;
-  // The notifier's server process: the listener ignores its own process's NOTIFYs, whose
-  // commits already woke it.
+  uint64_t events_numbered_ ABSL_GUARDED_BY(mutex_) = 0;
+  // The numberer's server process: the listener ignores its own process's NOTIFYs, whose
+  // rounds already woke it.
   std::atomic<int> notifier_pid_{0};
   std::thread thread_;
   std::thread notifier_;

@@ -34,7 +34,8 @@ OutboxEvent MakeEvent(const std::string& program_id, const std::string& aggregat
 
 namespace {
 
-// After COMMIT, wakes the streams of the connection's schema (listener.h).
+// After COMMIT, has the process's listener of the connection's schema number the events and wake
+// the streams (listener.h).
 std::function<void()> WakeStreams(const pg::Connection& connection) {
   return [schema = connection.schema()] { OutboxCommitted(schema); };
 }
@@ -80,9 +81,29 @@ absl::Status AppendEvents(pg::Connection& connection, std::span<const OutboxEven
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> NumberCommittedEvents(pg::Connection& connection, bool wait) {
+  LOYALTY_CHECK(!connection.in_transaction());  // The lock lasts to the end of the transaction.
+  int64_t total = 0;
+  while (true) {
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result result,
+        connection.Execute(queries::kNumberCommitted,
+                           pg::Params().Add(int64_t{kNumberRoundMax}).Add(wait)));
+    const int64_t numbered = result.Int64(0, "numbered");
+    if (numbered <= 0) return total;  // Nothing left, or another round is at it.
+    total += numbered;
+    if (numbered < kNumberRoundMax) return total;
+  }
+}
+
 absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& request) {
   LOYALTY_CHECK(request.limit >= 1 && request.limit <= kPageSizeMax);
   LOYALTY_CHECK(request.after_sequence >= 0 && request.scan_max >= 1);
+  if (!connection.in_transaction()) {
+    LOYALTY_ASSIGN_OR_RETURN(int64_t numbered, NumberCommittedEvents(connection, /*wait=*/false));
+    // The process's other streams learn of them, and other processes' through its NOTIFY.
+    if (numbered > 0) OutboxCommitted(connection.schema());
+  }
   LOYALTY_ASSIGN_OR_RETURN(
       pg::Result rows,
       connection.Execute(queries::kReadPage, pg::Params()

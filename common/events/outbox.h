@@ -9,13 +9,15 @@
 // commit out of order, letting a reader pass the smaller sequence before it exists, and filtering
 // on `xid < pg_snapshot_xmin(...)` does not fix that (a transaction with an older xid may draw
 // the larger sequence, commit first and be streamed while the younger xid holding the smaller
-// sequence is still running). So rows are inserted without a sequence, and a deferred trigger
-// (sql/0001_outbox.sql) numbers them at COMMIT under a transaction-scoped advisory lock of the
-// schema's outbox, held until the commit is done: appenders number and commit one after the
-// other, sequence order is commit order, and `sequence > cursor` never skips. The lock covers
-// only the commit itself; where in its transaction a service appends does not matter.
-// events_pgtest.cc proves the order. Once the transaction has committed, the process's
-// OutboxListener wakes the streams (listener.h); the transaction itself sends no NOTIFY.
+// sequence is still running). So rows are inserted without a sequence and numbered only once
+// committed: NumberCommittedEvents (sql/0004_number_after_commit.sql) numbers every committed row
+// without one, in insertion order, under a transaction-scoped advisory lock of the schema's outbox
+// held to the end of its own short commit. Rounds thus commit one after the other with increasing
+// numbers, and `sequence > cursor` never skips. The lock is never held by the service's own
+// transactions, so their commits share WAL flushes; a round's one flush covers every event it
+// numbered. The process's OutboxListener runs a round after each event-writing commit, then wakes
+// the streams (listener.h); ReadPage runs one before reading, so a reader never depends on a
+// listener. events_pgtest.cc proves the order.
 
 #include <cstdint>
 #include <optional>
@@ -63,8 +65,8 @@ OutboxEvent MakeEvent(const std::string& program_id, const std::string& aggregat
 
 // Appends `events` (1..kAppendBatchMax, in order) inside the caller's transaction, a pool
 // transaction (Pool::InTransaction) or autocommit: one INSERT of every row through unnest arrays,
-// numbered at COMMIT, after which the streams wake (OutboxCommitted). Returns the mapped SQL
-// error, after which the transaction is aborted.
+// numbered after COMMIT, when the process's listener is told (OutboxCommitted). Returns the mapped
+// SQL error, after which the transaction is aborted.
 absl::Status AppendEvents(pg::Connection& connection, std::span<const OutboxEvent> events);
 inline absl::Status AppendEvent(pg::Connection& connection, const OutboxEvent& event) {
   return AppendEvents(connection, std::span<const OutboxEvent>(&event, 1));
@@ -94,7 +96,15 @@ struct Page {
   bool more = false;
 };
 
-// Reads committed events after request.after_sequence in sequence order, in one statement.
+// Numbers the committed events that have no sequence yet, in rounds of at most kNumberRoundMax,
+// and returns how many it numbered. With `wait` false it returns 0 at once when another session is
+// numbering (that session's round covers them). `connection` must not be in a transaction block.
+inline constexpr int kNumberRoundMax = 10'000;
+absl::StatusOr<int64_t> NumberCommittedEvents(pg::Connection& connection, bool wait);
+
+// Reads committed events after request.after_sequence in sequence order, in one statement, after
+// numbering what committed without a sequence (NumberCommittedEvents without waiting) when
+// `connection` is not in a transaction block.
 absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& request);
 
 // Remembers that `consumer` subscribed from `after_sequence` (pruning keeps what it may need).

@@ -6,8 +6,8 @@
 
 namespace loyalty::events::queries {
 
-// One row per array element, in input order; the table's deferred trigger numbers them in that
-// order at COMMIT (outbox.h: why sequence order is commit order).
+// One row per array element, in input order, without a sequence: they are numbered in that order
+// after the transaction committed (outbox.h: why sequence order stays commit order).
 inline constexpr pg::Query kAppendEvents{
     "outbox_append",
     "INSERT INTO outbox_events (event_id, program_id, aggregate_type, aggregate_id, event_type, "
@@ -16,6 +16,11 @@ inline constexpr pg::Query kAppendEvents{
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
     "$7::timestamptz[], $8::text[]) WITH ORDINALITY "
     "AS e(id, program, agg_type, agg_id, type, payload, occur, trace, n) ORDER BY e.n"};
+
+// One numbering round (sql/0004_number_after_commit.sql): up to $1 committed events numbered; 0
+// when none was waiting, -1 when $2 is false and another round holds the lock.
+inline constexpr pg::Query kNumberCommitted{"outbox_number_committed",
+                                            "SELECT outbox_number_committed($1, $2) AS numbered"};
 
 // Sent by a listener's notifier (listener.h) on its own connection, in autocommit; one channel
 // for every schema, the payload names it.

@@ -128,12 +128,16 @@ positions() {
                   (SELECT last_sequence FROM members.event_cursors WHERE stream = 'points'),
                   (SELECT last_sequence FROM rewards.event_cursors WHERE stream = 'points'),
                   (SELECT last_sequence FROM points.event_cursors WHERE stream = 'members'),
-                  (SELECT last_sequence FROM rewards.event_cursors WHERE stream = 'members')"
+                  (SELECT last_sequence FROM rewards.event_cursors WHERE stream = 'members'),
+                  (SELECT count(*) FROM points.outbox_events WHERE sequence IS NULL)
+                    + (SELECT count(*) FROM members.outbox_events WHERE sequence IS NULL)"
 }
+# Events are numbered a moment after their commit: none may still be waiting for a number.
 caught_up() {
   IFS='|' read -r points_head members_head members_cursor rewards_cursor points_cursor \
-    tiers_cursor <<<"$(positions)"
-  [ "${members_cursor:-0}" -ge "$points_head" ] && [ "${rewards_cursor:-0}" -ge "$points_head" ] \
+    tiers_cursor unnumbered <<<"$(positions)"
+  [ "$unnumbered" = 0 ] \
+    && [ "${members_cursor:-0}" -ge "$points_head" ] && [ "${rewards_cursor:-0}" -ge "$points_head" ] \
     && [ "${points_cursor:-0}" -ge "$members_head" ] && [ "${tiers_cursor:-0}" -ge "$members_head" ]
 }
 start_wait=$SECONDS

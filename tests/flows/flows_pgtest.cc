@@ -307,6 +307,12 @@ class FlowsTest : public ::testing::Test {
 
   // Waits until `consumer` has passed every event `producer_pool`'s outbox holds now.
   static bool AwaitCaughtUp(events::EventConsumer& consumer, pg::Pool& producer_pool) {
+    {
+      // Committed events get their sequence a moment after COMMIT: number them now.
+      absl::StatusOr<pg::PooledConnection> connection = producer_pool.Acquire();
+      LOYALTY_CHECK(connection.ok());
+      LOYALTY_CHECK(events::NumberCommittedEvents(**connection, /*wait=*/true).ok());
+    }
     const int64_t head =
         CountIn(producer_pool, "SELECT COALESCE(max(sequence), 0) FROM outbox_events");
     return WaitFor([&] {
