@@ -6,12 +6,12 @@
 #include "common/check.h"
 #include "common/events/listener.h"
 #include "common/events/queries.h"
+#include "common/json/json_print.h"
 #include "common/log/trace.h"
 #include "common/pg/array.h"
 #include "common/random.h"
 #include "common/rpc/proto_time.h"
 #include "common/status/macros.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace loyalty::events {
 
@@ -25,7 +25,9 @@ OutboxEvent MakeEvent(const std::string& program_id, const std::string& aggregat
                     .occur_time = occur_time};
   // 128 random bits in hex: unique without coordination between replicas.
   event.event_id = absl::StrFormat("%016x%016x", SecureRandomUint64(), SecureRandomUint64());
-  LOYALTY_CHECK(google::protobuf::util::MessageToJsonString(payload, &event.payload_json).ok());
+  absl::StatusOr<std::string> json = json::PrintJson(payload);
+  LOYALTY_CHECK(json.ok());
+  event.payload_json = *std::move(json);
   if (const log::TraceContext* trace = log::CurrentTraceContext(); trace != nullptr) {
     event.traceparent = log::FormatTraceParent(*trace);
   }

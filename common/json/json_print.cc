@@ -1,8 +1,9 @@
-#include "gateway/transcode/json_print.h"
+#include "common/json/json_print.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -11,7 +12,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 
-namespace loyalty::gateway {
+namespace loyalty::json {
 namespace {
 
 using google::protobuf::Descriptor;
@@ -83,11 +84,11 @@ bool AppendTimestamp(const Message& message, std::string& out) {
   return true;
 }
 
-bool AppendMessage(const Message& message, std::string& out);
+bool AppendMessage(const Message& message, const PrintOptions& options, std::string& out);
 
 // One value of `field`: element `index` of a repeated field, or the singular value (index -1).
 bool AppendValue(const Message& message, const FieldDescriptor& field, int index,
-                 std::string& out) {
+                 const PrintOptions& options, std::string& out) {
   const Reflection& reflection = *message.GetReflection();
   const bool repeated = index >= 0;
   switch (field.cpp_type()) {
@@ -139,7 +140,7 @@ bool AppendValue(const Message& message, const FieldDescriptor& field, int index
     case FieldDescriptor::CPPTYPE_MESSAGE:
       return AppendMessage(repeated ? reflection.GetRepeatedMessage(message, &field, index)
                                     : reflection.GetMessage(message, &field),
-                           out);
+                           options, out);
     case FieldDescriptor::CPPTYPE_FLOAT:
     case FieldDescriptor::CPPTYPE_DOUBLE:
       return false;  // protobuf's shortest round-trip formatting, NaN and Infinity as strings
@@ -147,7 +148,28 @@ bool AppendValue(const Message& message, const FieldDescriptor& field, int index
   return false;
 }
 
-bool AppendMessage(const Message& message, std::string& out) {
+// `field` of `message` as `"name":value`, a repeated field as an array.
+bool AppendField(const Message& message, const FieldDescriptor& field, const PrintOptions& options,
+                 bool& first, std::string& out) {
+  absl::StrAppend(&out, first ? "\"" : ",\"", field.json_name(), "\":");
+  first = false;
+  if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+      field.message_type()->full_name() == "google.protobuf.Timestamp") {
+    return !field.is_repeated() &&
+           AppendTimestamp(message.GetReflection()->GetMessage(message, &field), out);
+  }
+  if (!field.is_repeated()) return AppendValue(message, field, -1, options, out);
+  out.push_back('[');
+  const int size = message.GetReflection()->FieldSize(message, &field);
+  for (int j = 0; j < size; ++j) {
+    if (j > 0) out.push_back(',');
+    if (!AppendValue(message, field, j, options, out)) return false;
+  }
+  out.push_back(']');
+  return true;
+}
+
+bool AppendMessage(const Message& message, const PrintOptions& options, std::string& out) {
   const Descriptor& descriptor = *message.GetDescriptor();
   if (descriptor.full_name() == "google.protobuf.Timestamp") {
     return AppendTimestamp(message, out);
@@ -160,13 +182,21 @@ bool AppendMessage(const Message& message, std::string& out) {
   const Reflection& reflection = *message.GetReflection();
   out.push_back('{');
   bool first = true;
-  // protobuf prints Timestamp fields after all the others, in field number order: its tree of
-  // default values has no place for a message printed as a string.
+  if (!options.print_defaults) {
+    // The fields that differ from their default, in field number order, as protobuf prints them
+    // from the wire. A proto3 `optional` set to its default is listed too (presence).
+    std::vector<const FieldDescriptor*> fields;
+    reflection.ListFields(message, &fields);
+    for (const FieldDescriptor* field : fields) {
+      if (field->containing_oneof() != nullptr || field->is_map()) return false;
+      if (!AppendField(message, *field, options, first, out)) return false;
+    }
+    out.push_back('}');
+    return true;
+  }
+  // Every field: protobuf prints Timestamp fields after all the others, in field number order:
+  // its tree of default values has no place for a message printed as a string.
   absl::InlinedVector<const FieldDescriptor*, 4> timestamps;
-  auto append_name = [&out, &first](const FieldDescriptor& field) {
-    absl::StrAppend(&out, first ? "\"" : ",\"", field.json_name(), "\":");
-    first = false;
-  };
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
     // Oneofs (proto3 `optional` too) print only the member that is set; maps print as objects.
@@ -178,25 +208,13 @@ bool AppendMessage(const Message& message, std::string& out) {
       continue;
     }
     if (!field.is_repeated() && is_message && !reflection.HasField(message, &field)) continue;
-    append_name(field);
-    if (!field.is_repeated()) {
-      if (!AppendValue(message, field, -1, out)) return false;
-      continue;
-    }
-    out.push_back('[');
-    const int size = reflection.FieldSize(message, &field);
-    for (int j = 0; j < size; ++j) {
-      if (j > 0) out.push_back(',');
-      if (!AppendValue(message, field, j, out)) return false;
-    }
-    out.push_back(']');
+    if (!AppendField(message, field, options, first, out)) return false;
   }
   std::sort(
       timestamps.begin(), timestamps.end(),
       [](const FieldDescriptor* a, const FieldDescriptor* b) { return a->number() < b->number(); });
   for (const FieldDescriptor* field : timestamps) {
-    append_name(*field);
-    if (!AppendTimestamp(reflection.GetMessage(message, field), out)) return false;
+    if (!AppendField(message, *field, options, first, out)) return false;
   }
   out.push_back('}');
   return true;
@@ -204,19 +222,24 @@ bool AppendMessage(const Message& message, std::string& out) {
 
 }  // namespace
 
-std::optional<std::string> PrintJsonFastPath(const google::protobuf::Message& message) {
+std::optional<std::string> PrintJsonFastPath(const google::protobuf::Message& message,
+                                             PrintOptions options) {
   std::string json;
   json.reserve(kJsonBytesReserve);
-  if (!AppendMessage(message, json)) return std::nullopt;
+  if (!AppendMessage(message, options, json)) return std::nullopt;
   return json;
 }
 
-absl::StatusOr<std::string> PrintJson(const google::protobuf::Message& message) {
-  if (std::optional<std::string> json = PrintJsonFastPath(message)) return *std::move(json);
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
+absl::StatusOr<std::string> PrintJson(const google::protobuf::Message& message,
+                                      PrintOptions options) {
+  if (std::optional<std::string> json = PrintJsonFastPath(message, options)) {
+    return *std::move(json);
+  }
+  google::protobuf::util::JsonPrintOptions protobuf_options;
+  protobuf_options.always_print_primitive_fields = options.print_defaults;
   std::string json;
-  if (const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (const auto status =
+          google::protobuf::util::MessageToJsonString(message, &json, protobuf_options);
       !status.ok()) {
     return absl::InternalError(absl::StrCat("cannot print ", message.GetTypeName(),
                                             " as JSON: ", status.message().ToString()));
@@ -224,4 +247,4 @@ absl::StatusOr<std::string> PrintJson(const google::protobuf::Message& message) 
   return json;
 }
 
-}  // namespace loyalty::gateway
+}  // namespace loyalty::json
