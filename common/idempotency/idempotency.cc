@@ -1,6 +1,7 @@
 #include "common/idempotency/idempotency.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
 #include "common/pg/array.h"
 #include "common/pg/migrate.h"
 #include "common/status/error.h"
@@ -8,6 +9,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace loyalty::idempotency {
 namespace {
@@ -36,20 +38,45 @@ constexpr pg::Query kPruneKeys{
 
 }  // namespace
 
-std::string RequestHash(std::string_view method, const google::protobuf::Message& request) {
-  std::unique_ptr<google::protobuf::Message> copy(request.New());
-  copy->CopyFrom(request);
-  if (const google::protobuf::FieldDescriptor* field =
-          copy->GetDescriptor()->FindFieldByName("request_id");
-      field != nullptr) {
-    copy->GetReflection()->ClearField(copy.get(), field);
+namespace {
+
+// `bytes` (a serialized message) without the occurrences of field `number`: what serializing the
+// message with that field cleared gives, without copying the message.
+std::string WithoutField(const std::string& bytes, int number) {
+  std::string kept;
+  kept.reserve(bytes.size());
+  {
+    google::protobuf::io::ArrayInputStream in(bytes.data(), static_cast<int>(bytes.size()));
+    google::protobuf::io::CodedInputStream input(&in);
+    google::protobuf::io::StringOutputStream out(&kept);
+    google::protobuf::io::CodedOutputStream output(&out);
+    using google::protobuf::internal::WireFormatLite;
+    while (const uint32_t tag = input.ReadTag()) {
+      const bool copied = WireFormatLite::GetTagFieldNumber(tag) == number
+                              ? WireFormatLite::SkipField(&input, tag)
+                              : WireFormatLite::SkipField(&input, tag, &output);
+      LOYALTY_CHECK(copied);  // protobuf serialized these bytes itself.
+    }
   }
+  return kept;
+}
+
+}  // namespace
+
+std::string RequestHash(std::string_view method, const google::protobuf::Message& request) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    copy->SerializeToCodedStream(&coded);
+    request.SerializeToCodedStream(&coded);
+  }
+  // Fields are serialized in number order, so dropping request_id's bytes gives exactly the
+  // serialization of the request without it (hashes stored before stay comparable).
+  if (const google::protobuf::FieldDescriptor* field =
+          request.GetDescriptor()->FindFieldByName("request_id");
+      field != nullptr) {
+    bytes = WithoutField(bytes, field->number());
   }
   return pg::MigrationChecksum(
       absl::StrCat(absl::string_view(method.data(), method.size()), "\n", bytes));

@@ -1,12 +1,18 @@
 // Idempotent calls against the real PostgreSQL that scripts/test starts.
 #include "common/idempotency/idempotency.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/pg/migrate.h"
+#include "common/testkit/message_fill.h"
 #include "common/testkit/status_matchers.h"
 #include "common/testkit/test_schema.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wrappers.pb.h"
 #include "gtest/gtest.h"
+#include "loyalty/points/v1/points_service.pb.h"
+#include "loyalty/rewards/v1/rewards_service.pb.h"
 
 namespace loyalty::idempotency {
 namespace {
@@ -25,6 +31,49 @@ constexpr pg::Query kAddEffect{"t_add_effect", "INSERT INTO effects VALUES (1)"}
 constexpr pg::Query kCountEffects{"t_count_effects", "SELECT count(*) FROM effects"};
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'790'000'000);
+
+// How the hash was first computed, on a copy with request_id cleared: stored hashes must still
+// match after an upgrade, or a client's retry across it would be refused as a reused key.
+std::string HashOfClearedCopy(std::string_view method, const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  copy->GetReflection()->ClearField(copy.get(),
+                                    copy->GetDescriptor()->FindFieldByName("request_id"));
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    copy->SerializeToCodedStream(&coded);
+  }
+  return pg::MigrationChecksum(
+      absl::StrCat(absl::string_view(method.data(), method.size()), "\n", bytes));
+}
+
+TEST(RequestHash, IgnoresTheRequestIdAndMatchesHashesStoredBefore) {
+  int counter = 0;
+  points::v1::RecordPurchaseRequest purchase;
+  testkit::Fill(purchase, 4, counter);
+  rewards::v1::RedeemRewardRequest redeem;
+  testkit::Fill(redeem, 4, counter);
+  for (google::protobuf::Message* request :
+       std::initializer_list<google::protobuf::Message*>{&purchase, &redeem}) {
+    ASSERT_FALSE(request->GetReflection()
+                     ->GetString(*request, request->GetDescriptor()->FindFieldByName("request_id"))
+                     .empty());
+    const std::string hash = RequestHash("svc/Call", *request);
+    EXPECT_EQ(hash, HashOfClearedCopy("svc/Call", *request)) << request->GetTypeName();
+    std::unique_ptr<google::protobuf::Message> other_key(request->New());
+    other_key->CopyFrom(*request);
+    other_key->GetReflection()->SetString(
+        other_key.get(), other_key->GetDescriptor()->FindFieldByName("request_id"), "other-key");
+    EXPECT_EQ(RequestHash("svc/Call", *other_key), hash);
+    EXPECT_NE(RequestHash("svc/Other", *request), hash);
+  }
+  purchase.set_total_minor(purchase.total_minor() + 1);
+  EXPECT_NE(RequestHash("svc/Call", purchase), HashOfClearedCopy("svc/Call", redeem));
+  EXPECT_EQ(RequestHash("svc/Call", purchase), HashOfClearedCopy("svc/Call", purchase));
+}
 
 class IdempotencyTest : public ::testing::Test {
  protected:
