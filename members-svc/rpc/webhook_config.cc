@@ -22,6 +22,8 @@ absl::StatusOr<WebhookConfig> ReadWebhookConfig(config::EnvReader& reader) {
   dispatcher.poll_interval =
       absl::Milliseconds(reader.Int("LOYALTY_MEMBERS_WEBHOOK_POLL_INTERVAL_MS", 1'000, 10, 60'000));
   config.http.ca_file = reader.String("LOYALTY_MEMBERS_WEBHOOK_CA_FILE", "", 4096);
+  config.http.allow_private_targets =
+      reader.Bool("LOYALTY_MEMBERS_WEBHOOK_ALLOW_PRIVATE_TARGETS", false);
   dispatcher.timeout = absl::Milliseconds(timeout_ms);
   dispatcher.backoff_initial = absl::Milliseconds(backoff_initial_ms);
   dispatcher.backoff_max = absl::Milliseconds(backoff_max_ms);
@@ -58,7 +60,9 @@ std::vector<std::pair<std::string, std::string>> WebhookConfigHelp() {
           {"LOYALTY_MEMBERS_WEBHOOK_POLL_INTERVAL_MS",
            "how often due deliveries are looked for and own events fanned out (default: 1000)"},
           {"LOYALTY_MEMBERS_WEBHOOK_CA_FILE",
-           "PEM file of CAs trusted for https endpoints besides the system's (default: none)"}};
+           "PEM file of CAs trusted for https endpoints besides the system's (default: none)"},
+          {"LOYALTY_MEMBERS_WEBHOOK_ALLOW_PRIVATE_TARGETS",
+           "true: also deliver to loopback, private and link-local addresses (default: false)"}};
 }
 
 }  // namespace loyalty::members

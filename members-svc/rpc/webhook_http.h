@@ -4,6 +4,13 @@
 // or HTTPS (OpenSSL, the system CA paths or a CA file, SNI and host name verification). The
 // timeout covers everything (resolve, connect, TLS handshake, write, read); the response body is
 // read up to kResponseBodyMax and ignored; redirects are not followed (a 3xx is a failure).
+//
+// Server-side request forgery: a merchant's admin registers the URL, and members-svc runs inside
+// the platform's network, next to PostgreSQL, the other services and a cloud's metadata address.
+// So by default a delivery connects only to public addresses: the host is resolved at every
+// attempt (a name may be repointed after registration) and loopback, private, link-local,
+// carrier-grade NAT, multicast and reserved addresses are refused, IPv4 inside IPv6 included.
+// `allow_private_targets` lifts this for receivers inside the network (and for development).
 
 #include <atomic>
 #include <memory>
@@ -13,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "boost/asio/ip/address.hpp"
 #include "members-svc/domain/webhook.h"
 
 namespace loyalty::members {
@@ -21,7 +29,15 @@ struct WebhookHttpOptions {
   absl::Duration timeout = absl::Seconds(10);
   // PEM file of extra trusted CAs; empty for the system's default paths only.
   std::string ca_file;
+  // Deliver to loopback, private and other non-public addresses too (see above).
+  bool allow_private_targets = false;
 };
+
+// Whether `address` is reachable on the public internet: not loopback, private (RFC 1918, IPv6
+// unique local), link-local (the 169.254.169.254 metadata address among them), carrier-grade
+// NAT, unspecified, multicast, documentation, benchmarking or reserved; IPv4-mapped and NAT64
+// IPv6 addresses are judged by their IPv4 address.
+bool IsPublicAddress(const boost::asio::ip::address& address);
 
 struct HttpOutcome {
   // The response's status; 0 when there was none (network error, timeout).

@@ -9,6 +9,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "boost/asio/ip/address.hpp"
 #include "common/clock.h"
 #include "common/events/consumer.h"
 #include "common/rpc/proto_time.h"
@@ -35,6 +37,8 @@
 
 namespace loyalty::members {
 namespace {
+
+using ::testing::HasSubstr;
 
 namespace mv1 = ::loyalty::members::v1;
 namespace pv1 = ::loyalty::points::v1;
@@ -215,7 +219,8 @@ class WebhooksTest : public ::testing::Test {
   }
 
   void StartDispatcher(WebhookDispatcherOptions options, prometheus::Registry* registry = nullptr) {
-    client_ = *WebhookHttpClient::Create({.timeout = options.timeout});
+    client_ =
+        *WebhookHttpClient::Create({.timeout = options.timeout, .allow_private_targets = true});
     dispatcher_ = std::make_unique<WebhookDispatcher>(*pool_, clock_, *client_, options);
     if (registry != nullptr) dispatcher_->ExportMetrics(*registry);
     dispatcher_->Start();
@@ -284,9 +289,59 @@ TEST(WebhookSignature, MatchesTheStandardWebhooksTestVector) {
   EXPECT_THAT(WebhookSignature("secret", "id", 1, "{}").status(), StatusIs(C::kInvalidArgument));
 }
 
+TEST(WebhookHttpClient, IsPublicAddressRefusesEveryInternalRange) {
+  for (const char* internal : {"127.0.0.1",
+                               "127.255.0.9",
+                               "10.1.2.3",
+                               "172.16.0.1",
+                               "172.31.255.255",
+                               "192.168.1.1",
+                               "169.254.169.254",
+                               "100.64.0.1",
+                               "0.0.0.0",
+                               "224.0.0.251",
+                               "255.255.255.255",
+                               "198.18.0.1",
+                               "192.0.2.10",
+                               "::1",
+                               "::",
+                               "fe80::1",
+                               "fc00::1",
+                               "fd12:3456::1",
+                               "ff02::1",
+                               "::ffff:127.0.0.1",
+                               "::ffff:10.0.0.1",
+                               "64:ff9b::a9fe:a9fe",
+                               "2001:db8::1"}) {
+    EXPECT_FALSE(IsPublicAddress(boost::asio::ip::make_address(internal))) << internal;
+  }
+  for (const char* external : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "193.0.0.1",
+                               "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"}) {
+    EXPECT_TRUE(IsPublicAddress(boost::asio::ip::make_address(external))) << external;
+  }
+}
+
+// By default nothing is sent to an address inside the network (server-side request forgery).
+TEST(WebhookHttpClient, RefusesPrivateTargetsUnlessAllowed) {
+  auto client = WebhookHttpClient::Create({.timeout = absl::Seconds(5)});
+  ASSERT_THAT(client.status(), IsOk());
+  const std::atomic<bool> cancelled{false};
+  WebhookReceiver receiver([](int, const auto&) { return 204; });
+  for (const std::string& address :
+       {receiver.url(), absl::StrReplaceAll(receiver.url(), {{"127.0.0.1", "localhost"}})}) {
+    auto url = ParseWebhookUrl(address, "url");
+    ASSERT_TRUE(url.ok()) << address;
+    HttpOutcome outcome = (*client)->Post(*url, {}, "{}", cancelled);
+    EXPECT_EQ(outcome.status_code, 0) << address;
+    EXPECT_THAT(outcome.error, HasSubstr("no public address")) << address;
+  }
+  EXPECT_TRUE(receiver.requests().empty());
+}
+
 // The HTTP client alone, against local receivers: what it reports for each kind of failure.
 TEST(WebhookHttpClient, ReportsStatusesTimeoutsRefusalsAndFailedTlsHandshakes) {
-  auto client = WebhookHttpClient::Create({.timeout = absl::Milliseconds(500)});
+  auto client = WebhookHttpClient::Create(
+      {.timeout = absl::Milliseconds(500), .allow_private_targets = true});
   ASSERT_THAT(client.status(), IsOk());
   const std::atomic<bool> cancelled{false};
   WebhookReceiver answering([](int, const auto&) { return 503; });

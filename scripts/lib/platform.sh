@@ -33,6 +33,8 @@ platform_export() {
   # and rewards-svc points-svc's. A consumer whose producer is not up yet retries with backoff.
   export LOYALTY_MEMBERS_POINTS_ADDR="127.0.0.1:$points_grpc"
   export LOYALTY_MEMBERS_REWARDS_ADDR="127.0.0.1:$rewards_grpc"
+  # A developer's webhook receiver runs on this machine, which deliveries refuse by default.
+  export LOYALTY_MEMBERS_WEBHOOK_ALLOW_PRIVATE_TARGETS="${LOYALTY_MEMBERS_WEBHOOK_ALLOW_PRIVATE_TARGETS:-true}"
   export LOYALTY_POINTS_LISTEN_ADDRESS="${LOYALTY_POINTS_LISTEN_ADDRESS:-127.0.0.1}"
   export LOYALTY_POINTS_GRPC_PORT="$points_grpc"
   export LOYALTY_POINTS_METRICS_PORT="$points_metrics"

@@ -12,6 +12,8 @@ export LOYALTY_MEMBERS_WEBHOOK_BACKOFF_MAX_MS=1000
 export LOYALTY_MEMBERS_WEBHOOK_MAX_ATTEMPTS=4
 export LOYALTY_MEMBERS_WEBHOOK_TIMEOUT_MS=2000
 export LOYALTY_MEMBERS_WEBHOOK_POLL_INTERVAL_MS=100
+# The receiver listens on this machine, which deliveries refuse by default.
+export LOYALTY_MEMBERS_WEBHOOK_ALLOW_PRIVATE_TARGETS=true
 source "$(dirname "$0")/run_lib.sh"
 command -v openssl >/dev/null && command -v jq >/dev/null || fail "needs openssl and jq"
 

@@ -735,7 +735,8 @@ TEST_F(FlowsTest, EventsOfEveryServiceReachAMerchantWebhookThroughTheStreams) {
         Options(stream, "members-svc-webhooks", {}), fan_out));
     webhook_consumers_.back()->Start();
   }
-  auto client = members::WebhookHttpClient::Create({.timeout = absl::Seconds(5)});
+  auto client = members::WebhookHttpClient::Create(
+      {.timeout = absl::Seconds(5), .allow_private_targets = true});
   ASSERT_THAT(client.status(), IsOk());
   webhook_client_ = *std::move(client);
   webhook_dispatcher_ = std::make_unique<members::WebhookDispatcher>(
