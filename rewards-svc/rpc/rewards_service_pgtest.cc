@@ -468,6 +468,114 @@ TEST_F(RewardsServiceTest, ConcurrentRedemptionsBeyondTheBalanceNeverOverspend) 
   EXPECT_EQ(balance.held(), 0);
 }
 
+// Group commit: calls queued together are redeemed as one batch, each answered as alone.
+TEST_F(RewardsServiceTest, ABatchRefusesSomeRedemptionsAloneAndCompletesTheRest) {
+  constexpr int kBatch = 8;
+  std::atomic<int> reserved_batches{0};
+  std::atomic<bool> armed{false};
+  // One writer; its first batch waits after step 1 until the other calls are all queued, so
+  // they make the next batch together.
+  Serve({.after_step =
+             [&](SagaStep step) {
+               if (step != SagaStep::kReserved) return;
+               if (reserved_batches.fetch_add(1) != 0 || !armed.load()) return;
+               for (int i = 0; i < 60'000 && handler_->queued_redemptions() < kBatch; ++i) {
+                 absl::SleepFor(absl::Milliseconds(1));
+               }
+             },
+         .redeem_batches = {.max_batch = 64, .max_queued = 64, .writers = 1}});
+  const v1::Reward plain = Create(Percent(10, 100));
+  v1::Reward last = Percent(20, 100);
+  last.set_stock(1);
+  last = Create(last);
+  v1::Reward once = Percent(30, 100);
+  once.set_limit_per_member(1);
+  once.set_limit_period(v1::LIMIT_PERIOD_LIFETIME);
+  once = Create(once);
+  const std::string first = platform_->Member("first", 1000);
+  const std::string buyer1 = platform_->Member("buyer1", 1000);
+  const std::string buyer2 = platform_->Member("buyer2", 1000);
+  const std::string buyer3 = platform_->Member("buyer3", 1000);
+  const std::string limited = platform_->Member("limited", 1000);
+  const std::string poor = platform_->Member("poor", 30);
+  const std::string rich1 = platform_->Member("rich1", 1000);
+  const std::string rich2 = platform_->Member("rich2", 1000);
+  const std::string again = platform_->Member("again", 1000);
+  // Before the batches: the limited member's one redemption, and one the batch will replay.
+  ASSERT_THAT(Redeem(limited, once.id(), "once-1"), IsOk());
+  auto earlier = Redeem(again, plain.id(), "again-1");
+  ASSERT_THAT(earlier, IsOk());
+  reserved_batches = 0;
+  armed = true;
+
+  std::thread blocker([&] { ASSERT_THAT(Redeem(first, plain.id(), "first-1"), IsOk()); });
+  while (reserved_batches.load() == 0) absl::SleepFor(absl::Milliseconds(1));
+  struct Ask {
+    std::string member, reward, key;
+  };
+  const std::vector<Ask> asks = {{buyer1, last.id(), "b1"},      {buyer2, last.id(), "b2"},
+                                 {limited, once.id(), "once-2"}, {poor, plain.id(), "poor-1"},
+                                 {rich1, plain.id(), "rich1"},   {rich2, once.id(), "rich2"},
+                                 {again, plain.id(), "again-1"}, {buyer3, last.id(), "b3"}};
+  ASSERT_EQ(asks.size(), static_cast<size_t>(kBatch));
+  std::vector<absl::StatusOr<v1::RedeemRewardResponse>> answers(kBatch);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kBatch; ++i) {
+    callers.emplace_back(
+        [&, i] { answers[i] = Redeem(asks[i].member, asks[i].reward, asks[i].key); });
+  }
+  for (std::thread& caller : callers) caller.join();
+  blocker.join();
+  EXPECT_EQ(reserved_batches.load(), 2) << "the calls were not redeemed as one batch";
+
+  // The last unit went to one of its three buyers (in queue order); the others are out of stock.
+  int sold = 0;
+  for (int i : {0, 1, 7}) {
+    if (answers[i].ok()) {
+      ++sold;
+      EXPECT_EQ(answers[i]->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+    } else {
+      EXPECT_THAT(answers[i], StatusIs(C::kFailedPrecondition, "OUT_OF_STOCK"));
+    }
+  }
+  EXPECT_EQ(sold, 1);
+  EXPECT_EQ(Get(last.id()).stock(), 0);
+  EXPECT_THAT(answers[2], StatusIs(C::kFailedPrecondition, "LIMIT_REACHED"));
+  EXPECT_THAT(answers[3], StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  EXPECT_EQ(ErrorMetadataOf(answers[3].status())["points_missing"], "70");
+  ASSERT_THAT(answers[4], IsOk());
+  EXPECT_EQ(answers[4]->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+  EXPECT_EQ(answers[4]->redemption().voucher().code().size(), 15u);
+  ASSERT_THAT(answers[5], IsOk());
+  EXPECT_EQ(answers[5]->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+  // The replay in the batch: the earlier redemption and voucher, nothing spent twice.
+  ASSERT_THAT(answers[6], IsOk());
+  EXPECT_EQ(answers[6]->redemption().id(), earlier->redemption().id());
+  EXPECT_EQ(answers[6]->redemption().voucher().code(), earlier->redemption().voucher().code());
+  EXPECT_EQ(platform_->Balance(again).available(), 900);
+  EXPECT_EQ(platform_->Balance(poor).available(), 30);
+  EXPECT_EQ(platform_->Balance(rich1).available(), 900);
+  EXPECT_EQ(platform_->Balance(limited).available(), 900);
+
+  // Every call again, now each in a batch of its own: the same answers, nothing more spent.
+  for (int i = 0; i < kBatch; ++i) {
+    auto replay = Redeem(asks[i].member, asks[i].reward, asks[i].key);
+    if (!answers[i].ok()) {
+      EXPECT_EQ(replay.status().code(), answers[i].status().code()) << asks[i].key;
+      EXPECT_EQ(ErrorReason(replay.status()), ErrorReason(answers[i].status())) << asks[i].key;
+      continue;
+    }
+    ASSERT_THAT(replay, IsOk()) << asks[i].key;
+    EXPECT_EQ(replay->redemption().id(), answers[i]->redemption().id());
+    EXPECT_EQ(replay->redemption().voucher().code(), answers[i]->redemption().voucher().code());
+  }
+  EXPECT_EQ(platform_->Balance(rich1).available(), 900);
+  EXPECT_EQ(platform_->Balance(rich2).available(), 900);
+  EXPECT_EQ(Get(last.id()).stock(), 0);
+  // Before: once-1, again-1, first-1; the batch: the last unit, rich1, rich2.
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_CAPTURED), 6);
+}
+
 TEST_F(RewardsServiceTest, CancelBeforeUseReturnsPointsAndStock) {
   const std::string alice = platform_->Member("alice", 1000);
   v1::Reward reward = Percent(10, 300);
