@@ -61,7 +61,7 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   const int64_t interval_ms =
       reader.Int("LOYALTY_REWARDS_RECOVERY_INTERVAL_MS", 5'000, 50, 3'600'000);
   const int64_t redeem_batch_max = reader.Int("LOYALTY_REWARDS_REDEEM_BATCH_MAX", 64, 1, 1000);
-  const int64_t redeem_writers = reader.Int("LOYALTY_REWARDS_REDEEM_WRITERS", 4, 1, 16);
+  const int64_t redeem_writers = reader.Int("LOYALTY_REWARDS_REDEEM_WRITERS", 2, 1, 16);
   const int64_t redeem_queue_max =
       reader.Int("LOYALTY_REWARDS_REDEEM_QUEUE_MAX", 4096, 1, 1'000'000);
   const int64_t redeem_wait_max_ms =
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
       {"LOYALTY_REWARDS_RECOVERY_INTERVAL_MS", "how often recovery runs (default: 5000)"},
       {"LOYALTY_REWARDS_REDEEM_BATCH_MAX",
        "RedeemReward calls whose saga runs together as one batch, 1-1000 (default: 64)"},
-      {"LOYALTY_REWARDS_REDEEM_WRITERS", "redemption batches in flight at once (default: 4)"},
+      {"LOYALTY_REWARDS_REDEEM_WRITERS", "redemption batches in flight at once (default: 2)"},
       {"LOYALTY_REWARDS_REDEEM_QUEUE_MAX",
        "RedeemReward calls waiting for a batch; beyond, RESOURCE_EXHAUSTED (default: 4096)"},
       {"LOYALTY_REWARDS_REDEEM_WAIT_MAX_MS",

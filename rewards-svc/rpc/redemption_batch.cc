@@ -49,6 +49,9 @@ constexpr pg::TransactionOptions kBatchTransaction{
         "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
         "SET LOCAL plan_cache_mode = force_generic_plan"};
 
+// Captures not yet recorded, beyond which a batch records them itself.
+constexpr size_t kUnrecordedCapturesMax = 4096;
+
 using Jobs = std::span<const std::shared_ptr<RedeemJob>>;
 
 // What step 1 made of a call: exactly one of an error answer, a replay (the redemption its
@@ -63,6 +66,7 @@ struct Reservation {
 // Step 1 for the batch in `transaction`, in two round trips (three when a limited reward is in
 // it): every read, then every write with COMMIT.
 absl::Status ReserveTogether(pg::PipelinedTransaction& transaction, Jobs jobs, absl::Time now,
+                             std::span<const RedemptionRef> captures,
                              std::vector<Reservation>& out) {
   const size_t n = jobs.size();
   std::vector<const idempotency::Call*> calls;
@@ -160,8 +164,12 @@ absl::Status ReserveTogether(pg::PipelinedTransaction& transaction, Jobs jobs, a
     reservation.row = std::move(row);
     reservation.reward = reward;
   }
-  if (rows.empty()) return absl::OkStatus();  // The pool commits the (lock-only) transaction.
+  // Earlier batches' captures ride along (RewardsHandler::TakeUnrecordedCaptures).
   std::vector<pg::Statement> writes;
+  if (!captures.empty()) {
+    writes.push_back(SetPointsStates(captures, PointsState::kHeld, PointsState::kCaptured));
+  }
+  if (rows.empty()) return transaction.ExecuteAndCommit(writes).status();
   writes.push_back(InsertRedemptions(rows));
   std::vector<RewardRef> stocked;
   std::vector<int64_t> takes;
@@ -197,11 +205,13 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
   // Step 1.
   std::vector<Reservation> reserved;
   const absl::Time reserve_time = clock_.Now();
+  std::vector<RedemptionRef> captures = TakeUnrecordedCaptures();
   absl::Status status = pool_.InPipelinedTransaction(
       kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
-        return ReserveTogether(transaction, jobs, reserve_time, reserved);
+        return ReserveTogether(transaction, jobs, reserve_time, captures, reserved);
       });
   if (!status.ok()) {
+    AddUnrecordedCaptures(std::move(captures));
     if (n > 1) {
       // Something only the database saw (a request_id two members sent at once, say) failed
       // the shared transaction: each call alone, so only the culprit fails.
@@ -328,45 +338,36 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
   }
 
   // Step 4, a CaptureHolds call per program. A failure leaves points_state HELD for the
-  // recovery loop to capture, as alone.
+  // recovery loop to capture, as alone; a success is recorded with the next batch's step 1.
   std::map<std::string, std::vector<InFlight*>> by_program;
   for (InFlight& redemption : completing) {
     if (redemption.decided_here) by_program[redemption.row->program_id].push_back(&redemption);
   }
-  std::vector<const RedemptionRow*> captured_rows;
-  std::vector<InFlight*> captured;
+  std::vector<RedemptionRef> captured;
   for (auto& [program_id, redemptions] : by_program) {
     std::vector<std::string> hold_ids;
-    for (const InFlight* redemption : redemptions)
+    for (const InFlight* redemption : redemptions) {
       hold_ids.push_back(redemption->row->redemption_id);
+    }
     absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> outcomes =
         upstream_.CaptureHolds(program_id, hold_ids);
     for (size_t k = 0; k < redemptions.size(); ++k) {
       const absl::Status outcome = outcomes.ok() ? (*outcomes)[k].status() : outcomes.status();
       if (outcome.ok()) {
-        captured_rows.push_back(redemptions[k]->row);
-        captured.push_back(redemptions[k]);
+        captured.push_back({program_id, hold_ids[k]});
+        redemptions[k]->completed.points_state = PointsState::kCaptured;
       } else {
         log::Warning("rewards: capture failed; the recovery loop retries",
                      {{"redemption", hold_ids[k]}, {"status", StatusSummary(outcome)}});
       }
     }
   }
-  if (!captured_rows.empty()) {
-    absl::Status set = [&]() -> absl::Status {
-      LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-      const pg::Statement statement =
-          SetPointsStates(captured_rows, PointsState::kHeld, PointsState::kCaptured);
-      return connection->Execute(*statement.query, statement.params).status();
-    }();
-    if (set.ok()) {
-      for (InFlight* redemption : captured) {
-        redemption->completed.points_state = PointsState::kCaptured;
-      }
-    } else {
-      // The holds are captured; the recovery loop's capture finds them so and records it.
-      log::Warning("rewards: recording captures failed; the recovery loop retries",
-                   {{"status", StatusSummary(set)}});
+  if (!captured.empty()) {
+    // No batch waiting to carry them (or too many waiting): write them now, so an idle service
+    // leaves none behind.
+    if (AddUnrecordedCaptures(std::move(captured)) >= kUnrecordedCapturesMax ||
+        redemptions_->queued() == 0) {
+      RecordCaptures();
     }
   }
   if (!completing.empty()) AfterStep(SagaStep::kCaptured);
@@ -407,6 +408,33 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
     v1::RedeemRewardResponse response;
     *response.mutable_redemption() = **std::move(answers[i]);
     jobs[i]->result = std::move(response);
+  }
+}
+
+std::vector<RedemptionRef> RewardsHandler::TakeUnrecordedCaptures() {
+  absl::MutexLock lock(&captures_mutex_);
+  return std::exchange(unrecorded_captures_, {});
+}
+
+size_t RewardsHandler::AddUnrecordedCaptures(std::vector<RedemptionRef> captures) {
+  absl::MutexLock lock(&captures_mutex_);
+  for (RedemptionRef& capture : captures) unrecorded_captures_.push_back(std::move(capture));
+  return unrecorded_captures_.size();
+}
+
+void RewardsHandler::RecordCaptures() {
+  std::vector<RedemptionRef> captures = TakeUnrecordedCaptures();
+  if (captures.empty()) return;
+  absl::Status recorded = pool_.InTransaction(kBatchTransaction, [&](pg::Connection& connection) {
+    const pg::Statement statement =
+        SetPointsStates(captures, PointsState::kHeld, PointsState::kCaptured);
+    return connection.Execute(*statement.query, statement.params).status();
+  });
+  if (!recorded.ok()) {
+    // The holds are captured; the next batch tries again, and the recovery loop's capture
+    // would find them so and record it.
+    log::Warning("rewards: recording captures failed", {{"status", StatusSummary(recorded)}});
+    AddUnrecordedCaptures(std::move(captures));
   }
 }
 

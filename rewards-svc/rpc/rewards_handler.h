@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/batch/group_commit.h"
 #include "common/clock.h"
 #include "common/idempotency/idempotency.h"
@@ -40,6 +41,7 @@
 #include "rewards-svc/rpc/member_tiers.h"
 #include "rewards-svc/rpc/upstream.h"
 #include "rewards-svc/rpc/voucher_keys.h"
+#include "rewards-svc/storage/redemption_batch_store.h"
 #include "rewards-svc/storage/reward_store.h"
 
 namespace loyalty::rewards {
@@ -62,7 +64,7 @@ struct RewardsHandlerOptions {
   std::function<void(SagaStep)> after_step;
   // Group commit of RedeemReward: redemptions per batch, redemptions waiting (more:
   // RESOURCE_EXHAUSTED), batches in flight at once.
-  batch::GroupCommitOptions redeem_batches{.max_batch = 64, .max_queued = 4096, .writers = 4};
+  batch::GroupCommitOptions redeem_batches{.max_batch = 64, .max_queued = 4096, .writers = 2};
   // The longest a RedeemReward caller waits for its batch (then DEADLINE_EXCEEDED; the saga
   // still finishes, and a retry with the same request_id gets its answer).
   absl::Duration redeem_wait_max = absl::Seconds(30);
@@ -152,6 +154,15 @@ class RewardsHandler {
   // The saga for a batch of RedeemReward calls (redemption_batch.cc); leaves each answer in its
   // job.
   void RedeemTogether(std::span<const std::shared_ptr<RedeemJob>> jobs);
+  // Captures whose points_state CAPTURED is not written yet ride on the next batch's first
+  // transaction (RedeemTogether); when no batch follows, the batch that captured them writes
+  // them alone. Lost in a crash, they are what the recovery loop settles anyway (its capture
+  // finds the hold captured).
+  std::vector<RedemptionRef> TakeUnrecordedCaptures();
+  // Returns how many are unrecorded now.
+  size_t AddUnrecordedCaptures(std::vector<RedemptionRef> captures);
+  // Writes the unrecorded captures now, in a transaction of their own.
+  void RecordCaptures();
   // The reward as RedeemReward's checks read it, remembered for reward_memory_ttl.
   absl::StatusOr<Reward> RememberedReward(const std::string& program_id,
                                           const std::string& reward_id, absl::Time now);
@@ -211,6 +222,8 @@ class RewardsHandler {
   const RewardsHandlerOptions options_;
   paging::PageTokenCodec page_tokens_;
   ProjectionMemory<Reward> rewards_memory_;
+  absl::Mutex captures_mutex_;
+  std::vector<RedemptionRef> unrecorded_captures_ ABSL_GUARDED_BY(captures_mutex_);
   // Last: its destructor finishes what is queued while the rest is still alive.
   std::unique_ptr<batch::GroupCommitQueue<RedeemJob>> redemptions_;
 };

@@ -94,12 +94,12 @@ std::vector<bool> ParseDecided(const pg::Result& rows, size_t redemptions) {
   return decided;
 }
 
-pg::Statement SetPointsStates(std::span<const RedemptionRow* const> rows, PointsState from,
+pg::Statement SetPointsStates(std::span<const RedemptionRef> redemptions, PointsState from,
                               PointsState to) {
   pg::ArrayLiteral programs, ids;
-  for (const RedemptionRow* row : rows) {
-    programs.Add(row->program_id);
-    ids.Add(row->redemption_id);
+  for (const RedemptionRef& redemption : redemptions) {
+    programs.Add(redemption.program_id);
+    ids.Add(redemption.redemption_id);
   }
   return {&queries::kSetPointsStatesBatch, pg::Params()
                                                .Add(programs.Build())

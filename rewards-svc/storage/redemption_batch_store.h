@@ -47,8 +47,12 @@ pg::Statement CompleteRedemptions(std::span<const RedemptionRow* const> rows,
                                   std::span<const Fulfilment> fulfilments, absl::Time now);
 std::vector<bool> ParseDecided(const pg::Result& rows, size_t redemptions);
 
+struct RedemptionRef {
+  std::string program_id;
+  std::string redemption_id;
+};
 // points_state `from` -> `to` for the redemptions (those no longer at `from` are left alone).
-pg::Statement SetPointsStates(std::span<const RedemptionRow* const> rows, PointsState from,
+pg::Statement SetPointsStates(std::span<const RedemptionRef> redemptions, PointsState from,
                               PointsState to);
 
 // A voucher to insert, with the keyed hash its code is found by.
