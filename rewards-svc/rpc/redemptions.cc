@@ -85,7 +85,7 @@ absl::StatusOr<Reward> RewardsHandler::RememberedReward(const std::string& progr
   return reward;
 }
 
-absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
+absl::StatusOr<std::shared_ptr<RedeemJob>> RewardsHandler::CheckRedemption(
     const v1::RedeemRewardRequest& request) {
   LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
   LOYALTY_RETURN_IF_ERROR(ValidateResourceId(request.reward(), "reward"));
@@ -110,13 +110,31 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
   reward.stock.reset();
   const Eligibility eligibility = CheckEligibility(reward, facts, now);
   if (eligibility.reason != Ineligible::kNone) return IneligibleError(eligibility, reward.id);
-  // The rest of the saga runs in a batch with whatever else is queued (redemption_batch.cc).
-  auto job = std::make_shared<RedeemJob>(
+  return std::make_shared<RedeemJob>(
       RedeemJob{.request = request,
                 .call = MakeCall(request, "RedeemReward", program_id, request.request_id(), now)});
-  LOYALTY_RETURN_IF_ERROR(redemptions_->Run(job, absl::StrCat(program_id, "/", member_id),
+}
+
+// The rest of the saga runs in a batch with whatever else is queued (redemption_batch.cc). The
+// queue keys calls by member, so one member's redemptions are never in one batch.
+absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
+    const v1::RedeemRewardRequest& request) {
+  LOYALTY_ASSIGN_OR_RETURN(std::shared_ptr<RedeemJob> job, CheckRedemption(request));
+  LOYALTY_RETURN_IF_ERROR(redemptions_->Run(job,
+                                            absl::StrCat(request.program(), "/", request.member()),
                                             absl::Now() + options_.redeem_wait_max));
   return std::move(job->result);
+}
+
+void RewardsHandler::RedeemRewardAsync(const v1::RedeemRewardRequest& request, RedeemDone done) {
+  absl::StatusOr<std::shared_ptr<RedeemJob>> job = CheckRedemption(request);
+  if (!job.ok()) return done(job.status());
+  // `done` is shared by the callback and this frame: whichever runs answers.
+  auto answer = std::make_shared<RedeemDone>(std::move(done));
+  absl::Status queued =
+      redemptions_->Submit(*job, absl::StrCat(request.program(), "/", request.member()),
+                           [job = *job, answer] { (*answer)(std::move(job->result)); });
+  if (!queued.ok()) (*answer)(queued);
 }
 
 absl::StatusOr<v1::Redemption> RewardsHandler::HoldRefused(const RedemptionRow& row,

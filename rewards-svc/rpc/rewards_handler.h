@@ -93,6 +93,10 @@ class RewardsHandler {
   absl::StatusOr<v1::UpdateRewardResponse> UpdateReward(const v1::UpdateRewardRequest& request);
   absl::StatusOr<v1::ListRewardsResponse> ListRewards(const v1::ListRewardsRequest& request);
   absl::StatusOr<v1::RedeemRewardResponse> RedeemReward(const v1::RedeemRewardRequest& request);
+  // RedeemReward without blocking the calling thread: `done` runs with the answer, at once for a
+  // call refused before the saga, else on a batch's writer thread.
+  using RedeemDone = std::function<void(absl::StatusOr<v1::RedeemRewardResponse>)>;
+  void RedeemRewardAsync(const v1::RedeemRewardRequest& request, RedeemDone done);
   absl::StatusOr<v1::ListRedemptionsResponse> ListRedemptions(
       const v1::ListRedemptionsRequest& request);
   absl::StatusOr<v1::GetRedemptionResponse> GetRedemption(const v1::GetRedemptionRequest& request);
@@ -151,6 +155,10 @@ class RewardsHandler {
   absl::Status RevokeOrder(pg::Connection& connection, const std::string& program_id,
                            const std::string& member_id, const std::string& order_id,
                            absl::Time now, v1::RevokeStampResponse& response);
+  // RedeemReward's checks before the saga (input, the reward's active window, the tier): the
+  // call ready to queue, or why it is refused.
+  absl::StatusOr<std::shared_ptr<RedeemJob>> CheckRedemption(
+      const v1::RedeemRewardRequest& request);
   // The saga for a batch of RedeemReward calls (redemption_batch.cc); leaves each answer in its
   // job.
   void RedeemTogether(std::span<const std::shared_ptr<RedeemJob>> jobs);
