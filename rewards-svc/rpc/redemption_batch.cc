@@ -5,7 +5,8 @@
 //      limits counted, the PENDING redemptions inserted, stock taken, the answers stored;
 //   2. one CreateHolds call to points-svc;
 //   3. one transaction: PENDING -> COMPLETED, vouchers, RewardRedeemed events;
-//   4. one CaptureHolds call per program, then the points state in one statement.
+//   4. one CaptureHolds call per program; the points state CAPTURED rides on the next batch's
+//      step 1 (or is written at once when nothing is queued).
 // Every caller gets exactly the answer (and the stored idempotent answer) a saga of its own
 // would have given, and the crash story is unchanged: each step is the single saga's step with
 // more rows, committed (or called) before the next begins, keyed by the same redemption ids, so
@@ -16,8 +17,9 @@
 //   - a call refused in step 1 (reward not found, limit, out of stock) writes nothing and does
 //     not fail the others; a replay is driven alone from its stored redemption, as before;
 //   - a hold refusal compensates that redemption alone (HoldRefused), as the single saga does;
-//   - when the database rejects a step's shared transaction anyway, each call does that step
-//     (and the rest) alone through the single saga, so one bad call cannot fail its batch.
+//   - when the database rejects a step's shared transaction anyway, each call of the batch
+//     does that step and the rest alone (a batch of one for step 1, the single saga's Drive for
+//     step 3), so one bad call cannot fail its batch.
 
 #include <map>
 #include <optional>
