@@ -60,6 +60,13 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   const int64_t grace_ms = reader.Int("LOYALTY_REWARDS_RECOVERY_GRACE_MS", 30'000, 0, 3'600'000);
   const int64_t interval_ms =
       reader.Int("LOYALTY_REWARDS_RECOVERY_INTERVAL_MS", 5'000, 50, 3'600'000);
+  const int64_t redeem_batch_max = reader.Int("LOYALTY_REWARDS_REDEEM_BATCH_MAX", 64, 1, 1000);
+  const int64_t redeem_writers = reader.Int("LOYALTY_REWARDS_REDEEM_WRITERS", 2, 1, 16);
+  const int64_t redeem_queue_max =
+      reader.Int("LOYALTY_REWARDS_REDEEM_QUEUE_MAX", 4096, 1, 1'000'000);
+  const int64_t redeem_wait_max_ms =
+      reader.Int("LOYALTY_REWARDS_REDEEM_WAIT_MAX_MS", 30'000, 100, 600'000);
+  const int64_t reward_memory_ms = reader.Int("LOYALTY_REWARDS_REWARD_MEMORY_MS", 1'000, 0, 60'000);
   const events::ProducerConfig events_config = events::ReadProducerConfig(reader, "REWARDS");
   // Fault injection for the crash-matrix test only: without the test flag the step is not read.
   const bool test_faults = reader.Bool("LOYALTY_REWARDS_TEST_FAULTS", false);
@@ -80,7 +87,12 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   RewardsHandlerOptions options{.page_token_key = secret,
                                 .hold_ttl = absl::Milliseconds(hold_ttl_ms),
                                 .completion_margin = absl::Milliseconds(margin_ms),
-                                .recovery_grace = absl::Milliseconds(grace_ms)};
+                                .recovery_grace = absl::Milliseconds(grace_ms),
+                                .redeem_batches = {.max_batch = static_cast<int>(redeem_batch_max),
+                                                   .max_queued = static_cast<int>(redeem_queue_max),
+                                                   .writers = static_cast<int>(redeem_writers)},
+                                .redeem_wait_max = absl::Milliseconds(redeem_wait_max_ms),
+                                .reward_memory_ttl = absl::Milliseconds(reward_memory_ms)};
   if (crash_after_step > 0) {
     options.after_step = [crash_after_step](SagaStep step) {
       if (static_cast<int64_t>(step) == crash_after_step) kill(getpid(), SIGKILL);
@@ -162,6 +174,16 @@ int main(int argc, char** argv) {
       {"LOYALTY_REWARDS_RECOVERY_GRACE_MS",
        "age after which recovery takes over a PENDING redemption (default: 30000)"},
       {"LOYALTY_REWARDS_RECOVERY_INTERVAL_MS", "how often recovery runs (default: 5000)"},
+      {"LOYALTY_REWARDS_REDEEM_BATCH_MAX",
+       "RedeemReward calls whose saga runs together as one batch, 1-1000 (default: 64)"},
+      {"LOYALTY_REWARDS_REDEEM_WRITERS", "redemption batches in flight at once (default: 2)"},
+      {"LOYALTY_REWARDS_REDEEM_QUEUE_MAX",
+       "RedeemReward calls waiting for a batch; beyond, RESOURCE_EXHAUSTED (default: 4096)"},
+      {"LOYALTY_REWARDS_REDEEM_WAIT_MAX_MS",
+       "longest a RedeemReward caller waits for its batch (default: 30000)"},
+      {"LOYALTY_REWARDS_REWARD_MEMORY_MS",
+       "how long RedeemReward's checks trust a reward read by an earlier call; 0 reads it every "
+       "time (default: 1000)"},
       {"LOYALTY_REWARDS_TEST_FAULTS",
        "tests only: enables LOYALTY_REWARDS_CRASH_AFTER_STEP (1-4: SIGKILL after that saga step)"}};
   for (auto& variable : loyalty::events::ProducerConfigHelp("REWARDS")) {

@@ -1,5 +1,6 @@
 #include "common/pg/array.h"
 
+#include "common/check.h"
 #include "common/pg/params.h"
 #include "common/pg/result.h"
 
@@ -47,6 +48,12 @@ std::string Int64Array(const std::vector<int64_t>& values) {
   ArrayLiteral array;
   for (int64_t value : values) array.Add(value);
   return array.Build();
+}
+
+size_t InputIndex(const Result& rows, int row, size_t inputs) {
+  const int64_t n = rows.Int64(row, "n");
+  LOYALTY_CHECK(n >= 1 && static_cast<size_t>(n) <= inputs);
+  return static_cast<size_t>(n - 1);
 }
 
 }  // namespace loyalty::pg

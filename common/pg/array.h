@@ -47,4 +47,10 @@ class ArrayLiteral {
 std::string TextArray(const std::vector<std::string>& values);
 std::string Int64Array(const std::vector<int64_t>& values);
 
+class Result;
+// Where a row of a set-based read came from: statements over `unnest(...) WITH ORDINALITY AS
+// k(..., n)` return k.n, the 1-based position of the input it answers. The 0-based index of row
+// `row`'s input, CHECKed to be one of the `inputs` sent.
+size_t InputIndex(const Result& rows, int row, size_t inputs);
+
 }  // namespace loyalty::pg

@@ -31,9 +31,9 @@ constexpr std::string_view kTypeUrlPrefix = "type.googleapis.com/";
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain) {
-  if (status.ok()) return grpc::Status::OK;
+google::rpc::Status ToRpcStatus(const absl::Status& status, std::string_view domain) {
   google::rpc::Status rpc_status;
+  if (status.ok()) return rpc_status;
   rpc_status.set_code(static_cast<int>(status.code()));
   rpc_status.set_message(std::string(status.message()));
 
@@ -60,8 +60,20 @@ grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain) {
     any->set_type_url(std::string(type_url));
     any->set_value(std::string(payload));
   });
+  return rpc_status;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain) {
+  if (status.ok()) return grpc::Status::OK;
+  const google::rpc::Status rpc_status = ToRpcStatus(status, domain);
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), rpc_status.message(),
                       rpc_status.SerializeAsString());
+}
+
+absl::Status FromRpcStatus(const google::rpc::Status& status) {
+  if (status.code() == 0) return absl::OkStatus();
+  return FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message(),
+                                     status.SerializeAsString()));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

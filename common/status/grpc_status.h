@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/support/status.h"
 
 namespace loyalty {
@@ -20,5 +21,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status, std::string_view domain);
 
 // The inverse, for clients of our services: details become payloads again.
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// The same conversions for an error carried inside a response (a batch RPC's per-item outcome):
+// the google.rpc.Status that ToGrpcStatus would send as details, and back. OK maps to an empty
+// google.rpc.Status (code 0) and back.
+google::rpc::Status ToRpcStatus(const absl::Status& status, std::string_view domain);
+absl::Status FromRpcStatus(const google::rpc::Status& status);
 
 }  // namespace loyalty

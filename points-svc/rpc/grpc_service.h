@@ -40,6 +40,8 @@ class GrpcPointsService final
   LOYALTY_POINTS_DECLARE(CaptureHold)
   LOYALTY_POINTS_DECLARE(VoidHold)
   LOYALTY_POINTS_DECLARE(RefundHold)
+  LOYALTY_POINTS_DECLARE(CreateHolds)
+  LOYALTY_POINTS_DECLARE(CaptureHolds)
 #undef LOYALTY_POINTS_DECLARE
 
  private:

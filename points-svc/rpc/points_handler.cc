@@ -19,6 +19,7 @@
 #include "loyalty/points/v1/points_events.pb.h"
 #include "points-svc/rpc/convert.h"
 #include "points-svc/rpc/handler_support.h"
+#include "points-svc/rpc/holds.h"
 #include "points-svc/rpc/member_events.h"
 #include "points-svc/rpc/purchase_writer.h"
 #include "points-svc/storage/ledger_store.h"
@@ -40,6 +41,8 @@ constexpr int32_t kExpiryBatchDefault = 1000;
 constexpr int32_t kExpiryBatchMax = 10000;
 
 using members::v1::MemberStatus;
+
+}  // namespace
 
 // Makes pending points that are due available (debt first), in the member's locked transaction.
 absl::StatusOr<int> ReleasePendingFor(pg::Connection& connection, const std::string& program_id,
@@ -138,7 +141,28 @@ v1::Hold HoldView(const std::string& hold_id, const std::string& member_id, int6
   return hold;
 }
 
-}  // namespace
+absl::StatusOr<absl::Duration> ValidateCreateHold(const v1::CreateHoldRequest& request) {
+  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
+  if (request.points() <= 0 || request.points() > kAdjustPointsAbsMax) {
+    return InvalidField("points", "INVALID_POINTS",
+                        absl::StrCat("must be in [1, ", kAdjustPointsAbsMax, "]"));
+  }
+  absl::Duration ttl = kHoldTtlDefault;
+  if (request.has_ttl()) {
+    ttl = absl::Seconds(request.ttl().seconds()) + absl::Nanoseconds(request.ttl().nanos());
+    if (ttl < absl::Seconds(1) || ttl > kHoldTtlMax) {
+      return InvalidField("ttl", "INVALID_TTL", "must be between 1 second and 7 days");
+    }
+  }
+  LOYALTY_RETURN_IF_ERROR(ValidateText(request.reason(), "reason", 200, false));
+  return ttl;
+}
+
+absl::Status ValidateHoldRef(const std::string& program_id, const std::string& hold_id) {
+  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(program_id, "program"));
+  return ValidateText(hold_id, "hold_id", kHoldIdLengthMax, true);
+}
 
 PointsHandler::PointsHandler(pg::Pool& pool, const Clock& clock, MemberDirectory& directory,
                              PointsHandlerOptions options)
@@ -1078,20 +1102,7 @@ absl::StatusOr<int> PointsHandler::ReleaseDuePending(const std::string& program_
 
 absl::StatusOr<v1::CreateHoldResponse> PointsHandler::CreateHold(
     const v1::CreateHoldRequest& request) {
-  LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
-  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
-  if (request.points() <= 0 || request.points() > kAdjustPointsAbsMax) {
-    return InvalidField("points", "INVALID_POINTS",
-                        absl::StrCat("must be in [1, ", kAdjustPointsAbsMax, "]"));
-  }
-  absl::Duration ttl = kHoldTtlDefault;
-  if (request.has_ttl()) {
-    ttl = absl::Seconds(request.ttl().seconds()) + absl::Nanoseconds(request.ttl().nanos());
-    if (ttl < absl::Seconds(1) || ttl > kHoldTtlMax) {
-      return InvalidField("ttl", "INVALID_TTL", "must be between 1 second and 7 days");
-    }
-  }
-  LOYALTY_RETURN_IF_ERROR(ValidateText(request.reason(), "reason", 200, false));
+  LOYALTY_ASSIGN_OR_RETURN(const absl::Duration ttl, ValidateCreateHold(request));
   LOYALTY_RETURN_IF_ERROR(RequireActiveMember(request.program(), request.member()).status());
   const absl::Time now = clock_.Now();
   const std::string& program_id = request.program();
@@ -1255,8 +1266,7 @@ absl::StatusOr<HoldResolution> ResolveHold(pg::Pool& pool, const Clock& clock,
 
 absl::StatusOr<v1::CaptureHoldResponse> PointsHandler::CaptureHold(
     const v1::CaptureHoldRequest& request) {
-  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
-  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
+  LOYALTY_RETURN_IF_ERROR(ValidateHoldRef(request.program(), request.hold_id()));
   LOYALTY_ASSIGN_OR_RETURN(HoldResolution resolution,
                            ResolveHold(pool_, clock_, request.program(), request.hold_id(),
                                        /*capture=*/true));
@@ -1267,8 +1277,7 @@ absl::StatusOr<v1::CaptureHoldResponse> PointsHandler::CaptureHold(
 }
 
 absl::StatusOr<v1::VoidHoldResponse> PointsHandler::VoidHold(const v1::VoidHoldRequest& request) {
-  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
-  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
+  LOYALTY_RETURN_IF_ERROR(ValidateHoldRef(request.program(), request.hold_id()));
   LOYALTY_ASSIGN_OR_RETURN(HoldResolution resolution,
                            ResolveHold(pool_, clock_, request.program(), request.hold_id(),
                                        /*capture=*/false));
@@ -1280,8 +1289,7 @@ absl::StatusOr<v1::VoidHoldResponse> PointsHandler::VoidHold(const v1::VoidHoldR
 
 absl::StatusOr<v1::RefundHoldResponse> PointsHandler::RefundHold(
     const v1::RefundHoldRequest& request) {
-  LOYALTY_RETURN_IF_ERROR(ValidateProgramId(request.program(), "program"));
-  LOYALTY_RETURN_IF_ERROR(ValidateText(request.hold_id(), "hold_id", kHoldIdLengthMax, true));
+  LOYALTY_RETURN_IF_ERROR(ValidateHoldRef(request.program(), request.hold_id()));
   const absl::Time now = clock_.Now();
   const std::string& program_id = request.program();
   const std::string& hold_id = request.hold_id();

@@ -72,6 +72,10 @@ class PointsHandler {
   absl::StatusOr<v1::CaptureHoldResponse> CaptureHold(const v1::CaptureHoldRequest& request);
   absl::StatusOr<v1::VoidHoldResponse> VoidHold(const v1::VoidHoldRequest& request);
   absl::StatusOr<v1::RefundHoldResponse> RefundHold(const v1::RefundHoldRequest& request);
+  // The batched hold RPCs (rpc/hold_batches.cc): one transaction per call, each hold answered
+  // as its single-hold RPC would have answered it alone.
+  absl::StatusOr<v1::CreateHoldsResponse> CreateHolds(const v1::CreateHoldsRequest& request);
+  absl::StatusOr<v1::CaptureHoldsResponse> CaptureHolds(const v1::CaptureHoldsRequest& request);
 
   // Background work (main.cc loops; tests call them with a moved clock). Each handles at most
   // `limit` items and returns how many it handled.

@@ -574,6 +574,92 @@ TEST_F(PointsServiceTest, CapturedHoldIsRefundedOnceAsFreshPoints) {
   EXPECT_THAT(RefundHold("missing"), StatusIs(C::kNotFound, "HOLD_NOT_FOUND"));
 }
 
+// CreateHolds / CaptureHolds: one call, each hold answered as its single-hold call would be.
+TEST_F(PointsServiceTest, BatchedHoldsAnswerEachHoldAloneAndExactlyOnce) {
+  ASSERT_THAT(Adjust(alice_, 100, "seed-a"), IsOk());
+  ASSERT_THAT(Adjust(bob_, 50, "seed-b"), IsOk());
+  ASSERT_THAT(Hold(alice_, "old", 10), IsOk());  // Stored before the batch: a retry in it.
+  const auto hold = [](const std::string& member, const std::string& id, int64_t points) {
+    v1::CreateHoldRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    request.set_hold_id(id);
+    request.set_points(points);
+    return request;
+  };
+  v1::CreateHoldsRequest create;
+  *create.add_holds() = hold(alice_, "a1", 50);   // 90 available: held, 40 left.
+  *create.add_holds() = hold(alice_, "a2", 60);   // Only 40 left after a1: refused alone.
+  *create.add_holds() = hold(bob_, "b1", 50);     // Another member: held.
+  *create.add_holds() = hold(alice_, "a1", 50);   // Twice in one call: the same hold.
+  *create.add_holds() = hold(alice_, "old", 10);  // Stored earlier: the same hold.
+  *create.add_holds() = hold(bob_, "old", 10);    // Someone else's id.
+  *create.add_holds() = hold(alice_, "a3", 0);    // Bad input.
+  *create.add_holds() = hold(alice_, "a4", 40);   // Exactly what is left: held.
+  const auto check_created = [&](const v1::CreateHoldsResponse& created) {
+    ASSERT_EQ(created.outcomes_size(), 8);
+    const auto error = [&](int i) { return FromRpcStatus(created.outcomes(i).error()); };
+    EXPECT_EQ(created.outcomes(0).hold().status(), v1::HOLD_STATUS_OPEN);
+    EXPECT_EQ(created.outcomes(0).hold().points(), 50);
+    EXPECT_THAT(error(1), StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+    EXPECT_EQ(created.outcomes(2).hold().member(), bob_);
+    EXPECT_EQ(created.outcomes(3).hold().hold_id(), "a1");
+    EXPECT_EQ(created.outcomes(3).hold().expire_time().seconds(),
+              created.outcomes(0).hold().expire_time().seconds());
+    EXPECT_EQ(created.outcomes(4).hold().status(), v1::HOLD_STATUS_OPEN);
+    EXPECT_THAT(error(5), StatusIs(C::kInvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
+    EXPECT_THAT(error(6), StatusIs(C::kInvalidArgument, "INVALID_POINTS"));
+    EXPECT_EQ(created.outcomes(7).hold().status(), v1::HOLD_STATUS_OPEN);
+  };
+  auto created = Call(&v1::PointsService::Stub::CreateHolds, create);
+  ASSERT_THAT(created, IsOk());
+  check_created(*created);
+  EXPECT_EQ(Balance(alice_).available(), 0);
+  EXPECT_EQ(Balance(alice_).held(), 100);
+  EXPECT_EQ(Balance(bob_).held(), 50);
+  // The whole call again: every hold answers the same, nothing more is held.
+  auto again = Call(&v1::PointsService::Stub::CreateHolds, create);
+  ASSERT_THAT(again, IsOk());
+  check_created(*again);
+  EXPECT_EQ(Balance(alice_).held(), 100);
+  EXPECT_EQ(Balance(bob_).held(), 50);
+
+  ASSERT_THAT(Void("a4"), IsOk());
+  v1::CaptureHoldsRequest capture;
+  capture.set_program("shop");
+  for (const char* id : {"a1", "b1", "a1", "a4", "missing", "old"}) capture.add_hold_ids(id);
+  const auto check_captured = [&](const v1::CaptureHoldsResponse& captured) {
+    ASSERT_EQ(captured.outcomes_size(), 6);
+    EXPECT_EQ(captured.outcomes(0).hold().status(), v1::HOLD_STATUS_CAPTURED);
+    EXPECT_EQ(captured.outcomes(1).hold().status(), v1::HOLD_STATUS_CAPTURED);
+    EXPECT_EQ(captured.outcomes(2).hold().status(), v1::HOLD_STATUS_CAPTURED);
+    EXPECT_THAT(FromRpcStatus(captured.outcomes(3).error()),
+                StatusIs(C::kFailedPrecondition, "HOLD_NOT_OPEN"));
+    EXPECT_THAT(FromRpcStatus(captured.outcomes(4).error()),
+                StatusIs(C::kNotFound, "HOLD_NOT_FOUND"));
+    EXPECT_EQ(captured.outcomes(5).hold().status(), v1::HOLD_STATUS_CAPTURED);
+  };
+  auto captured = Call(&v1::PointsService::Stub::CaptureHolds, capture);
+  ASSERT_THAT(captured, IsOk());
+  check_captured(*captured);
+  auto recaptured = Call(&v1::PointsService::Stub::CaptureHolds, capture);
+  ASSERT_THAT(recaptured, IsOk());
+  check_captured(*recaptured);
+  // Spent once each: alice 50 + 10 of 100 (the voided 40 back), bob all of his 50.
+  EXPECT_EQ(Balance(alice_).available(), 40);
+  EXPECT_EQ(Balance(alice_).held(), 0);
+  EXPECT_EQ(Balance(bob_).available(), 0);
+  EXPECT_EQ(Balance(bob_).held(), 0);
+  // A capture refunds as any other: the lots were spent.
+  ASSERT_THAT(RefundHold("b1"), IsOk());
+  EXPECT_EQ(Balance(bob_).available(), 50);
+
+  v1::CaptureHoldsRequest empty;
+  empty.set_program("shop");
+  EXPECT_THAT(Call(&v1::PointsService::Stub::CaptureHolds, empty),
+              StatusIs(C::kInvalidArgument, "INVALID_BATCH_SIZE"));
+}
+
 TEST_F(PointsServiceTest, ExpiredHoldsAreVoidedByTheBackgroundSweep) {
   ASSERT_THAT(Adjust(alice_, 100, "seed"), IsOk());
   ASSERT_THAT(Hold(alice_, "h1", 70, 30), IsOk());

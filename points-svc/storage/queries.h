@@ -219,6 +219,77 @@ inline constexpr pg::Query kSelectExpiredHolds{
     "SELECT program_id, member_id, hold_id FROM holds WHERE status = 1 AND expire_time <= $1 "
     "ORDER BY expire_time LIMIT $2"};
 
+// --- Batched holds (CreateHolds, CaptureHolds; storage/hold_batch_store.h) -----------------
+// Rows travel as one array per column and come back with their input position (n, from 1).
+
+inline constexpr pg::Query kSelectHoldsBatch{
+    "points_select_holds_batch",
+    "SELECT k.n, h.member_id, h.points, h.status, h.expire_time "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, id, n) "
+    "JOIN holds h ON h.program_id = k.p AND h.hold_id = k.id"};
+
+// Locks in (program, hold) order, after the members' balances (the lock order of every path).
+inline constexpr pg::Query kLockHoldsBatch{
+    "points_lock_holds_batch",
+    "SELECT k.n, h.member_id, h.points, h.status, h.expire_time "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, id, n) "
+    "JOIN holds h ON h.program_id = k.p AND h.hold_id = k.id "
+    "ORDER BY h.program_id, h.hold_id FOR UPDATE OF h"};
+
+// Members with time-driven work due at $3 (pending points to release, expired holds to void):
+// the rare ones a batch maintains one by one before its own writes.
+inline constexpr pg::Query kMembersDueMaintenance{
+    "points_members_due_maintenance",
+    "SELECT k.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, m, n) "
+    "WHERE EXISTS (SELECT 1 FROM pending_credits WHERE program_id = k.p AND member_id = k.m "
+    "AND NOT released AND available_time <= $3) "
+    "OR EXISTS (SELECT 1 FROM holds WHERE program_id = k.p AND member_id = k.m AND status = 1 "
+    "AND expire_time <= $3)"};
+
+// $1 ledger transaction ids from the table's identity sequence (looked up once per statement).
+inline constexpr pg::Query kAllocateTxnIds{
+    "points_allocate_txn_ids",
+    "SELECT nextval(s.txn) AS txn_id FROM (SELECT pg_get_serial_sequence('ledger_transactions', "
+    "'txn_id')::regclass AS txn OFFSET 0) AS s CROSS JOIN generate_series(1, $1)"};
+
+inline constexpr pg::Query kInsertHoldTransactions{
+    "points_insert_hold_transactions",
+    "INSERT INTO ledger_transactions (program_id, txn_id, kind, reason, hold_id, create_time) "
+    "OVERRIDING SYSTEM VALUE SELECT * FROM unnest($1::text[], $2::bigint[], $3::smallint[], "
+    "$4::text[], $5::text[], $6::timestamptz[])"};
+
+inline constexpr pg::Query kInsertHolds{
+    "points_insert_holds",
+    "INSERT INTO holds (program_id, hold_id, member_id, points, status, reason, expire_time, "
+    "create_time) SELECT h.p, h.id, h.m, h.points, 1, h.reason, h.expire_time, h.create_time "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], "
+    "$6::timestamptz[], $7::timestamptz[]) AS h(p, id, m, points, reason, expire_time, "
+    "create_time)"};
+
+inline constexpr pg::Query kResolveHolds{
+    "points_resolve_holds",
+    "UPDATE holds h SET status = r.status, resolve_time = r.t "
+    "FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[]) AS r(p, id, status, t) "
+    "WHERE h.program_id = r.p AND h.hold_id = r.id"};
+
+// kSelectLotsToSpend for many members at once: each member's open lots needed to cover its
+// amount, in spending order (oldest expiry first, never-expiring last).
+inline constexpr pg::Query kSelectLotsToSpendBatch{
+    "points_select_lots_to_spend_batch",
+    "SELECT k.n, l.lot_id, l.remaining, l.expire_time "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS k(p, m, amount, n) "
+    "CROSS JOIN LATERAL (SELECT lot_id, remaining, expire_time FROM ("
+    " SELECT lot_id, remaining, expire_time, sum(remaining) OVER (ORDER BY expire_time ASC "
+    " NULLS LAST, lot_id ROWS UNBOUNDED PRECEDING) - remaining AS before FROM lots "
+    " WHERE program_id = k.p AND member_id = k.m AND remaining > 0) AS open_lots "
+    " WHERE before < k.amount) AS l ORDER BY k.n, l.expire_time ASC NULLS LAST, l.lot_id"};
+
+inline constexpr pg::Query kTakeFromLotsBatch{
+    "points_take_from_lots_batch",
+    "UPDATE lots SET remaining = remaining - t.take "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS t(p, m, lot_id, take) "
+    "WHERE lots.program_id = t.p AND lots.member_id = t.m AND lots.lot_id = t.lot_id"};
+
 // --- Projections ---------------------------------------------------------------------------
 
 inline constexpr pg::Query kSelectMemberProjection{

@@ -4,6 +4,16 @@
 
 namespace loyalty::rewards {
 
+grpc::ServerUnaryReactor* GrpcRewardsService::RedeemReward(grpc::CallbackServerContext* context,
+                                                           const v1::RedeemRewardRequest* request,
+                                                           v1::RedeemRewardResponse* response) {
+  return rpc::AsyncUnary<v1::RedeemRewardRequest, v1::RedeemRewardResponse>(
+      context, "RedeemReward", kErrorDomain, *request, response,
+      [this](const v1::RedeemRewardRequest& r, RewardsHandler::RedeemDone done) {
+        handler_.RedeemRewardAsync(r, std::move(done));
+      });
+}
+
 #define LOYALTY_REWARDS_UNARY(Method)                                         \
   grpc::Status GrpcRewardsService::Method(grpc::ServerContext* context,       \
                                           const v1::Method##Request* request, \
@@ -17,7 +27,6 @@ LOYALTY_REWARDS_UNARY(CreateReward)
 LOYALTY_REWARDS_UNARY(GetReward)
 LOYALTY_REWARDS_UNARY(UpdateReward)
 LOYALTY_REWARDS_UNARY(ListRewards)
-LOYALTY_REWARDS_UNARY(RedeemReward)
 LOYALTY_REWARDS_UNARY(ListRedemptions)
 LOYALTY_REWARDS_UNARY(GetRedemption)
 LOYALTY_REWARDS_UNARY(CancelRedemption)

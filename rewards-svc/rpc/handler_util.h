@@ -10,9 +10,13 @@
 #include "common/idempotency/idempotency.h"
 #include "common/pg/connection.h"
 #include "google/protobuf/message.h"
+#include "loyalty/rewards/v1/reward_events.pb.h"
 #include "rewards-svc/domain/reward.h"
+#include "rewards-svc/storage/reward_store.h"
 
 namespace loyalty::rewards {
+
+namespace v1 = ::loyalty::rewards::v1;
 
 // The idempotency call of a RewardsService mutation.
 idempotency::Call MakeCall(const google::protobuf::Message& request, std::string_view rpc,
@@ -35,5 +39,12 @@ absl::StatusOr<int64_t> CountRedemptionsInPeriod(pg::Connection& connection,
                                                  const std::string& program_id,
                                                  const std::string& member_id, const Reward& reward,
                                                  absl::Time now);
+
+// The RewardRedeemed event of a redemption (its voucher, if any, is for the caller to add).
+v1::RewardRedeemed RedeemedEvent(const RedemptionRow& row);
+
+// A hold refusal ends the redemption; anything else (points-svc down, deadline) leaves it
+// PENDING for a retry of the call or the recovery loop.
+bool IsHoldRefusal(const absl::Status& status);
 
 }  // namespace loyalty::rewards

@@ -23,20 +23,6 @@
 namespace loyalty::rewards {
 namespace {
 
-// A hold refusal ends the redemption; anything else (points-svc down, deadline) leaves it
-// PENDING for a retry of the call or the recovery loop.
-bool IsRefusal(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kPermissionDenied:
-      return true;
-    default:
-      return false;
-  }
-}
-
 absl::Status FailedError(const RedemptionRow& row, ErrorMetadata metadata = {}) {
   metadata["redemption"] = row.redemption_id;
   return ErrorWithReason(
@@ -56,12 +42,50 @@ absl::Status SetPointsState(pg::Pool& pool, const RedemptionRow& row, PointsStat
       .status();
 }
 
+}  // namespace
+
+v1::RewardRedeemed RedeemedEvent(const RedemptionRow& row) {
+  v1::RewardRedeemed redeemed;
+  redeemed.set_program(row.program_id);
+  redeemed.set_member(row.member_id);
+  redeemed.set_redemption(row.redemption_id);
+  redeemed.set_reward(row.reward_id);
+  redeemed.set_kind(static_cast<v1::RewardKind>(row.kind));
+  redeemed.set_points(row.points);
+  return redeemed;
+}
+
+bool IsHoldRefusal(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kPermissionDenied:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
 // Keyset cursor of ListRedemptions: microseconds since the epoch and the id.
 constexpr absl::Time kFarFuture = absl::FromUnixSeconds(253402300799);  // 9999-12-31
 
 }  // namespace
 
-absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
+absl::StatusOr<Reward> RewardsHandler::RememberedReward(const std::string& program_id,
+                                                        const std::string& reward_id,
+                                                        absl::Time now) {
+  const std::string key = absl::StrCat(program_id, "/", reward_id);
+  if (std::optional<Reward> remembered = rewards_memory_.Fresh(key, now)) return *remembered;
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(Reward reward, SelectReward(*connection, program_id, reward_id));
+  rewards_memory_.Remember(key, reward, now);
+  return reward;
+}
+
+absl::StatusOr<std::shared_ptr<RedeemJob>> RewardsHandler::CheckRedemption(
     const v1::RedeemRewardRequest& request) {
   LOYALTY_RETURN_IF_ERROR(ValidateMemberRef(request.program(), request.member()));
   LOYALTY_RETURN_IF_ERROR(ValidateResourceId(request.reward(), "reward"));
@@ -71,97 +95,87 @@ absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
   const absl::Time now = clock_.Now();
   // Outside the transaction (the tier may come from members-svc): the active window and the tier.
   // Stock and the per-member limit are checked inside, where they cannot race; points by the
-  // hold.
-  {
-    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-    LOYALTY_ASSIGN_OR_RETURN(Reward reward,
-                             SelectReward(*connection, program_id, request.reward()));
-    MemberFacts facts{.available_points = std::numeric_limits<int64_t>::max()};
-    if (!reward.min_tier.empty()) {
-      LOYALTY_ASSIGN_OR_RETURN(
-          MemberTier tier,
-          tiers_.Tier(program_id, member_id, std::span<const std::string>(&reward.min_tier, 1)));
-      facts.tier_rank = tier.tier_rank;
-      const int rank = tier.rank_of(reward.min_tier);
-      facts.min_tier_rank = rank < 0 ? std::numeric_limits<int>::max() : rank;
-    }
-    reward.stock.reset();
-    const Eligibility eligibility = CheckEligibility(reward, facts, now);
-    if (eligibility.reason != Ineligible::kNone) return IneligibleError(eligibility, reward.id);
+  // hold. The reward read here may be remembered for a moment (reward_memory_ttl): the
+  // reservation reads it again for what must be exact (stock, limit, cost, terms).
+  LOYALTY_ASSIGN_OR_RETURN(Reward reward, RememberedReward(program_id, request.reward(), now));
+  MemberFacts facts{.available_points = std::numeric_limits<int64_t>::max()};
+  if (!reward.min_tier.empty()) {
+    LOYALTY_ASSIGN_OR_RETURN(
+        MemberTier tier,
+        tiers_.Tier(program_id, member_id, std::span<const std::string>(&reward.min_tier, 1)));
+    facts.tier_rank = tier.tier_rank;
+    const int rank = tier.rank_of(reward.min_tier);
+    facts.min_tier_rank = rank < 0 ? std::numeric_limits<int>::max() : rank;
   }
-  // Set when this call made the redemption (not a replay), to spare reading it back.
-  std::optional<RedemptionRow> made;
-  std::optional<Reward> made_reward;
-  LOYALTY_ASSIGN_OR_RETURN(
-      v1::RedeemRewardResponse started,
-      idempotency::RunIdempotent<v1::RedeemRewardResponse>(
-          pool_, MakeCall(request, "RedeemReward", program_id, request.request_id(), now),
-          [&](pg::Connection& connection) -> absl::StatusOr<v1::RedeemRewardResponse> {
-            LOYALTY_ASSIGN_OR_RETURN(Reward reward,
-                                     SelectReward(connection, program_id, request.reward()));
-            if (reward.limit_per_member > 0) {
-              LOYALTY_RETURN_IF_ERROR(
-                  connection
-                      .Execute(queries::kLockMemberReward,
-                               pg::Params().Add(program_id).Add(member_id).Add(reward.id))
-                      .status());
-              LOYALTY_ASSIGN_OR_RETURN(
-                  int64_t used,
-                  CountRedemptionsInPeriod(connection, program_id, member_id, reward, now));
-              if (used >= reward.limit_per_member) {
-                return IneligibleError({.reason = Ineligible::kLimitReached}, reward.id);
-              }
-            }
-            if (reward.stock.has_value()) {
-              LOYALTY_ASSIGN_OR_RETURN(
-                  pg::Result reserved,
-                  connection.Execute(queries::kReserveStock,
-                                     pg::Params().Add(program_id).Add(reward.id)));
-              if (reserved.affected_rows() == 0) {
-                return IneligibleError({.reason = Ineligible::kOutOfStock}, reward.id);
-              }
-            }
-            RedemptionRow row{.program_id = program_id,
-                              .redemption_id = NewId('d'),
-                              .member_id = member_id,
-                              .reward_id = reward.id,
-                              .kind = reward.terms.kind,
-                              .points = reward.points_cost,
-                              .status = RedemptionStatus::kPending,
-                              .stock_reserved = reward.stock.has_value(),
-                              .create_time = now,
-                              .update_time = now};
-            LOYALTY_RETURN_IF_ERROR(
-                connection
-                    .Execute(queries::kInsertRedemption, pg::Params()
-                                                             .Add(program_id)
-                                                             .Add(row.redemption_id)
-                                                             .Add(member_id)
-                                                             .Add(reward.id)
-                                                             .Add(static_cast<int64_t>(row.kind))
-                                                             .Add(row.points)
-                                                             .Add(row.stock_reserved)
-                                                             .Add(now))
-                    .status());
-            v1::RedeemRewardResponse response;
-            *response.mutable_redemption() = RedemptionView(row);
-            made = std::move(row);
-            made_reward = std::move(reward);
-            return response;
-          }));
-  AfterStep(SagaStep::kReserved);
-  RedemptionRow row;
-  if (made.has_value()) {
-    row = *std::move(made);
-  } else {
-    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-    LOYALTY_ASSIGN_OR_RETURN(row,
-                             SelectRedemption(*connection, program_id, started.redemption().id()));
+  reward.stock.reset();
+  const Eligibility eligibility = CheckEligibility(reward, facts, now);
+  if (eligibility.reason != Ineligible::kNone) return IneligibleError(eligibility, reward.id);
+  return std::make_shared<RedeemJob>(
+      RedeemJob{.request = request,
+                .call = MakeCall(request, "RedeemReward", program_id, request.request_id(), now)});
+}
+
+// The rest of the saga runs in a batch with whatever else is queued (redemption_batch.cc). The
+// queue keys calls by member, so one member's redemptions are never in one batch.
+absl::StatusOr<v1::RedeemRewardResponse> RewardsHandler::RedeemReward(
+    const v1::RedeemRewardRequest& request) {
+  LOYALTY_ASSIGN_OR_RETURN(std::shared_ptr<RedeemJob> job, CheckRedemption(request));
+  LOYALTY_RETURN_IF_ERROR(redemptions_->Run(job,
+                                            absl::StrCat(request.program(), "/", request.member()),
+                                            absl::Now() + options_.redeem_wait_max));
+  return std::move(job->result);
+}
+
+void RewardsHandler::RedeemRewardAsync(const v1::RedeemRewardRequest& request, RedeemDone done) {
+  absl::StatusOr<std::shared_ptr<RedeemJob>> job = CheckRedemption(request);
+  if (!job.ok()) return done(job.status());
+  // `done` is shared by the callback and this frame: whichever runs answers.
+  auto answer = std::make_shared<RedeemDone>(std::move(done));
+  absl::Status queued =
+      redemptions_->Submit(*job, absl::StrCat(request.program(), "/", request.member()),
+                           [job = *job, answer] { (*answer)(std::move(job->result)); });
+  if (!queued.ok()) (*answer)(queued);
+}
+
+absl::StatusOr<v1::Redemption> RewardsHandler::HoldRefused(const RedemptionRow& row,
+                                                           const absl::Status& refusal) {
+  const std::string reason = ErrorReason(refusal).value_or("HOLD_REFUSED");
+  LOYALTY_RETURN_IF_ERROR(Compensate(row, reason, PointsState::kNone).status());
+  ErrorMetadata metadata;
+  const ErrorMetadata upstream = ErrorMetadataOf(refusal);
+  int64_t available = 0, required = 0;
+  if (upstream.count("available") && upstream.count("required") &&
+      absl::SimpleAtoi(upstream.at("available"), &available) &&
+      absl::SimpleAtoi(upstream.at("required"), &required)) {
+    metadata["points_missing"] = std::to_string(required - available);
   }
-  v1::RedeemRewardResponse response;
-  LOYALTY_ASSIGN_OR_RETURN(*response.mutable_redemption(),
-                           Drive(row, made_reward.has_value() ? &*made_reward : nullptr));
-  return response;
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(RedemptionRow now_row,
+                           SelectRedemption(*connection, row.program_id, row.redemption_id));
+  if (now_row.status == RedemptionStatus::kFailed) return FailedError(now_row, metadata);
+  return View(*connection, now_row, /*with_code=*/true);
+}
+
+absl::StatusOr<v1::Redemption> RewardsHandler::HoldTooShort(const RedemptionRow& row) {
+  LOYALTY_ASSIGN_OR_RETURN(bool failed_here, Compensate(row, "HOLD_EXPIRED", PointsState::kHeld));
+  RedemptionRow failed = row;
+  failed.status = RedemptionStatus::kFailed;
+  failed.points_state = PointsState::kHeld;
+  // Only the caller that failed the redemption voids its hold: a concurrent caller may have
+  // completed it, and its capture must find the hold open.
+  if (absl::Status settled = failed_here ? Settle(failed) : absl::OkStatus(); !settled.ok()) {
+    log::Warning("rewards: void after compensation failed; the recovery loop retries",
+                 {{"redemption", row.redemption_id}, {"status", StatusSummary(settled)}});
+  }
+  return FinalView(row);
+}
+
+absl::StatusOr<v1::Redemption> RewardsHandler::FinalView(const RedemptionRow& row) {
+  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
+  LOYALTY_ASSIGN_OR_RETURN(RedemptionRow final_row,
+                           SelectRedemption(*connection, row.program_id, row.redemption_id));
+  if (final_row.status == RedemptionStatus::kFailed) return FailedError(final_row);
+  return View(*connection, final_row, /*with_code=*/true);
 }
 
 absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
@@ -175,104 +189,65 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
       upstream_.CreateHold(row.program_id, row.member_id, row.redemption_id, row.points,
                            options_.hold_ttl, absl::StrCat("reward:", row.reward_id));
   if (!hold.ok()) {
-    if (!IsRefusal(hold.status())) return hold.status();
-    const std::string reason = ErrorReason(hold.status()).value_or("HOLD_REFUSED");
-    LOYALTY_RETURN_IF_ERROR(Compensate(row, reason, PointsState::kNone).status());
-    ErrorMetadata metadata;
-    const ErrorMetadata upstream = ErrorMetadataOf(hold.status());
-    int64_t available = 0, required = 0;
-    if (upstream.count("available") && upstream.count("required") &&
-        absl::SimpleAtoi(upstream.at("available"), &available) &&
-        absl::SimpleAtoi(upstream.at("required"), &required)) {
-      metadata["points_missing"] = std::to_string(required - available);
-    }
-    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-    LOYALTY_ASSIGN_OR_RETURN(RedemptionRow now_row,
-                             SelectRedemption(*connection, row.program_id, row.redemption_id));
-    if (now_row.status == RedemptionStatus::kFailed) return FailedError(now_row, metadata);
-    return View(*connection, now_row, /*with_code=*/true);
+    if (!IsHoldRefusal(hold.status())) return hold.status();
+    return HoldRefused(row, hold.status());
   }
   AfterStep(SagaStep::kHeld);
   const absl::Time now = clock_.Now();
   if (!MayComplete(hold->status, hold->expire_time, now, options_.completion_margin)) {
-    LOYALTY_ASSIGN_OR_RETURN(bool failed_here, Compensate(row, "HOLD_EXPIRED", PointsState::kHeld));
-    RedemptionRow failed = row;
-    failed.status = RedemptionStatus::kFailed;
-    failed.points_state = PointsState::kHeld;
-    // Only the caller that failed the redemption voids its hold: a concurrent caller may have
-    // completed it, and its capture must find the hold open.
-    if (absl::Status settled = failed_here ? Settle(failed) : absl::OkStatus(); !settled.ok()) {
-      log::Warning("rewards: void after compensation failed; the recovery loop retries",
-                   {{"redemption", row.redemption_id}, {"status", StatusSummary(settled)}});
-    }
-  } else {
-    // Step 3: the decision and the voucher in one transaction.
-    RedemptionRow completed = row;
-    completed.status = RedemptionStatus::kCompleted;
-    completed.points_state = PointsState::kHeld;
-    completed.fulfilment =
-        row.kind == RewardKind::kExperience ? Fulfilment::kRequested : Fulfilment::kUnspecified;
-    completed.update_time = now;
-    bool decided_here = false;
-    std::optional<IssuedVoucher> issued;
-    LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
-      issued.reset();
-      LOYALTY_ASSIGN_OR_RETURN(
-          pg::Result decided,
-          connection.Execute(queries::kCompleteRedemption,
-                             pg::Params()
-                                 .Add(row.program_id)
-                                 .Add(row.redemption_id)
-                                 .Add(static_cast<int64_t>(completed.fulfilment))
-                                 .Add(now)));
-      decided_here = decided.affected_rows() == 1;
-      if (!decided_here) return absl::OkStatus();
-      v1::RewardRedeemed redeemed;
-      redeemed.set_program(row.program_id);
-      redeemed.set_member(row.member_id);
-      redeemed.set_redemption(row.redemption_id);
-      redeemed.set_reward(row.reward_id);
-      redeemed.set_kind(static_cast<v1::RewardKind>(row.kind));
-      redeemed.set_points(row.points);
-      if (IssuesVoucher(row.kind)) {
-        std::optional<Reward> read;
-        if (reward == nullptr) {
-          LOYALTY_ASSIGN_OR_RETURN(read, SelectReward(connection, row.program_id, row.reward_id));
-        }
-        LOYALTY_ASSIGN_OR_RETURN(issued, IssueVoucher(connection, row.program_id, row.redemption_id,
-                                                      row.member_id, read ? *read : *reward, now));
-        redeemed.set_voucher(issued->row.voucher_id);
-      }
-      return AppendRewardEvent(connection, row.program_id, "redemption", row.redemption_id,
-                               redeemed, now);
-    }));
-    AfterStep(SagaStep::kCompleted);
-    // Step 4. A failure here leaves points_state HELD for the recovery loop to capture.
-    if (absl::StatusOr<HoldInfo> captured =
-            upstream_.CaptureHold(row.program_id, row.redemption_id);
-        captured.ok()) {
-      LOYALTY_RETURN_IF_ERROR(
-          SetPointsState(pool_, row, PointsState::kHeld, PointsState::kCaptured));
-      completed.points_state = PointsState::kCaptured;
-    } else {
-      log::Warning(
-          "rewards: capture failed; the recovery loop retries",
-          {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
-    }
-    AfterStep(SagaStep::kCaptured);
-    if (decided_here) {  // The answer is what this call wrote; no need to read it back.
-      v1::Redemption view = RedemptionView(completed);
-      if (issued.has_value()) {
-        *view.mutable_voucher() = VoucherView(issued->row, FormatVoucherCode(issued->code));
-      }
-      return view;
-    }
+    return HoldTooShort(row);
   }
-  LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-  LOYALTY_ASSIGN_OR_RETURN(RedemptionRow final_row,
-                           SelectRedemption(*connection, row.program_id, row.redemption_id));
-  if (final_row.status == RedemptionStatus::kFailed) return FailedError(final_row);
-  return View(*connection, final_row, /*with_code=*/true);
+  // Step 3: the decision and the voucher in one transaction.
+  RedemptionRow completed = row;
+  completed.status = RedemptionStatus::kCompleted;
+  completed.points_state = PointsState::kHeld;
+  completed.fulfilment =
+      row.kind == RewardKind::kExperience ? Fulfilment::kRequested : Fulfilment::kUnspecified;
+  completed.update_time = now;
+  bool decided_here = false;
+  std::optional<IssuedVoucher> issued;
+  LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
+    issued.reset();
+    LOYALTY_ASSIGN_OR_RETURN(pg::Result decided,
+                             connection.Execute(queries::kCompleteRedemption,
+                                                pg::Params()
+                                                    .Add(row.program_id)
+                                                    .Add(row.redemption_id)
+                                                    .Add(static_cast<int64_t>(completed.fulfilment))
+                                                    .Add(now)));
+    decided_here = decided.affected_rows() == 1;
+    if (!decided_here) return absl::OkStatus();
+    v1::RewardRedeemed redeemed = RedeemedEvent(row);
+    if (IssuesVoucher(row.kind)) {
+      std::optional<Reward> read;
+      if (reward == nullptr) {
+        LOYALTY_ASSIGN_OR_RETURN(read, SelectReward(connection, row.program_id, row.reward_id));
+      }
+      LOYALTY_ASSIGN_OR_RETURN(issued, IssueVoucher(connection, row.program_id, row.redemption_id,
+                                                    row.member_id, read ? *read : *reward, now));
+      redeemed.set_voucher(issued->row.voucher_id);
+    }
+    return AppendRewardEvent(connection, row.program_id, "redemption", row.redemption_id, redeemed,
+                             now);
+  }));
+  AfterStep(SagaStep::kCompleted);
+  // Step 4. A failure here leaves points_state HELD for the recovery loop to capture.
+  if (absl::StatusOr<HoldInfo> captured = upstream_.CaptureHold(row.program_id, row.redemption_id);
+      captured.ok()) {
+    LOYALTY_RETURN_IF_ERROR(SetPointsState(pool_, row, PointsState::kHeld, PointsState::kCaptured));
+    completed.points_state = PointsState::kCaptured;
+  } else {
+    log::Warning("rewards: capture failed; the recovery loop retries",
+                 {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
+  }
+  AfterStep(SagaStep::kCaptured);
+  if (!decided_here) return FinalView(row);
+  // The answer is what this call wrote; no need to read it back.
+  v1::Redemption view = RedemptionView(completed);
+  if (issued.has_value()) {
+    *view.mutable_voucher() = VoucherView(issued->row, FormatVoucherCode(issued->code));
+  }
+  return view;
 }
 
 absl::StatusOr<bool> RewardsHandler::Compensate(const RedemptionRow& row, const std::string& reason,
@@ -354,7 +329,7 @@ absl::StatusOr<int> RewardsHandler::Recover(int limit) {
   int handled = 0;
   for (const RedemptionRow& row : pending) {
     absl::StatusOr<v1::Redemption> driven = Drive(row);
-    if (driven.ok() || IsRefusal(driven.status())) {
+    if (driven.ok() || IsHoldRefusal(driven.status())) {
       ++handled;
     } else {
       // points-svc is most likely unreachable: the rest would wait out a deadline each, so the

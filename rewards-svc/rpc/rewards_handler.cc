@@ -32,6 +32,7 @@ namespace {
 constexpr int kCardDefinitionsMax = 100;
 constexpr int kCardVouchersShown = 10;
 constexpr int kIssueAttemptsMax = 3;
+constexpr size_t kRewardMemoryEntriesMax = 10000;
 constexpr size_t kStampLinesMax = 500;
 
 // What ListRewards and GetReward need to know about the asking member, fetched once per call.
@@ -202,7 +203,11 @@ RewardsHandler::RewardsHandler(pg::Pool& pool, const Clock& clock, Upstream& ups
       tiers_(pool, upstream, clock),
       keys_(std::move(keys)),
       options_(std::move(options)),
-      page_tokens_(options_.page_token_key) {}
+      page_tokens_(options_.page_token_key),
+      rewards_memory_(options_.reward_memory_ttl, kRewardMemoryEntriesMax),
+      redemptions_(std::make_unique<batch::GroupCommitQueue<RedeemJob>>(
+          options_.redeem_batches,
+          [this](std::span<const std::shared_ptr<RedeemJob>> jobs) { RedeemTogether(jobs); })) {}
 
 // --- Catalog -------------------------------------------------------------------------------
 
@@ -269,6 +274,13 @@ absl::StatusOr<v1::UpdateRewardResponse> RewardsHandler::UpdateReward(
     }
   }
   const absl::Time now = clock_.Now();
+  // This replica's RedeemReward checks see the update at once (RememberedReward).
+  struct Forget {
+    ~Forget() { memory.Invalidate(key, clock.Now()); }
+    ProjectionMemory<Reward>& memory;
+    const std::string key;
+    const Clock& clock;
+  } forget{rewards_memory_, absl::StrCat(request.program(), "/", request.reward()), clock_};
   return idempotency::RunIdempotent<v1::UpdateRewardResponse>(
       pool_, MakeCall(request, "UpdateReward", request.program(), request.request_id(), now),
       [&](pg::Connection& connection) -> absl::StatusOr<v1::UpdateRewardResponse> {
@@ -373,24 +385,33 @@ absl::StatusOr<v1::ListRewardsResponse> RewardsHandler::ListRewards(
 
 // --- Vouchers ------------------------------------------------------------------------------
 
+RewardsHandler::IssuedVoucher RewardsHandler::DrawVoucher(const std::string& voucher_id,
+                                                          const std::string& member_id,
+                                                          const Reward& reward,
+                                                          absl::Time now) const {
+  const int64_t value = reward.terms.kind == RewardKind::kGiftCard ? reward.terms.amount_minor : 0;
+  const std::string code = VoucherCodeFromRandom(SecureRandomUint64());
+  return {.code = code,
+          .row = {.voucher_id = voucher_id,
+                  .code_sealed = keys_.Seal(code),
+                  .member_id = member_id,
+                  .reward_id = reward.id,
+                  .terms = reward.terms,
+                  .value_minor = value,
+                  .balance_minor = value,
+                  .status = VoucherStatus::kActive,
+                  .expire_time = now + VoucherValidity(reward)}};
+}
+
 absl::StatusOr<RewardsHandler::IssuedVoucher> RewardsHandler::IssueVoucher(
     pg::Connection& connection, const std::string& program_id, const std::string& voucher_id,
     const std::string& member_id, const Reward& reward, absl::Time now) {
-  const int64_t value = reward.terms.kind == RewardKind::kGiftCard ? reward.terms.amount_minor : 0;
   for (int attempt = 0; attempt < kIssueAttemptsMax; ++attempt) {
-    const std::string code = VoucherCodeFromRandom(SecureRandomUint64());
-    VoucherRow voucher{.voucher_id = voucher_id,
-                       .code_sealed = keys_.Seal(code),
-                       .member_id = member_id,
-                       .reward_id = reward.id,
-                       .terms = reward.terms,
-                       .value_minor = value,
-                       .balance_minor = value,
-                       .status = VoucherStatus::kActive,
-                       .expire_time = now + VoucherValidity(reward)};
-    LOYALTY_ASSIGN_OR_RETURN(bool inserted, InsertVoucher(connection, program_id, voucher,
-                                                          keys_.LookupHash(program_id, code), now));
-    if (inserted) return IssuedVoucher{.code = code, .row = std::move(voucher)};
+    IssuedVoucher drawn = DrawVoucher(voucher_id, member_id, reward, now);
+    LOYALTY_ASSIGN_OR_RETURN(bool inserted,
+                             InsertVoucher(connection, program_id, drawn.row,
+                                           keys_.LookupHash(program_id, drawn.code), now));
+    if (inserted) return drawn;
   }
   return absl::InternalError(absl::StrCat("no free voucher code for ", voucher_id));
 }

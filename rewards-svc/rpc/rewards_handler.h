@@ -11,6 +11,11 @@
 //   3. one transaction: PENDING -> COMPLETED and the voucher, only while the hold outlives a
 //      safety margin (so step 4 cannot find it expired);
 //   4. points-svc CaptureHold.
+// RedeemReward runs these steps for many redemptions at once (group commit,
+// rpc/redemption_batch.cc): concurrent calls are queued, and a writer takes what is queued and
+// does each step for the whole batch (one transaction for step 1, one CreateHolds call, one
+// transaction for step 3, one CaptureHolds call), answering each caller exactly as a saga of its
+// own would have.
 // PENDING -> COMPLETED / FAILED is a conditional update, the single decision point; holds are
 // captured, voided or refunded only after the decision is committed. Recover() (a background
 // loop, also at start) drives stale PENDING redemptions through the same steps with the same
@@ -18,19 +23,25 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/batch/group_commit.h"
 #include "common/clock.h"
+#include "common/idempotency/idempotency.h"
 #include "common/paging/page_token.h"
 #include "common/pg/pool.h"
+#include "common/projection_memory.h"
 #include "loyalty/events/v1/events.pb.h"
 #include "loyalty/rewards/v1/rewards_service.pb.h"
 #include "rewards-svc/domain/redemption.h"
 #include "rewards-svc/rpc/member_tiers.h"
 #include "rewards-svc/rpc/upstream.h"
 #include "rewards-svc/rpc/voucher_keys.h"
+#include "rewards-svc/storage/redemption_batch_store.h"
 #include "rewards-svc/storage/reward_store.h"
 
 namespace loyalty::rewards {
@@ -51,6 +62,24 @@ struct RewardsHandlerOptions {
   absl::Duration recovery_grace = absl::Seconds(30);
   // Called after each saga step; unset in production (see main.cc's test-only crash setting).
   std::function<void(SagaStep)> after_step;
+  // Group commit of RedeemReward: redemptions per batch, redemptions waiting (more:
+  // RESOURCE_EXHAUSTED), batches in flight at once.
+  batch::GroupCommitOptions redeem_batches{.max_batch = 64, .max_queued = 4096, .writers = 2};
+  // The longest a RedeemReward caller waits for its batch (then DEADLINE_EXCEEDED; the saga
+  // still finishes, and a retry with the same request_id gets its answer).
+  absl::Duration redeem_wait_max = absl::Seconds(30);
+  // How long RedeemReward trusts a reward it read for its checks before the reservation (the
+  // active window and the minimum tier); the reservation reads the reward again for the rest.
+  // An update through this replica is seen at once; through another, within this time.
+  absl::Duration reward_memory_ttl = absl::Seconds(1);
+};
+
+// A RedeemReward call on its way through the batched saga (rpc/redemption_batch.cc).
+struct RedeemJob {
+  v1::RedeemRewardRequest request;
+  idempotency::Call call;
+  // Set by the batch.
+  absl::StatusOr<v1::RedeemRewardResponse> result = absl::InternalError("not redeemed");
 };
 
 class RewardsHandler {
@@ -64,6 +93,10 @@ class RewardsHandler {
   absl::StatusOr<v1::UpdateRewardResponse> UpdateReward(const v1::UpdateRewardRequest& request);
   absl::StatusOr<v1::ListRewardsResponse> ListRewards(const v1::ListRewardsRequest& request);
   absl::StatusOr<v1::RedeemRewardResponse> RedeemReward(const v1::RedeemRewardRequest& request);
+  // RedeemReward without blocking the calling thread: `done` runs with the answer, at once for a
+  // call refused before the saga, else on a batch's writer thread.
+  using RedeemDone = std::function<void(absl::StatusOr<v1::RedeemRewardResponse>)>;
+  void RedeemRewardAsync(const v1::RedeemRewardRequest& request, RedeemDone done);
   absl::StatusOr<v1::ListRedemptionsResponse> ListRedemptions(
       const v1::ListRedemptionsRequest& request);
   absl::StatusOr<v1::GetRedemptionResponse> GetRedemption(const v1::GetRedemptionRequest& request);
@@ -87,6 +120,9 @@ class RewardsHandler {
   // points-svc does not answer (the rest would wait out a deadline each). Returns how many it
   // handled.
   absl::StatusOr<int> Recover(int limit);
+
+  // RedeemReward calls waiting for a batch now (for metrics and tests).
+  int queued_redemptions() const { return redemptions_->queued(); }
 
   // rewards-svc as a consumer of points-svc's events (docs/events.md): a PointsEarned of a
   // purchase stamps the member's punch cards as RecordStamp would, and a PointsRefunded that
@@ -119,6 +155,33 @@ class RewardsHandler {
   absl::Status RevokeOrder(pg::Connection& connection, const std::string& program_id,
                            const std::string& member_id, const std::string& order_id,
                            absl::Time now, v1::RevokeStampResponse& response);
+  // RedeemReward's checks before the saga (input, the reward's active window, the tier): the
+  // call ready to queue, or why it is refused.
+  absl::StatusOr<std::shared_ptr<RedeemJob>> CheckRedemption(
+      const v1::RedeemRewardRequest& request);
+  // The saga for a batch of RedeemReward calls (redemption_batch.cc); leaves each answer in its
+  // job.
+  void RedeemTogether(std::span<const std::shared_ptr<RedeemJob>> jobs);
+  // Captures whose points_state CAPTURED is not written yet ride on the next batch's first
+  // transaction (RedeemTogether); when no batch follows, the batch that captured them writes
+  // them alone. Lost in a crash, they are what the recovery loop settles anyway (its capture
+  // finds the hold captured).
+  std::vector<RedemptionRef> TakeUnrecordedCaptures();
+  // Returns how many are unrecorded now.
+  size_t AddUnrecordedCaptures(std::vector<RedemptionRef> captures);
+  // Writes the unrecorded captures now, in a transaction of their own.
+  void RecordCaptures();
+  // The reward as RedeemReward's checks read it, remembered for reward_memory_ttl.
+  absl::StatusOr<Reward> RememberedReward(const std::string& program_id,
+                                          const std::string& reward_id, absl::Time now);
+  // After a hold refusal: FAILED with the refusal's reason and the stock back; the answer (the
+  // FAILED_PRECONDITION with points_missing when points were short).
+  absl::StatusOr<v1::Redemption> HoldRefused(const RedemptionRow& row, const absl::Status& refusal);
+  // After a hold that would not outlive the completion margin: FAILED HOLD_EXPIRED, the hold
+  // voided; the answer.
+  absl::StatusOr<v1::Redemption> HoldTooShort(const RedemptionRow& row);
+  // The answer for a redemption as stored now (FAILED as its error).
+  absl::StatusOr<v1::Redemption> FinalView(const RedemptionRow& row);
   // Steps 2-4 for a PENDING redemption; the final answer for a decided one. `reward`, when
   // given, is the reward as step 1 read it (recovery passes none and reads it).
   absl::StatusOr<v1::Redemption> Drive(const RedemptionRow& row, const Reward* reward = nullptr);
@@ -138,7 +201,11 @@ class RewardsHandler {
     std::string code;  // canonical
     VoucherRow row;
   };
-  // Issues a voucher for the reward under `voucher_id`.
+  // A fresh ACTIVE voucher for the reward under `voucher_id`, not stored yet: its code from the
+  // CSPRNG, sealed.
+  IssuedVoucher DrawVoucher(const std::string& voucher_id, const std::string& member_id,
+                            const Reward& reward, absl::Time now) const;
+  // Issues a voucher for the reward under `voucher_id` (drawing again on a code collision).
   absl::StatusOr<IssuedVoucher> IssueVoucher(pg::Connection& connection,
                                              const std::string& program_id,
                                              const std::string& voucher_id,
@@ -162,6 +229,11 @@ class RewardsHandler {
   const VoucherKeys keys_;
   const RewardsHandlerOptions options_;
   paging::PageTokenCodec page_tokens_;
+  ProjectionMemory<Reward> rewards_memory_;
+  absl::Mutex captures_mutex_;
+  std::vector<RedemptionRef> unrecorded_captures_ ABSL_GUARDED_BY(captures_mutex_);
+  // Last: its destructor finishes what is queued while the rest is still alive.
+  std::unique_ptr<batch::GroupCommitQueue<RedeemJob>> redemptions_;
 };
 
 // A fresh id: `prefix` and 15 Crockford base32 characters (75 bits from the CSPRNG).

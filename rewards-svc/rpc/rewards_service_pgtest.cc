@@ -174,6 +174,50 @@ class RewardsServiceTest : public ::testing::Test {
   std::unique_ptr<server::GrpcServer> server_;
   std::unique_ptr<Stub> stub_;
   int requests_ = 0;
+
+  // --- Redeeming calls as one batch -------------------------------------------------------
+  struct Ask {
+    std::string member, reward, key;
+  };
+
+  // Serves with one redemption writer and a gate: once armed, the next batch waits after its
+  // step 1 until `gate_queued_` calls are queued behind it, which the writer then takes as one
+  // batch. `reserved_batches_` counts the batches that reserved anything since arming.
+  void ServeGated() {
+    Serve({.after_step =
+               [this](SagaStep step) {
+                 if (step != SagaStep::kReserved) return;
+                 if (reserved_batches_.fetch_add(1) != 0 || gate_queued_.load() == 0) return;
+                 for (int i = 0; i < 60'000 && handler_->queued_redemptions() < gate_queued_; ++i) {
+                   absl::SleepFor(absl::Milliseconds(1));
+                 }
+               },
+           .redeem_batches = {.max_batch = 64, .max_queued = 64, .writers = 1}});
+  }
+
+  // Redeems `opener` (alone: its batch holds the writer), then `asks` all at once while it does,
+  // so they are redeemed as the next batch. Returns the answers to `asks`, in order.
+  std::vector<absl::StatusOr<v1::RedeemRewardResponse>> RedeemAsOneBatch(
+      const Ask& opener, const std::vector<Ask>& asks) {
+    reserved_batches_ = 0;
+    gate_queued_ = static_cast<int>(asks.size());
+    std::thread first(
+        [&] { EXPECT_THAT(Redeem(opener.member, opener.reward, opener.key), IsOk()); });
+    while (reserved_batches_.load() == 0) absl::SleepFor(absl::Milliseconds(1));
+    std::vector<absl::StatusOr<v1::RedeemRewardResponse>> answers(asks.size());
+    std::vector<std::thread> callers;
+    for (size_t i = 0; i < asks.size(); ++i) {
+      callers.emplace_back(
+          [&, i] { answers[i] = Redeem(asks[i].member, asks[i].reward, asks[i].key); });
+    }
+    for (std::thread& caller : callers) caller.join();
+    first.join();
+    gate_queued_ = 0;
+    return answers;
+  }
+
+  std::atomic<int> reserved_batches_{0};
+  std::atomic<int> gate_queued_{0};
 };
 
 // --- Catalog -------------------------------------------------------------------------------
@@ -466,6 +510,119 @@ TEST_F(RewardsServiceTest, ConcurrentRedemptionsBeyondTheBalanceNeverOverspend) 
   const pv1::Balance balance = platform_->Balance(alice);
   EXPECT_EQ(balance.available(), 1000 - 14 * 70);
   EXPECT_EQ(balance.held(), 0);
+}
+
+// Group commit: calls queued together are redeemed as one batch, each answered as alone.
+TEST_F(RewardsServiceTest, ABatchRefusesSomeRedemptionsAloneAndCompletesTheRest) {
+  ServeGated();
+  const v1::Reward plain = Create(Percent(10, 100));
+  v1::Reward last = Percent(20, 100);
+  last.set_stock(1);
+  last = Create(last);
+  v1::Reward once = Percent(30, 100);
+  once.set_limit_per_member(1);
+  once.set_limit_period(v1::LIMIT_PERIOD_LIFETIME);
+  once = Create(once);
+  const std::string first = platform_->Member("first", 1000);
+  const std::string buyer1 = platform_->Member("buyer1", 1000);
+  const std::string buyer2 = platform_->Member("buyer2", 1000);
+  const std::string buyer3 = platform_->Member("buyer3", 1000);
+  const std::string limited = platform_->Member("limited", 1000);
+  const std::string poor = platform_->Member("poor", 30);
+  const std::string rich1 = platform_->Member("rich1", 1000);
+  const std::string rich2 = platform_->Member("rich2", 1000);
+  const std::string again = platform_->Member("again", 1000);
+  // Before the batches: the limited member's one redemption, and one the batch will replay.
+  ASSERT_THAT(Redeem(limited, once.id(), "once-1"), IsOk());
+  auto earlier = Redeem(again, plain.id(), "again-1");
+  ASSERT_THAT(earlier, IsOk());
+
+  const std::vector<Ask> asks = {{buyer1, last.id(), "b1"},      {buyer2, last.id(), "b2"},
+                                 {limited, once.id(), "once-2"}, {poor, plain.id(), "poor-1"},
+                                 {rich1, plain.id(), "rich1"},   {rich2, once.id(), "rich2"},
+                                 {again, plain.id(), "again-1"}, {buyer3, last.id(), "b3"}};
+  const int kBatch = static_cast<int>(asks.size());
+  std::vector<absl::StatusOr<v1::RedeemRewardResponse>> answers =
+      RedeemAsOneBatch({first, plain.id(), "first-1"}, asks);
+  EXPECT_EQ(reserved_batches_.load(), 2) << "the calls were not redeemed as one batch";
+
+  // The last unit went to one of its three buyers (in queue order); the others are out of stock.
+  int sold = 0;
+  for (int i : {0, 1, 7}) {
+    if (answers[i].ok()) {
+      ++sold;
+      EXPECT_EQ(answers[i]->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+    } else {
+      EXPECT_THAT(answers[i], StatusIs(C::kFailedPrecondition, "OUT_OF_STOCK"));
+    }
+  }
+  EXPECT_EQ(sold, 1);
+  EXPECT_EQ(Get(last.id()).stock(), 0);
+  EXPECT_THAT(answers[2], StatusIs(C::kFailedPrecondition, "LIMIT_REACHED"));
+  EXPECT_THAT(answers[3], StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+  EXPECT_EQ(ErrorMetadataOf(answers[3].status())["points_missing"], "70");
+  ASSERT_THAT(answers[4], IsOk());
+  EXPECT_EQ(answers[4]->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+  EXPECT_EQ(answers[4]->redemption().voucher().code().size(), 15u);
+  ASSERT_THAT(answers[5], IsOk());
+  EXPECT_EQ(answers[5]->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+  // The replay in the batch: the earlier redemption and voucher, nothing spent twice.
+  ASSERT_THAT(answers[6], IsOk());
+  EXPECT_EQ(answers[6]->redemption().id(), earlier->redemption().id());
+  EXPECT_EQ(answers[6]->redemption().voucher().code(), earlier->redemption().voucher().code());
+  EXPECT_EQ(platform_->Balance(again).available(), 900);
+  EXPECT_EQ(platform_->Balance(poor).available(), 30);
+  EXPECT_EQ(platform_->Balance(rich1).available(), 900);
+  EXPECT_EQ(platform_->Balance(limited).available(), 900);
+
+  // Every call again, now each in a batch of its own: the same answers, nothing more spent.
+  for (int i = 0; i < kBatch; ++i) {
+    auto replay = Redeem(asks[i].member, asks[i].reward, asks[i].key);
+    if (!answers[i].ok()) {
+      EXPECT_EQ(replay.status().code(), answers[i].status().code()) << asks[i].key;
+      EXPECT_EQ(ErrorReason(replay.status()), ErrorReason(answers[i].status())) << asks[i].key;
+      continue;
+    }
+    ASSERT_THAT(replay, IsOk()) << asks[i].key;
+    EXPECT_EQ(replay->redemption().id(), answers[i]->redemption().id());
+    EXPECT_EQ(replay->redemption().voucher().code(), answers[i]->redemption().voucher().code());
+  }
+  EXPECT_EQ(platform_->Balance(rich1).available(), 900);
+  EXPECT_EQ(platform_->Balance(rich2).available(), 900);
+  EXPECT_EQ(Get(last.id()).stock(), 0);
+  // Before: once-1, again-1, first-1; the batch: the last unit, rich1, rich2.
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_CAPTURED), 6);
+}
+
+// The database refuses a batch's shared transaction (here: one request_id sent by two members
+// at once): each call is redeemed alone, so only the culprit fails.
+TEST_F(RewardsServiceTest, ABatchTheDatabaseRefusesIsRedeemedCallByCall) {
+  ServeGated();
+  const v1::Reward plain = Create(Percent(10, 100));
+  const std::string first = platform_->Member("first", 1000);
+  const std::string ann = platform_->Member("ann", 1000);
+  const std::string bob = platform_->Member("bob", 1000);
+  const std::string cid = platform_->Member("cid", 1000);
+  const std::vector<absl::StatusOr<v1::RedeemRewardResponse>> answers = RedeemAsOneBatch(
+      {first, plain.id(), "first-1"},
+      {{ann, plain.id(), "shared"}, {bob, plain.id(), "shared"}, {cid, plain.id(), "cid-1"}});
+  // One of the two with the shared key redeemed, the other is refused as a reuse of it.
+  int redeemed = 0, reused = 0;
+  for (int i : {0, 1}) {
+    if (answers[i].ok()) {
+      ++redeemed;
+      EXPECT_EQ(answers[i]->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+    } else {
+      EXPECT_THAT(answers[i], StatusIs(C::kInvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
+      ++reused;
+    }
+  }
+  EXPECT_EQ(redeemed, 1);
+  EXPECT_EQ(reused, 1);
+  ASSERT_THAT(answers[2], IsOk());
+  EXPECT_EQ(answers[2]->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+  EXPECT_EQ(platform_->Balance(ann).available() + platform_->Balance(bob).available(), 1900);
+  EXPECT_EQ(platform_->Balance(cid).available(), 900);
 }
 
 TEST_F(RewardsServiceTest, CancelBeforeUseReturnsPointsAndStock) {

@@ -43,6 +43,24 @@ Request HoldRef(const std::string& program_id, const std::string& hold_id) {
   return request;
 }
 
+// The outcomes of a batched hold call, by position.
+template <typename Response>
+absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> Outcomes(const Response& response,
+                                                               size_t expected) {
+  if (static_cast<size_t>(response.outcomes_size()) != expected) {
+    return absl::InternalError("points-svc answered a hold batch with a wrong number of outcomes");
+  }
+  std::vector<absl::StatusOr<HoldInfo>> outcomes;
+  for (const pv1::HoldOutcome& outcome : response.outcomes()) {
+    if (outcome.has_error()) {
+      outcomes.push_back(FromRpcStatus(outcome.error()));
+    } else {
+      outcomes.push_back(InfoOf(outcome.hold()));
+    }
+  }
+  return outcomes;
+}
+
 }  // namespace
 
 MemberTier TierOn(const TierLadder& ladder, const std::string& code) {
@@ -135,6 +153,35 @@ absl::StatusOr<HoldInfo> Upstream::RefundHold(const std::string& program_id,
                            Call(*points_, &pv1::PointsService::Stub::RefundHold,
                                 HoldRef<pv1::RefundHoldRequest>(program_id, hold_id), deadline_));
   return InfoOf(response.hold());
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> Upstream::CreateHolds(
+    std::span<const HoldRequest> holds, absl::Duration ttl) {
+  pv1::CreateHoldsRequest request;
+  for (const HoldRequest& hold : holds) {
+    pv1::CreateHoldRequest* one = request.add_holds();
+    one->set_program(hold.program_id);
+    one->set_member(hold.member_id);
+    one->set_hold_id(hold.hold_id);
+    one->set_points(hold.points);
+    one->mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
+    one->set_reason(hold.reason);
+  }
+  LOYALTY_ASSIGN_OR_RETURN(
+      pv1::CreateHoldsResponse response,
+      Call(*points_, &pv1::PointsService::Stub::CreateHolds, request, deadline_));
+  return Outcomes(response, holds.size());
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> Upstream::CaptureHolds(
+    const std::string& program_id, std::span<const std::string> hold_ids) {
+  pv1::CaptureHoldsRequest request;
+  request.set_program(program_id);
+  for (const std::string& hold_id : hold_ids) request.add_hold_ids(hold_id);
+  LOYALTY_ASSIGN_OR_RETURN(
+      pv1::CaptureHoldsResponse response,
+      Call(*points_, &pv1::PointsService::Stub::CaptureHolds, request, deadline_));
+  return Outcomes(response, hold_ids.size());
 }
 
 }  // namespace loyalty::rewards

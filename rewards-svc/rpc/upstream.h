@@ -9,7 +9,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -56,6 +58,22 @@ class Upstream {
   absl::StatusOr<HoldInfo> CaptureHold(const std::string& program_id, const std::string& hold_id);
   absl::StatusOr<HoldInfo> VoidHold(const std::string& program_id, const std::string& hold_id);
   absl::StatusOr<HoldInfo> RefundHold(const std::string& program_id, const std::string& hold_id);
+
+  // One hold of CreateHolds.
+  struct HoldRequest {
+    std::string program_id;
+    std::string member_id;
+    std::string hold_id;
+    int64_t points = 0;
+    std::string reason;
+  };
+  // points-svc's batched CreateHolds / CaptureHolds: one call, each hold's own outcome (what its
+  // single-hold call would have returned) by position. The outer status fails only when the
+  // call as a whole did (points-svc down, deadline): then no outcome is known.
+  absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> CreateHolds(
+      std::span<const HoldRequest> holds, absl::Duration ttl);
+  absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> CaptureHolds(
+      const std::string& program_id, std::span<const std::string> hold_ids);
 
  private:
   std::unique_ptr<points::v1::PointsService::Stub> points_;

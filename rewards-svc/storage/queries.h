@@ -49,6 +49,14 @@ inline constexpr pg::Query kListRewards{
     "end_time > $5))) AND (points_cost, reward_id) > ($6, $7) ORDER BY points_cost, reward_id "
     "LIMIT $8"};
 
+// The batched saga (rpc/redemption_batch.cc): rows travel as one array per column and come
+// back with their input position n (from 1).
+inline constexpr pg::Query kSelectRewardsBatch{
+    "rewards_select_rewards_batch",
+    "SELECT k.n, " LOYALTY_REWARD_COLUMNS
+    " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, id, n) "
+    "JOIN rewards ON rewards.program_id = k.p AND rewards.reward_id = k.id"};
+
 #undef LOYALTY_REWARD_COLUMNS
 
 // The saga's reservation: only a reward with stock left loses one unit. Unlimited rewards
@@ -61,6 +69,18 @@ inline constexpr pg::Query kReleaseStock{
     "rewards_release_stock",
     "UPDATE rewards SET stock = stock + 1 WHERE program_id = $1 AND reward_id = $2 "
     "AND stock IS NOT NULL"};
+// The batch's reservation: the limited rewards among its rewards, locked in key order (so
+// batches cannot deadlock on them) with the stock they have left; unlimited ones stay unlocked.
+inline constexpr pg::Query kLockStockBatch{
+    "rewards_lock_stock_batch",
+    "SELECT k.n, r.stock FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, id, n) "
+    "JOIN rewards r ON r.program_id = k.p AND r.reward_id = k.id WHERE r.stock IS NOT NULL "
+    "ORDER BY r.program_id, r.reward_id FOR UPDATE OF r"};
+inline constexpr pg::Query kTakeStockBatch{
+    "rewards_take_stock_batch",
+    "UPDATE rewards r SET stock = r.stock - t.take "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(p, id, take) "
+    "WHERE r.program_id = t.p AND r.reward_id = t.id"};
 
 // --- Redemptions ---------------------------------------------------------------------------
 
@@ -127,6 +147,24 @@ inline constexpr pg::Query kFailRedemption{
     "UPDATE redemptions SET status = 3, failure_reason = $3, points_state = $4, update_time = $5 "
     "WHERE program_id = $1 AND redemption_id = $2 AND status = 1 RETURNING stock_reserved"};
 
+inline constexpr pg::Query kInsertRedemptionsBatch{
+    "rewards_insert_redemptions_batch",
+    "INSERT INTO redemptions (program_id, redemption_id, member_id, reward_id, kind, points, "
+    "status, stock_reserved, create_time, update_time) SELECT r.p, r.id, r.m, r.reward, r.kind, "
+    "r.points, 1, r.reserved, r.t, r.t FROM unnest($1::text[], $2::text[], $3::text[], "
+    "$4::text[], $5::smallint[], $6::bigint[], $7::boolean[], $8::timestamptz[]) "
+    "AS r(p, id, m, reward, kind, points, reserved, t)"};
+// kCompleteRedemption for a batch; returns the positions of the redemptions it decided.
+inline constexpr pg::Query kCompleteRedemptionsBatch{
+    "rewards_complete_redemptions_batch",
+    "UPDATE redemptions r SET status = 2, points_state = 1, fulfilment = c.fulfilment, "
+    "update_time = $4 FROM unnest($1::text[], $2::text[], $3::smallint[]) WITH ORDINALITY "
+    "AS c(p, id, fulfilment, n) WHERE r.program_id = c.p AND r.redemption_id = c.id "
+    "AND r.status = 1 RETURNING c.n"};
+inline constexpr pg::Query kSetPointsStatesBatch{
+    "rewards_set_points_states_batch",
+    "UPDATE redemptions r SET points_state = $4 FROM unnest($1::text[], $2::text[]) AS k(p, id) "
+    "WHERE r.program_id = k.p AND r.redemption_id = k.id AND r.points_state = $3"};
 inline constexpr pg::Query kCancelRedemption{
     "rewards_cancel_redemption",
     "UPDATE redemptions SET status = 4, update_time = $3 WHERE program_id = $1 "
@@ -156,6 +194,18 @@ inline constexpr pg::Query kInsertVoucher{
     "status, expire_time, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
     "$10, $11, $12, $13, $13, 1, $14, $15, $15) ON CONFLICT (program_id, code_hash) DO NOTHING"};
 
+// kInsertVoucher for a batch; a code collision fails the batch (which then issues one by one,
+// drawing again).
+inline constexpr pg::Query kInsertVouchersBatch{
+    "rewards_insert_vouchers_batch",
+    "INSERT INTO vouchers (program_id, voucher_id, code_hash, code_sealed, member_id, reward_id, "
+    "kind, amount_minor, currency_code, percent, cap_minor, sku, value_minor, balance_minor, "
+    "status, expire_time, create_time, update_time) SELECT v.p, v.id, v.hash, v.sealed, v.m, "
+    "v.reward, v.kind, v.amount, v.currency, v.percent, v.cap, v.sku, v.value, v.value, 1, "
+    "v.expire_time, $15, $15 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], "
+    "$5::text[], $6::text[], $7::smallint[], $8::bigint[], $9::text[], $10::integer[], "
+    "$11::bigint[], $12::text[], $13::bigint[], $14::timestamptz[]) AS v(p, id, hash, sealed, m, "
+    "reward, kind, amount, currency, percent, cap, sku, value, expire_time)"};
 inline constexpr pg::Query kSelectVoucher{
     "rewards_select_voucher",
     "SELECT " LOYALTY_VOUCHER_COLUMNS " FROM vouchers WHERE program_id = $1 AND voucher_id = $2"};

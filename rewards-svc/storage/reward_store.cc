@@ -30,6 +30,8 @@ pg::Params& AddRewardColumns(pg::Params& params, const Reward& r) {
       .Add(r.charity_name);
 }
 
+}  // namespace
+
 Reward RewardFrom(const pg::Result& rows, int row) {
   Reward r;
   r.id = rows.String(row, "reward_id");
@@ -57,7 +59,11 @@ Reward RewardFrom(const pg::Result& rows, int row) {
   return r;
 }
 
-}  // namespace
+absl::Status RewardNotFound(const std::string& program_id, const std::string& reward_id) {
+  return ErrorWithReason(absl::StatusCode::kNotFound, "REWARD_NOT_FOUND",
+                         absl::StrCat("no reward ", reward_id, " in program ", program_id),
+                         {{"reward", reward_id}});
+}
 
 absl::StatusOr<Reward> SelectReward(pg::Connection& connection, const std::string& program_id,
                                     const std::string& reward_id, bool for_update) {
@@ -65,11 +71,7 @@ absl::StatusOr<Reward> SelectReward(pg::Connection& connection, const std::strin
       pg::Result rows,
       connection.Execute(for_update ? queries::kSelectRewardForUpdate : queries::kSelectReward,
                          pg::Params().Add(program_id).Add(reward_id)));
-  if (rows.rows() == 0) {
-    return ErrorWithReason(absl::StatusCode::kNotFound, "REWARD_NOT_FOUND",
-                           absl::StrCat("no reward ", reward_id, " in program ", program_id),
-                           {{"reward", reward_id}});
-  }
+  if (rows.rows() == 0) return RewardNotFound(program_id, reward_id);
   return RewardFrom(rows, 0);
 }
 

@@ -18,6 +18,10 @@
 
 namespace loyalty::rewards {
 
+// The reward in row `row` of a result with the reward columns (queries.h).
+Reward RewardFrom(const pg::Result& rows, int row);
+// NOT_FOUND (REWARD_NOT_FOUND), what a read of a missing reward returns.
+absl::Status RewardNotFound(const std::string& program_id, const std::string& reward_id);
 // NOT_FOUND (REWARD_NOT_FOUND) when absent.
 absl::StatusOr<Reward> SelectReward(pg::Connection& connection, const std::string& program_id,
                                     const std::string& reward_id, bool for_update = false);
