@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/services.h"
+#include "gateway/testing/message_fill.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "loyalty/members/v1/members_service.pb.h"
@@ -17,9 +17,7 @@ namespace loyalty::gateway {
 namespace {
 
 using google::protobuf::Descriptor;
-using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-using google::protobuf::Reflection;
 
 // What protobuf's own printer makes of `message`, with the options PrintJson promises.
 std::string Protobuf(const Message& message) {
@@ -28,88 +26,6 @@ std::string Protobuf(const Message& message) {
   std::string json;
   EXPECT_TRUE(google::protobuf::util::MessageToJsonString(message, &json, options).ok());
   return json;
-}
-
-// Sets every field of `message`, and of the messages in it down to `depth`, to a value that is
-// not its default (repeated fields get two values), each value a little different through
-// `counter`. Strings are plain ASCII, so that the fast path can print them.
-void Fill(Message& message, int depth, int& counter) {
-  const Descriptor& descriptor = *message.GetDescriptor();
-  const Reflection& reflection = *message.GetReflection();
-  if (descriptor.full_name() == "google.protobuf.Timestamp") {
-    // Each of the fraction lengths protobuf prints: none, 3, 6 and 9 digits.
-    constexpr int32_t kNanos[] = {0, 250'000'000, 123'000, 123'456'789};
-    auto& timestamp = static_cast<google::protobuf::Timestamp&>(message);
-    timestamp.set_seconds(1'768'478'400 + 86'400 * ++counter);
-    timestamp.set_nanos(kNanos[counter % 4]);
-    return;
-  }
-  if (descriptor.file()->package() == "google.protobuf") {
-    if (descriptor.full_name() == "google.protobuf.FieldMask") {
-      reflection.AddString(&message, descriptor.FindFieldByName("paths"), "display_name");
-    }
-    return;  // Struct, Any, ...: left unset
-  }
-  for (int i = 0; i < descriptor.field_count(); ++i) {
-    const FieldDescriptor& field = *descriptor.field(i);
-    const int count = field.is_repeated() ? 2 : 1;
-    for (int n = 0; n < count; ++n) {
-      ++counter;
-      const bool repeated = field.is_repeated();
-      switch (field.cpp_type()) {
-        case FieldDescriptor::CPPTYPE_INT32:
-          repeated ? reflection.AddInt32(&message, &field, -counter)
-                   : reflection.SetInt32(&message, &field, -counter);
-          break;
-        case FieldDescriptor::CPPTYPE_UINT32:
-          repeated ? reflection.AddUInt32(&message, &field, counter)
-                   : reflection.SetUInt32(&message, &field, counter);
-          break;
-        case FieldDescriptor::CPPTYPE_INT64:
-          repeated ? reflection.AddInt64(&message, &field, -1'000'000'000'000 - counter)
-                   : reflection.SetInt64(&message, &field, -1'000'000'000'000 - counter);
-          break;
-        case FieldDescriptor::CPPTYPE_UINT64:
-          repeated ? reflection.AddUInt64(&message, &field, 18'000'000'000'000'000'000u + counter)
-                   : reflection.SetUInt64(&message, &field, 18'000'000'000'000'000'000u + counter);
-          break;
-        case FieldDescriptor::CPPTYPE_BOOL:
-          repeated ? reflection.AddBool(&message, &field, counter % 2 == 0)
-                   : reflection.SetBool(&message, &field, true);
-          break;
-        case FieldDescriptor::CPPTYPE_FLOAT:
-          repeated ? reflection.AddFloat(&message, &field, 0.1f * counter)
-                   : reflection.SetFloat(&message, &field, 0.1f * counter);
-          break;
-        case FieldDescriptor::CPPTYPE_DOUBLE:
-          repeated ? reflection.AddDouble(&message, &field, 0.1 * counter)
-                   : reflection.SetDouble(&message, &field, 0.1 * counter);
-          break;
-        case FieldDescriptor::CPPTYPE_ENUM: {
-          const int number =
-              field.enum_type()->value(counter % field.enum_type()->value_count())->number();
-          repeated ? reflection.AddEnumValue(&message, &field, number)
-                   : reflection.SetEnumValue(&message, &field, number);
-          break;
-        }
-        case FieldDescriptor::CPPTYPE_STRING: {
-          const std::string value = field.type() == FieldDescriptor::TYPE_BYTES
-                                        ? std::string("\x01\xff", 2)
-                                        : absl::StrCat("v-", counter, "_x.y:z/@+");
-          repeated ? reflection.AddString(&message, &field, value)
-                   : reflection.SetString(&message, &field, value);
-          break;
-        }
-        case FieldDescriptor::CPPTYPE_MESSAGE:
-          if (depth > 0) {
-            Fill(repeated ? *reflection.AddMessage(&message, &field)
-                          : *reflection.MutableMessage(&message, &field),
-                 depth - 1, counter);
-          }
-          break;
-      }
-    }
-  }
 }
 
 // Every request and response message of every service the gateway links, empty and filled.
@@ -125,7 +41,7 @@ TEST(PrintJson, PrintsEveryLinkedMessageExactlyAsProtobufDoes) {
         std::unique_ptr<Message> message(prototype->New());
         int counter = 0;
         for (const bool filled : {false, true}) {
-          if (filled) Fill(*message, 4, counter);
+          if (filled) testing::Fill(*message, counter);
           ++messages;
           if (PrintJsonFastPath(*message).has_value()) ++fast;
           absl::StatusOr<std::string> printed = PrintJson(*message);
@@ -142,13 +58,13 @@ TEST(PrintJson, PrintsEveryLinkedMessageExactlyAsProtobufDoes) {
 TEST(PrintJson, TheHotAnswersTakeTheFastPath) {
   int counter = 0;
   points::v1::RecordPurchaseResponse purchase;
-  Fill(purchase, 4, counter);
+  testing::Fill(purchase, counter);
   EXPECT_TRUE(PrintJsonFastPath(purchase).has_value());
   points::v1::GetBalanceResponse balance;
-  Fill(balance, 4, counter);
+  testing::Fill(balance, counter);
   EXPECT_TRUE(PrintJsonFastPath(balance).has_value());
   members::v1::GetMemberResponse member;
-  Fill(member, 4, counter);
+  testing::Fill(member, counter);
   EXPECT_TRUE(PrintJsonFastPath(member).has_value());
 }
 
