@@ -21,6 +21,7 @@
 #include "points-svc/rpc/handler_support.h"
 #include "points-svc/rpc/member_events.h"
 #include "points-svc/rpc/purchase_writer.h"
+#include "points-svc/storage/balance_read.h"
 #include "points-svc/storage/ledger_store.h"
 #include "points-svc/storage/queries.h"
 
@@ -651,20 +652,13 @@ absl::StatusOr<v1::GetBalanceResponse> PointsHandler::GetBalance(
   const std::string& member_id = request.member();
   v1::GetBalanceResponse response;
   {
-    // One round trip: what came due, and the balance with its dates as stored.
+    // One statement: the balance with its dates as stored, and whether anything came due.
     LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-    const pg::Params due_at = pg::Params().Add(program_id).Add(member_id).Add(now);
-    const MemberRef member[] = {{program_id, member_id}};
-    const pg::Statement reads[] = {
-        {&queries::kSelectDuePending, due_at},
-        {&queries::kSelectMemberExpiredHolds, due_at},
-        {&queries::kSelectBalance, pg::Params().Add(program_id).Add(member_id)},
-        NextExpiries(member, kBalanceDatedRowsMax),
-        UpcomingPending(member, kBalanceDatedRowsMax)};
-    LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection->ExecutePipeline(reads));
-    if (read[0].rows() == 0 && read[1].rows() == 0) {
-      *response.mutable_balance() =
-          BalanceProto(BalanceFromRows(read[2]), ParseDatedBalances(read[3], &read[4], 1)[0]);
+    LOYALTY_ASSIGN_OR_RETURN(
+        BalanceRead read,
+        ReadBalanceForView(*connection, {program_id, member_id}, now, kBalanceDatedRowsMax));
+    if (!read.due) {
+      *response.mutable_balance() = BalanceProto(read.balance, read.dated);
       return response;
     }
   }

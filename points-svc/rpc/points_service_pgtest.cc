@@ -34,6 +34,9 @@
 #include "points-svc/rpc/grpc_service.h"
 #include "points-svc/rpc/member_directory.h"
 #include "points-svc/rpc/points_handler.h"
+#include "points-svc/storage/balance_read.h"
+#include "points-svc/storage/ledger_store.h"
+#include "points-svc/storage/queries.h"
 #include "prometheus/metric_family.h"
 
 namespace loyalty::points {
@@ -479,6 +482,80 @@ TEST_F(PointsServiceTest, PendingPointsBecomeAvailableWhenDue) {
   ASSERT_THAT(released, IsOk());
   EXPECT_EQ(*released, 1);
   EXPECT_EQ(Balance(bob_).available(), 100);
+}
+
+// GetBalance reads in one statement what it read in five: the same balance and dates as the
+// separate reads, at most `dates` of each, and "due" exactly when a pending credit came due or an
+// open hold ran out.
+TEST_F(PointsServiceTest, BalanceReadInOneStatementMatchesTheSeparateReads) {
+  SetRules([](v1::EarningRules& rules) { rules.set_pending_days(14); });
+  for (int day = 0; day < 3; ++day) {
+    ASSERT_THAT(Purchase(alice_, absl::StrCat("pending-", day), 10000 * (day + 1)), IsOk());
+    clock_.Advance(absl::Hours(24));
+  }
+  SetRules([](v1::EarningRules& rules) { rules.set_pending_days(0); });
+  for (int day = 0; day < 3; ++day) {
+    ASSERT_THAT(Purchase(alice_, absl::StrCat("now-", day), 1000 * (day + 1)), IsOk());
+    clock_.Advance(absl::Hours(24));
+  }
+  ASSERT_THAT(Hold(alice_, "h1", 10, /*ttl_seconds=*/3600), IsOk());
+
+  auto connection = points_pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  constexpr int kDates = 2;
+  auto separate = [&](const std::string& member) {
+    const MemberRef ref[] = {{"shop", member}};
+    const pg::Statement reads[] = {{&queries::kSelectBalance, pg::Params().Add("shop").Add(member)},
+                                   NextExpiries(ref, kDates),
+                                   UpcomingPending(ref, kDates)};
+    auto results = (**connection).ExecutePipeline(reads);
+    LOYALTY_CHECK(results.ok());
+    return std::make_pair(BalanceFromRows((*results)[0]),
+                          ParseDatedBalances((*results)[1], &(*results)[2], 1)[0]);
+  };
+  auto dated_text = [](const std::vector<DatedPoints>& dated) {
+    std::string text;
+    for (const DatedPoints& d : dated)
+      absl::StrAppend(&text, absl::FormatTime(d.time), "=", d.points, " ");
+    return text;
+  };
+
+  auto read = ReadBalanceForView(**connection, {"shop", alice_}, clock_.Now(), kDates);
+  ASSERT_THAT(read, IsOk());
+  const auto [balance, dated] = separate(alice_);
+  EXPECT_FALSE(read->due);
+  EXPECT_EQ(read->balance.available, balance.available);
+  EXPECT_EQ(read->balance.pending, balance.pending);
+  EXPECT_EQ(read->balance.held, 10);
+  EXPECT_EQ(read->balance.lifetime_earned, balance.lifetime_earned);
+  EXPECT_EQ(read->balance.pending, 600);
+  ASSERT_EQ(read->dated.next_expiries.size(), 2u);
+  ASSERT_EQ(read->dated.upcoming_available.size(), 2u);
+  EXPECT_EQ(dated_text(read->dated.next_expiries), dated_text(dated.next_expiries));
+  EXPECT_EQ(dated_text(read->dated.upcoming_available), dated_text(dated.upcoming_available));
+
+  // A member without a balance row reads as zeros.
+  auto empty = ReadBalanceForView(**connection, {"shop", bob_}, clock_.Now(), kDates);
+  ASSERT_THAT(empty, IsOk());
+  EXPECT_FALSE(empty->due);
+  EXPECT_EQ(empty->balance.available, 0);
+  EXPECT_EQ(empty->balance.lifetime_earned, 0);
+  EXPECT_TRUE(empty->dated.next_expiries.empty());
+  EXPECT_TRUE(empty->dated.upcoming_available.empty());
+
+  // The hold runs out after an hour, the first pending credit after 14 days: each alone is due.
+  auto hold_out =
+      ReadBalanceForView(**connection, {"shop", alice_}, clock_.Now() + absl::Hours(2), kDates);
+  ASSERT_THAT(hold_out, IsOk());
+  EXPECT_TRUE(hold_out->due);
+  ASSERT_THAT(Void("h1"), IsOk());
+  auto before_due = ReadBalanceForView(**connection, {"shop", alice_}, clock_.Now(), kDates);
+  ASSERT_THAT(before_due, IsOk());
+  EXPECT_FALSE(before_due->due);
+  auto pending_due =
+      ReadBalanceForView(**connection, {"shop", alice_}, kStart + absl::Hours(24 * 14), kDates);
+  ASSERT_THAT(pending_due, IsOk());
+  EXPECT_TRUE(pending_due->due);
 }
 
 // --- Refunds -------------------------------------------------------------------------------

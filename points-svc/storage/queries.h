@@ -25,6 +25,28 @@ inline constexpr pg::Query kSelectBalance{
     "SELECT available, pending, held, debt, lifetime_earned FROM balances "
     "WHERE program_id = $1 AND member_id = $2"};
 
+// GetBalance in one statement: the stored balance (zeros without a row) and whether anything
+// came due that the read must apply first (pending credits now available, open holds run out), in
+// a row of part 0; the next expiries (part 1) and upcoming pending credits (part 2), at most $4
+// dates each, in the rows after it. $3 is now.
+inline constexpr pg::Query kSelectBalanceView{
+    "points_select_balance_view",
+    "(SELECT 0 AS part, NULL::timestamptz AS time, NULL::bigint AS points, "
+    "COALESCE(b.available, 0) AS available, COALESCE(b.pending, 0) AS pending, "
+    "COALESCE(b.held, 0) AS held, COALESCE(b.debt, 0) AS debt, "
+    "COALESCE(b.lifetime_earned, 0) AS lifetime_earned, "
+    "EXISTS (SELECT 1 FROM pending_credits WHERE program_id = $1 AND member_id = $2 "
+    "AND NOT released AND available_time <= $3) OR EXISTS (SELECT 1 FROM holds "
+    "WHERE program_id = $1 AND member_id = $2 AND status = 1 AND expire_time <= $3) AS due "
+    "FROM (SELECT) AS one LEFT JOIN balances b ON b.program_id = $1 AND b.member_id = $2) "
+    "UNION ALL (SELECT 1, expire_time, sum(remaining)::bigint, NULL, NULL, NULL, NULL, NULL, "
+    "NULL FROM lots WHERE program_id = $1 AND member_id = $2 AND remaining > 0 "
+    "AND expire_time IS NOT NULL GROUP BY expire_time ORDER BY expire_time LIMIT $4) "
+    "UNION ALL (SELECT 2, available_time, sum(amount)::bigint, NULL, NULL, NULL, NULL, NULL, "
+    "NULL FROM pending_credits WHERE program_id = $1 AND member_id = $2 AND NOT released "
+    "AND amount > 0 GROUP BY available_time ORDER BY available_time LIMIT $4) "
+    "ORDER BY part, time"};
+
 inline constexpr pg::Query kUpdateBalance{
     "points_update_balance",
     "UPDATE balances SET available = available + $3, pending = pending + $4, held = held + $5, "
