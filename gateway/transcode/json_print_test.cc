@@ -2,6 +2,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/services.h"
@@ -97,6 +99,34 @@ TEST(PrintJson, UnknownEnumValuesAndOddTimestampsGoToProtobuf) {
   invalid.mutable_time()->set_nanos(-1);
   EXPECT_FALSE(PrintJsonFastPath(invalid).has_value());
   EXPECT_FALSE(PrintJson(invalid).ok());
+}
+
+TEST(PrintJson, TimestampsAcrossTheFastPathsRangePrintAsProtobufDoes) {
+  // The edges of the range, both sides of 1970, leap days, century rules and each fraction length.
+  for (const auto& [seconds, nanos] : std::vector<std::pair<int64_t, int32_t>>{
+           {-30610224000, 0},          // 1000-01-01T00:00:00Z
+           {253402300799, 999999999},  // 9999-12-31T23:59:59.999999999Z
+           {-1, 1000},                 // 1969-12-31T23:59:59.000001Z
+           {0, 0},                     // 1970-01-01T00:00:00Z
+           {-86400, 500000000},        // 1969-12-31
+           {951782400, 0},             // 2000-02-29
+           {4107542400, 0},            // 2100-03-01 (2100 has no 29 February)
+           {-2203891200, 0},           // 1900-03-01
+           {1709251199, 123},          // 2024-02-29T23:59:59.000000123Z
+           {-11644473600, 7000000},    // 1601-01-01
+       }) {
+    points::v1::DatedPoints dated;
+    dated.mutable_time()->set_seconds(seconds);
+    dated.mutable_time()->set_nanos(nanos);
+    ASSERT_TRUE(PrintJsonFastPath(dated).has_value()) << seconds;
+    EXPECT_EQ(*PrintJsonFastPath(dated), Protobuf(dated)) << seconds;
+  }
+  // Every day of a leap year and of the year before it, at a time of day that moves.
+  for (int64_t day = 0; day < 731; ++day) {
+    points::v1::DatedPoints dated;
+    dated.mutable_time()->set_seconds(1'640'995'200 + day * 86'400 + day * 97 % 86'400);
+    ASSERT_EQ(*PrintJsonFastPath(dated), Protobuf(dated)) << day;
+  }
 }
 
 TEST(PrintJson, FastPathPrintsDefaultsAndLeavesUnsetMessagesOut) {
