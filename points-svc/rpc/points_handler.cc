@@ -21,7 +21,6 @@
 #include "points-svc/rpc/handler_support.h"
 #include "points-svc/rpc/member_events.h"
 #include "points-svc/rpc/purchase_writer.h"
-#include "points-svc/storage/balance_read.h"
 #include "points-svc/storage/ledger_store.h"
 #include "points-svc/storage/queries.h"
 
@@ -150,7 +149,8 @@ PointsHandler::PointsHandler(pg::Pool& pool, const Clock& clock, MemberDirectory
       page_tokens_(options_.page_token_key),
       members_memory_(options_.projection_ttl, options_.projection_cache_max),
       currencies_memory_(options_.projection_ttl, options_.projection_cache_max),
-      purchases_(std::make_unique<PurchaseWriter>(pool_, options_.purchase_writes)) {}
+      purchases_(std::make_unique<PurchaseWriter>(pool_, options_.purchase_writes)),
+      balance_reads_(std::make_unique<BalanceReader>(pool_, options_.balance_reads)) {}
 
 // --- Projections ---------------------------------------------------------------------------
 
@@ -652,11 +652,9 @@ absl::StatusOr<v1::GetBalanceResponse> PointsHandler::GetBalance(
   const std::string& member_id = request.member();
   v1::GetBalanceResponse response;
   {
-    // One statement: the balance with its dates as stored, and whether anything came due.
-    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-    LOYALTY_ASSIGN_OR_RETURN(
-        BalanceRead read,
-        ReadBalanceForView(*connection, {program_id, member_id}, now, kBalanceDatedRowsMax));
+    // One statement, shared with the reads queued beside this one: the balance with its dates as
+    // stored, and whether anything came due.
+    LOYALTY_ASSIGN_OR_RETURN(BalanceRead read, balance_reads_->Read({program_id, member_id}, now));
     if (!read.due) {
       *response.mutable_balance() = BalanceProto(read.balance, read.dated);
       return response;

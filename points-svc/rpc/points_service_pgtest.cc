@@ -844,6 +844,41 @@ TEST_F(PointsServiceTest, AThousandConcurrentCreditsToOneMemberLoseNothing) {
   EXPECT_EQ(Balance(alice_).available(), kCredits);
 }
 
+// Batched reads: concurrent GetBalance calls share statements, yet each caller gets its own
+// member's balance; and one statement for several members answers each in its place.
+TEST_F(PointsServiceTest, ConcurrentBalanceReadsEachGetTheirOwnMember) {
+  constexpr int kMembers = 12;
+  std::vector<std::string> members;
+  for (int m = 0; m < kMembers; ++m) {
+    members.push_back(Enroll(absl::StrCat("reader", m, "@example.com")));
+    ASSERT_THAT(Adjust(members.back(), 10 * (m + 1), absl::StrCat("seed-", m)), IsOk());
+  }
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const int m = (t * 7 + i) % kMembers;
+        if (Balance(members[m]).available() != 10 * (m + 1)) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+
+  auto connection = points_pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  const MemberRef batch[] = {{"shop", members[2]}, {"shop", bob_}, {"shop", members[0]}};
+  const absl::Time times[] = {clock_.Now(), clock_.Now(), clock_.Now()};
+  const pg::Statement statement = BalanceViews(batch, times, 5);
+  auto rows = (**connection).Execute(*statement.query, statement.params);
+  ASSERT_THAT(rows, IsOk());
+  const std::vector<BalanceRead> reads = ParseBalanceViews(*rows, 3);
+  EXPECT_EQ(reads[0].balance.available, 30);
+  EXPECT_EQ(reads[1].balance.available, 0);
+  EXPECT_EQ(reads[2].balance.available, 10);
+}
+
 // Group commit: concurrent purchases are written in shared transactions, yet each caller gets
 // the answer a transaction of its own would have given.
 TEST_F(PointsServiceTest, ConcurrentPurchasesShareTransactionsAndEachGetsItsOwnAnswer) {
