@@ -18,8 +18,10 @@ BalanceReader::BalanceReader(pg::Pool& pool, BalanceReaderOptions options)
 
 absl::StatusOr<BalanceRead> BalanceReader::Read(const MemberRef& member, absl::Time now) {
   auto job = std::make_shared<Job>(Job{.member = member, .now = now});
-  // Keyed by member, so a batch reads each member once.
-  std::string key = absl::StrCat(member.program_id, "/", member.member_id);
+  // Reads need no order among themselves, so each gets a key of its own: reads of one member may
+  // share a batch (the statement answers each position), rather than waiting one batch each as
+  // the queue's per-key order would make them.
+  std::string key = absl::StrCat(next_key_.fetch_add(1, std::memory_order_relaxed));
   LOYALTY_RETURN_IF_ERROR(queue_.Run(job, std::move(key), absl::Now() + wait_max_));
   return std::move(job->result);
 }

@@ -7,6 +7,8 @@
 // connections instead of queueing for all of them (the pool's wait is not first come, first
 // served, which made the slowest reads wait for hundreds of milliseconds).
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -45,6 +47,7 @@ class BalanceReader {
 
   pg::Pool& pool_;
   const absl::Duration wait_max_;
+  std::atomic<uint64_t> next_key_{0};
   // Last: its destructor drains the queue while the rest is still alive.
   batch::GroupCommitQueue<Job> queue_;
 };

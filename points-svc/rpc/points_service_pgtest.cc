@@ -858,7 +858,8 @@ TEST_F(PointsServiceTest, ConcurrentBalanceReadsEachGetTheirOwnMember) {
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 40; ++i) {
-        const int m = (t * 7 + i) % kMembers;
+        // Half the threads read one member over and over: its reads share batches too.
+        const int m = t % 2 == 0 ? 0 : (t * 7 + i) % kMembers;
         if (Balance(members[m]).available() != 10 * (m + 1)) ++wrong;
       }
     });
