@@ -17,7 +17,9 @@
 //  10. sent upstream with a deadline and the trace context; the answer, or the error mapped per
 //      transcode/errors.h, goes back with a traceparent header.
 //
-// Handle never blocks: upstream completions continue on the HTTP worker threads (Executor).
+// Handle never blocks. An upstream call's answer is printed and handed back on the thread that
+// completed the call (Upstreams::Call), where it waits on nothing; the wallet's and /readyz's
+// joins continue on the HTTP worker threads (Executor).
 
 #include <atomic>
 #include <memory>

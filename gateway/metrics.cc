@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/server/metrics.h"
+#include "gateway/strings.h"
 
 namespace loyalty::gateway {
 namespace {
@@ -48,11 +50,29 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
 
 void GatewayMetrics::RecordRequest(std::string_view route, std::string_view method, int http_status,
                                    double seconds) {
-  requests_
-      .Add({{"route", Str(route)}, {"method", Str(method)}, {"code", std::to_string(http_status)}})
-      .Increment();
-  duration_.Add({{"route", Str(route)}, {"method", Str(method)}}, LatencyBuckets())
-      .Observe(seconds);
+  // Reused per thread, so that a lookup allocates nothing.
+  thread_local std::string key;
+  key.clear();
+  absl::StrAppend(&key, Absl(route), "\n", Absl(method), "\n", http_status);
+  RequestSeries series{};
+  bool found = false;
+  {
+    absl::ReaderMutexLock lock(&series_mu_);
+    if (const auto it = series_.find(key); it != series_.end()) {
+      series = it->second;
+      found = true;
+    }
+  }
+  if (!found) {
+    series.requests = &requests_.Add(
+        {{"route", Str(route)}, {"method", Str(method)}, {"code", std::to_string(http_status)}});
+    series.duration =
+        &duration_.Add({{"route", Str(route)}, {"method", Str(method)}}, LatencyBuckets());
+    absl::MutexLock lock(&series_mu_);
+    series_.emplace(key, series);
+  }
+  series.requests->Increment();
+  series.duration->Observe(seconds);
 }
 
 void GatewayMetrics::RecordUpstreamError(std::string_view service, grpc::StatusCode code) {

@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/support/status_code_enum.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -43,6 +45,17 @@ class GatewayMetrics {
   void RecordRateLimited(std::string_view caller);
 
  private:
+  // The counter and histogram of one (route, method, code). Looking them up in the families builds
+  // a label map of strings and hashes it under the family's lock, on every request; the series
+  // never go away, so the gateway remembers them after the first time.
+  struct RequestSeries {
+    prometheus::Counter* requests;
+    prometheus::Histogram* duration;
+  };
+
+  absl::Mutex series_mu_;
+  // Keyed by route, method and code joined with '\n'. Bounded as the labels are.
+  absl::flat_hash_map<std::string, RequestSeries> series_ ABSL_GUARDED_BY(series_mu_);
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Counter>& upstream_errors_;

@@ -53,9 +53,9 @@ std::string HashOfClearedCopy(std::string_view method, const google::protobuf::M
 TEST(RequestHash, IgnoresTheRequestIdAndMatchesHashesStoredBefore) {
   int counter = 0;
   points::v1::RecordPurchaseRequest purchase;
-  testkit::Fill(purchase, 4, counter);
+  testkit::Fill(purchase, counter);
   rewards::v1::RedeemRewardRequest redeem;
-  testkit::Fill(redeem, 4, counter);
+  testkit::Fill(redeem, counter);
   for (google::protobuf::Message* request :
        std::initializer_list<google::protobuf::Message*>{&purchase, &redeem}) {
     ASSERT_FALSE(request->GetReflection()

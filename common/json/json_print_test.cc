@@ -64,7 +64,7 @@ TEST(PrintJson, PrintsEveryMessageExactlyAsProtobufDoesInBothStyles) {
       for (const int depth : {-1, 0, 4}) {
         std::unique_ptr<Message> message(prototype->New());
         int counter = 0;
-        if (depth >= 0) testkit::Fill(*message, depth, counter);
+        if (depth >= 0) testkit::Fill(*message, counter, {.depth = depth});
         ++printed_count;
         if (PrintJsonFastPath(*message, options).has_value()) ++fast;
         absl::StatusOr<std::string> printed = PrintJson(*message, options);
@@ -82,13 +82,13 @@ TEST(PrintJson, PrintsEveryMessageExactlyAsProtobufDoesInBothStyles) {
 TEST(PrintJson, TheHotEventsTakeTheFastPath) {
   int counter = 0;
   points::v1::PointsEarned earned;
-  testkit::Fill(earned, 4, counter);
+  testkit::Fill(earned, counter);
   EXPECT_TRUE(PrintJsonFastPath(earned).has_value());
   rewards::v1::RewardRedeemed redeemed;
-  testkit::Fill(redeemed, 4, counter);
+  testkit::Fill(redeemed, counter);
   EXPECT_TRUE(PrintJsonFastPath(redeemed).has_value());
   members::v1::TierChanged tier;
-  testkit::Fill(tier, 4, counter);
+  testkit::Fill(tier, counter);
   EXPECT_TRUE(PrintJsonFastPath(tier).has_value());
 }
 

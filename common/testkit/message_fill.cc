@@ -8,13 +8,34 @@
 #include "google/protobuf/timestamp.pb.h"
 
 namespace loyalty::testkit {
+namespace {
 
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-void Fill(Message& message, int depth, int& counter) {
+bool IsWellKnown(const Descriptor& type) { return type.file()->package() == "google.protobuf"; }
+
+// Whether the fast JSON parser reads `field` (FillOptions::fast_parse_only).
+bool FastParserReads(const FieldDescriptor& field) {
+  if (field.is_map() || field.containing_oneof() != nullptr) return false;
+  switch (field.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_FLOAT:
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return false;
+    case FieldDescriptor::CPPTYPE_STRING:
+      return field.type() != FieldDescriptor::TYPE_BYTES;
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return !IsWellKnown(*field.message_type());
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+void Fill(Message& message, int& counter, const FillOptions& options) {
   const Descriptor& descriptor = *message.GetDescriptor();
   const Reflection& reflection = *message.GetReflection();
   if (descriptor.full_name() == "google.protobuf.Timestamp") {
@@ -25,7 +46,7 @@ void Fill(Message& message, int depth, int& counter) {
     timestamp.set_nanos(kNanos[counter % 4]);
     return;
   }
-  if (descriptor.file()->package() == "google.protobuf") {
+  if (IsWellKnown(descriptor)) {
     if (descriptor.full_name() == "google.protobuf.FieldMask") {
       reflection.AddString(&message, descriptor.FindFieldByName("paths"), "display_name");
     }
@@ -33,6 +54,7 @@ void Fill(Message& message, int depth, int& counter) {
   }
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
+    if (options.fast_parse_only && !FastParserReads(field)) continue;
     const int count = field.is_repeated() ? 2 : 1;
     for (int n = 0; n < count; ++n) {
       ++counter;
@@ -82,10 +104,12 @@ void Fill(Message& message, int depth, int& counter) {
           break;
         }
         case FieldDescriptor::CPPTYPE_MESSAGE:
-          if (depth > 0) {
+          if (options.depth > 0) {
+            FillOptions inner = options;
+            --inner.depth;
             Fill(repeated ? *reflection.AddMessage(&message, &field)
                           : *reflection.MutableMessage(&message, &field),
-                 depth - 1, counter);
+                 counter, inner);
           }
           break;
       }

@@ -1,5 +1,6 @@
 // libFuzzer target: the path matcher and the HTTP -> proto transcoding (query parsing, field
-// binding, protobuf's JSON parser behind it) on arbitrary input.
+// binding, the fast JSON path and protobuf's JSON parser behind it) on arbitrary input. Whatever
+// the fast JSON path (transcode/json_parse.h) reads, protobuf's parser must read alike.
 //
 // Input: byte 0 picks the HTTP method, then the request target up to the first '\n', then the
 // body. Routes are those of members-svc and of the test service with every kind of rule. The
@@ -15,8 +16,12 @@
 #include "common/check.h"
 #include "gateway/http/path_template.h"
 #include "gateway/http/router.h"
+#include "gateway/transcode/json_parse.h"
 #include "gateway/transcode/request_builder.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "loyalty/gatewaytest/v1/test_service.pb.h"
 #include "loyalty/members/v1/members_service.pb.h"
 
@@ -46,6 +51,17 @@ const Router& Routes() {
   return *router;
 }
 
+// The fast JSON path may only read what protobuf's parser reads, and into the same message.
+void CheckFastJsonPath(const google::protobuf::Descriptor& type, std::string_view body) {
+  const google::protobuf::Message* prototype =
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(&type);
+  std::unique_ptr<google::protobuf::Message> fast(prototype->New());
+  if (!loyalty::gateway::ParseJsonFastPath(body, *fast)) return;
+  std::unique_ptr<google::protobuf::Message> expected(prototype->New());
+  LOYALTY_CHECK(google::protobuf::util::JsonStringToMessage(body, expected.get()).ok());
+  LOYALTY_CHECK(google::protobuf::util::MessageDifferencer::Equals(*fast, *expected));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -71,6 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       google::protobuf::MessageFactory::generated_factory()
           ->GetPrototype(route.method->input_type())
           ->New());
+  CheckFastJsonPath(*route.method->input_type(), body);
+  if (route.body_field != nullptr) CheckFastJsonPath(*route.body_field->message_type(), body);
   if (loyalty::gateway::BuildRequest(result.match, query, body, *request).ok()) {
     // What would go upstream must serialize (strings valid UTF-8, and so on).
     std::string wire;

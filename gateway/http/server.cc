@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -24,6 +25,7 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "common/log/log.h"
@@ -54,6 +56,36 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration duration) {
 }
 
 std::string ToStd(beast::string_view text) { return std::string(text.data(), text.size()); }
+
+bool HasNoBody(int status) { return status < 200 || status == 204 || status == 304; }
+
+// Writes `response` as HTTP/1.1 into `out` (replacing its contents), as Beast's serializer would
+// write a response<string_body> built with set() per header, keep_alive(!close) and
+// prepare_payload(): a header given twice keeps its last value, Connection: close when closing,
+// and Content-Length, except for the statuses that have no body. Serialising by hand into a
+// reused string saves the allocation of every header field and of the message per answer.
+void SerializeResponse(const HttpResponse& response, bool close, std::string& out) {
+  out.clear();
+  const beast::string_view reason =
+      http::obsolete_reason(http::int_to_status(static_cast<unsigned>(response.status)));
+  absl::StrAppend(&out, "HTTP/1.1 ", response.status, " ",
+                  absl::string_view(reason.data(), reason.size()), "\r\n");
+  const HttpHeaders& headers = response.headers;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const auto& [name, value] = headers[i];
+    bool replaced = false;
+    for (size_t later = i + 1; later < headers.size() && !replaced; ++later) {
+      replaced = absl::EqualsIgnoreCase(headers[later].first, name);
+    }
+    if (replaced) continue;
+    absl::StrAppend(&out, name, ": ", value, "\r\n");
+  }
+  if (close) out.append("Connection: close\r\n");
+  const bool body = !HasNoBody(response.status);
+  if (body) absl::StrAppend(&out, "Content-Length: ", response.body.size(), "\r\n");
+  out.append("\r\n");
+  if (body) out.append(response.body);
+}
 
 }  // namespace
 
@@ -218,8 +250,9 @@ class Session : public std::enable_shared_from_this<Session> {
     request.target = ToStd(message.target());
     request.headers.reserve(16);
     for (const auto& field : message) {
-      request.headers.emplace_back(absl::AsciiStrToLower(ToStd(field.name_string())),
-                                   ToStd(field.value()));
+      std::string name = ToStd(field.name_string());
+      for (char& c : name) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+      request.headers.emplace_back(std::move(name), ToStd(field.value()));
     }
     request.body = std::move(message.body());
     request.peer = peer_;
@@ -245,19 +278,13 @@ class Session : public std::enable_shared_from_this<Session> {
       state_.in_flight.fetch_sub(1);
     }
     const bool close = response.close || !keep_alive_ || state_.draining.load();
-    auto message = std::make_shared<http::response<http::string_body>>();
-    message->version(11);
-    message->result(static_cast<unsigned>(response.status));
-    for (const auto& [name, value] : response.headers) message->set(name, value);
-    message->body() = std::move(response.body);
-    message->keep_alive(!close);
-    message->prepare_payload();
+    SerializeResponse(response, close, output_);
     stream_.expires_after(ToChrono(state_.options.request_timeout));
-    http::async_write(stream_, *message,
-                      [self = shared_from_this(), message, close](beast::error_code ec, size_t) {
-                        if (ec || close) return self->Close();
-                        self->ReadHeader();
-                      });
+    net::async_write(stream_, net::buffer(output_),
+                     [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                       if (ec || close) return self->Close();
+                       self->ReadHeader();
+                     });
   }
 
   void Close() {
@@ -293,6 +320,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;
+  // The answer being written; kept between requests so that its capacity is reused.
+  std::string output_;
   bool keep_alive_ = true;
   bool waiting_for_request_ = false;
   bool counted_in_flight_ = false;

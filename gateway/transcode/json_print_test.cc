@@ -2,13 +2,14 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/testkit/message_fill.h"
 #include "gateway/services.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "loyalty/members/v1/members_service.pb.h"
@@ -17,12 +18,9 @@
 namespace loyalty::gateway {
 namespace {
 
-using testkit::Fill;
 
 using google::protobuf::Descriptor;
-using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-using google::protobuf::Reflection;
 
 // What protobuf's own printer makes of `message`, with the options PrintJson promises.
 std::string Protobuf(const Message& message) {
@@ -46,7 +44,7 @@ TEST(PrintJson, PrintsEveryLinkedMessageExactlyAsProtobufDoes) {
         std::unique_ptr<Message> message(prototype->New());
         int counter = 0;
         for (const bool filled : {false, true}) {
-          if (filled) Fill(*message, 4, counter);
+          if (filled) testkit::Fill(*message, counter);
           ++messages;
           if (PrintJsonFastPath(*message).has_value()) ++fast;
           absl::StatusOr<std::string> printed = PrintJson(*message);
@@ -63,13 +61,13 @@ TEST(PrintJson, PrintsEveryLinkedMessageExactlyAsProtobufDoes) {
 TEST(PrintJson, TheHotAnswersTakeTheFastPath) {
   int counter = 0;
   points::v1::RecordPurchaseResponse purchase;
-  Fill(purchase, 4, counter);
+  testkit::Fill(purchase, counter);
   EXPECT_TRUE(PrintJsonFastPath(purchase).has_value());
   points::v1::GetBalanceResponse balance;
-  Fill(balance, 4, counter);
+  testkit::Fill(balance, counter);
   EXPECT_TRUE(PrintJsonFastPath(balance).has_value());
   members::v1::GetMemberResponse member;
-  Fill(member, 4, counter);
+  testkit::Fill(member, counter);
   EXPECT_TRUE(PrintJsonFastPath(member).has_value());
 }
 
@@ -102,6 +100,34 @@ TEST(PrintJson, UnknownEnumValuesAndOddTimestampsGoToProtobuf) {
   invalid.mutable_time()->set_nanos(-1);
   EXPECT_FALSE(PrintJsonFastPath(invalid).has_value());
   EXPECT_FALSE(PrintJson(invalid).ok());
+}
+
+TEST(PrintJson, TimestampsAcrossTheFastPathsRangePrintAsProtobufDoes) {
+  // The edges of the range, both sides of 1970, leap days, century rules and each fraction length.
+  for (const auto& [seconds, nanos] : std::vector<std::pair<int64_t, int32_t>>{
+           {-30610224000, 0},          // 1000-01-01T00:00:00Z
+           {253402300799, 999999999},  // 9999-12-31T23:59:59.999999999Z
+           {-1, 1000},                 // 1969-12-31T23:59:59.000001Z
+           {0, 0},                     // 1970-01-01T00:00:00Z
+           {-86400, 500000000},        // 1969-12-31
+           {951782400, 0},             // 2000-02-29
+           {4107542400, 0},            // 2100-03-01 (2100 has no 29 February)
+           {-2203891200, 0},           // 1900-03-01
+           {1709251199, 123},          // 2024-02-29T23:59:59.000000123Z
+           {-11644473600, 7000000},    // 1601-01-01
+       }) {
+    points::v1::DatedPoints dated;
+    dated.mutable_time()->set_seconds(seconds);
+    dated.mutable_time()->set_nanos(nanos);
+    ASSERT_TRUE(PrintJsonFastPath(dated).has_value()) << seconds;
+    EXPECT_EQ(*PrintJsonFastPath(dated), Protobuf(dated)) << seconds;
+  }
+  // Every day of a leap year and of the year before it, at a time of day that moves.
+  for (int64_t day = 0; day < 731; ++day) {
+    points::v1::DatedPoints dated;
+    dated.mutable_time()->set_seconds(1'640'995'200 + day * 86'400 + day * 97 % 86'400);
+    ASSERT_EQ(*PrintJsonFastPath(dated), Protobuf(dated)) << day;
+  }
 }
 
 TEST(PrintJson, FastPathPrintsDefaultsAndLeavesUnsetMessagesOut) {

@@ -16,6 +16,7 @@
 #include "common/status/error.h"
 #include "gateway/http/path_template.h"
 #include "gateway/strings.h"
+#include "gateway/transcode/json_parse.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -293,6 +294,10 @@ absl::Status SetFieldFromText(Message& message, const FieldPath& path, std::stri
 }
 
 absl::Status ParseJsonInto(std::string_view json, Message& message, std::string_view field_prefix) {
+  message.Clear();
+  if (ParseJsonFastPath(json, message)) return absl::OkStatus();
+  // Whatever the fast path left half-read, protobuf's parser starts over.
+  message.Clear();
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   const auto status = google::protobuf::util::JsonStringToMessage(json, &message, options);

@@ -54,10 +54,12 @@ absl::StatusOr<std::vector<QueryParameter>> ParseQuery(std::string_view query);
 absl::Status SetFieldFromText(google::protobuf::Message& message, const FieldPath& path,
                               std::string_view text);
 
-// Parses `json` into `message` (replacing its contents) with protobuf's JSON parser. Errors name
-// fields relative to the request: `field_prefix` ("profile") is put in front of what protobuf
-// reports inside `message`. Returns INVALID_ARGUMENT with reason MALFORMED_JSON (not JSON, or not
-// an object), UNKNOWN_FIELD or INVALID_FIELD_VALUE (a wrong type or value).
+// Parses `json` into `message` (replacing its contents) as protobuf's JSON parser does: through
+// json_parse.h's fast path when it can, with protobuf's parser otherwise, to the same result.
+// Errors, always protobuf's, name fields relative to the request: `field_prefix` ("profile") is
+// put in front of what protobuf reports inside `message`. Returns INVALID_ARGUMENT with reason
+// MALFORMED_JSON (not JSON, or not an object), UNKNOWN_FIELD or INVALID_FIELD_VALUE (a wrong type
+// or value).
 absl::Status ParseJsonInto(std::string_view json, google::protobuf::Message& message,
                            std::string_view field_prefix);
 

@@ -42,7 +42,8 @@ class Upstreams {
 
   // Calls `grpc_path` ("/loyalty.members.v1.MembersService/GetMember") on `service`, which must
   // be one Has() accepts. `done` runs exactly once, on a gRPC thread, after `response` was
-  // filled; keep it short (hand the work to an executor).
+  // filled; it must not block (it may print the answer, but anything that waits goes to an
+  // executor).
   virtual void Call(std::string_view service, const std::string& grpc_path,
                     std::shared_ptr<const google::protobuf::Message> request,
                     std::shared_ptr<google::protobuf::Message> response,

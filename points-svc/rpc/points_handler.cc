@@ -173,7 +173,8 @@ PointsHandler::PointsHandler(pg::Pool& pool, const Clock& clock, MemberDirectory
       page_tokens_(options_.page_token_key),
       members_memory_(options_.projection_ttl, options_.projection_cache_max),
       currencies_memory_(options_.projection_ttl, options_.projection_cache_max),
-      purchases_(std::make_unique<PurchaseWriter>(pool_, options_.purchase_writes)) {}
+      purchases_(std::make_unique<PurchaseWriter>(pool_, options_.purchase_writes)),
+      balance_reads_(std::make_unique<BalanceReader>(pool_, options_.balance_reads)) {}
 
 // --- Projections ---------------------------------------------------------------------------
 
@@ -675,20 +676,11 @@ absl::StatusOr<v1::GetBalanceResponse> PointsHandler::GetBalance(
   const std::string& member_id = request.member();
   v1::GetBalanceResponse response;
   {
-    // One round trip: what came due, and the balance with its dates as stored.
-    LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
-    const pg::Params due_at = pg::Params().Add(program_id).Add(member_id).Add(now);
-    const MemberRef member[] = {{program_id, member_id}};
-    const pg::Statement reads[] = {
-        {&queries::kSelectDuePending, due_at},
-        {&queries::kSelectMemberExpiredHolds, due_at},
-        {&queries::kSelectBalance, pg::Params().Add(program_id).Add(member_id)},
-        NextExpiries(member, kBalanceDatedRowsMax),
-        UpcomingPending(member, kBalanceDatedRowsMax)};
-    LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection->ExecutePipeline(reads));
-    if (read[0].rows() == 0 && read[1].rows() == 0) {
-      *response.mutable_balance() =
-          BalanceProto(BalanceFromRows(read[2]), ParseDatedBalances(read[3], &read[4], 1)[0]);
+    // One statement, shared with the reads queued beside this one: the balance with its dates as
+    // stored, and whether anything came due.
+    LOYALTY_ASSIGN_OR_RETURN(BalanceRead read, balance_reads_->Read({program_id, member_id}, now));
+    if (!read.due) {
+      *response.mutable_balance() = BalanceProto(read.balance, read.dated);
       return response;
     }
   }

@@ -19,6 +19,7 @@
 #include "loyalty/points/v1/points_service.pb.h"
 #include "points-svc/domain/earning.h"
 #include "points-svc/domain/ledger.h"
+#include "points-svc/rpc/balance_reader.h"
 #include "points-svc/rpc/member_directory.h"
 #include "points-svc/rpc/purchase_writer.h"
 
@@ -33,6 +34,8 @@ struct PointsHandlerOptions {
   absl::Duration projection_ttl = absl::Seconds(60);
   // Group commit of RecordPurchase (rpc/purchase_writer.h).
   PurchaseWriterOptions purchase_writes;
+  // Batched reads of GetBalance (rpc/balance_reader.h).
+  BalanceReaderOptions balance_reads;
   // Members and programs remembered in memory (besides the projection tables); when full, the
   // memory is cleared and refilled from the tables.
   int projection_cache_max = 100'000;
@@ -126,6 +129,7 @@ class PointsHandler {
   ProjectionMemory<std::string> currencies_memory_;
   // Last: its destructor writes what is queued while the rest is still alive.
   std::unique_ptr<PurchaseWriter> purchases_;
+  std::unique_ptr<BalanceReader> balance_reads_;
 };
 
 }  // namespace loyalty::points

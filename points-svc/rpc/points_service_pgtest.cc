@@ -34,6 +34,9 @@
 #include "points-svc/rpc/grpc_service.h"
 #include "points-svc/rpc/member_directory.h"
 #include "points-svc/rpc/points_handler.h"
+#include "points-svc/storage/balance_read.h"
+#include "points-svc/storage/ledger_store.h"
+#include "points-svc/storage/queries.h"
 #include "prometheus/metric_family.h"
 
 namespace loyalty::points {
@@ -481,6 +484,80 @@ TEST_F(PointsServiceTest, PendingPointsBecomeAvailableWhenDue) {
   EXPECT_EQ(Balance(bob_).available(), 100);
 }
 
+// GetBalance reads in one statement what it read in five: the same balance and dates as the
+// separate reads, at most `dates` of each, and "due" exactly when a pending credit came due or an
+// open hold ran out.
+TEST_F(PointsServiceTest, BalanceReadInOneStatementMatchesTheSeparateReads) {
+  SetRules([](v1::EarningRules& rules) { rules.set_pending_days(14); });
+  for (int day = 0; day < 3; ++day) {
+    ASSERT_THAT(Purchase(alice_, absl::StrCat("pending-", day), 10000 * (day + 1)), IsOk());
+    clock_.Advance(absl::Hours(24));
+  }
+  SetRules([](v1::EarningRules& rules) { rules.set_pending_days(0); });
+  for (int day = 0; day < 3; ++day) {
+    ASSERT_THAT(Purchase(alice_, absl::StrCat("now-", day), 1000 * (day + 1)), IsOk());
+    clock_.Advance(absl::Hours(24));
+  }
+  ASSERT_THAT(Hold(alice_, "h1", 10, /*ttl_seconds=*/3600), IsOk());
+
+  auto connection = points_pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  constexpr int kDates = 2;
+  auto separate = [&](const std::string& member) {
+    const MemberRef ref[] = {{"shop", member}};
+    const pg::Statement reads[] = {{&queries::kSelectBalance, pg::Params().Add("shop").Add(member)},
+                                   NextExpiries(ref, kDates),
+                                   UpcomingPending(ref, kDates)};
+    auto results = (**connection).ExecutePipeline(reads);
+    LOYALTY_CHECK(results.ok());
+    return std::make_pair(BalanceFromRows((*results)[0]),
+                          ParseDatedBalances((*results)[1], &(*results)[2], 1)[0]);
+  };
+  auto dated_text = [](const std::vector<DatedPoints>& dated) {
+    std::string text;
+    for (const DatedPoints& d : dated)
+      absl::StrAppend(&text, absl::FormatTime(d.time), "=", d.points, " ");
+    return text;
+  };
+
+  auto read = ReadBalanceForView(**connection, {"shop", alice_}, clock_.Now(), kDates);
+  ASSERT_THAT(read, IsOk());
+  const auto [balance, dated] = separate(alice_);
+  EXPECT_FALSE(read->due);
+  EXPECT_EQ(read->balance.available, balance.available);
+  EXPECT_EQ(read->balance.pending, balance.pending);
+  EXPECT_EQ(read->balance.held, 10);
+  EXPECT_EQ(read->balance.lifetime_earned, balance.lifetime_earned);
+  EXPECT_EQ(read->balance.pending, 600);
+  ASSERT_EQ(read->dated.next_expiries.size(), 2u);
+  ASSERT_EQ(read->dated.upcoming_available.size(), 2u);
+  EXPECT_EQ(dated_text(read->dated.next_expiries), dated_text(dated.next_expiries));
+  EXPECT_EQ(dated_text(read->dated.upcoming_available), dated_text(dated.upcoming_available));
+
+  // A member without a balance row reads as zeros.
+  auto empty = ReadBalanceForView(**connection, {"shop", bob_}, clock_.Now(), kDates);
+  ASSERT_THAT(empty, IsOk());
+  EXPECT_FALSE(empty->due);
+  EXPECT_EQ(empty->balance.available, 0);
+  EXPECT_EQ(empty->balance.lifetime_earned, 0);
+  EXPECT_TRUE(empty->dated.next_expiries.empty());
+  EXPECT_TRUE(empty->dated.upcoming_available.empty());
+
+  // The hold runs out after an hour, the first pending credit after 14 days: each alone is due.
+  auto hold_out =
+      ReadBalanceForView(**connection, {"shop", alice_}, clock_.Now() + absl::Hours(2), kDates);
+  ASSERT_THAT(hold_out, IsOk());
+  EXPECT_TRUE(hold_out->due);
+  ASSERT_THAT(Void("h1"), IsOk());
+  auto before_due = ReadBalanceForView(**connection, {"shop", alice_}, clock_.Now(), kDates);
+  ASSERT_THAT(before_due, IsOk());
+  EXPECT_FALSE(before_due->due);
+  auto pending_due =
+      ReadBalanceForView(**connection, {"shop", alice_}, kStart + absl::Hours(24 * 14), kDates);
+  ASSERT_THAT(pending_due, IsOk());
+  EXPECT_TRUE(pending_due->due);
+}
+
 // --- Refunds -------------------------------------------------------------------------------
 
 TEST_F(PointsServiceTest, PartialRefundsTakeBackExactlyWhatThePurchaseEarned) {
@@ -851,6 +928,42 @@ TEST_F(PointsServiceTest, AThousandConcurrentCreditsToOneMemberLoseNothing) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Balance(alice_).available(), kCredits);
+}
+
+// Batched reads: concurrent GetBalance calls share statements, yet each caller gets its own
+// member's balance; and one statement for several members answers each in its place.
+TEST_F(PointsServiceTest, ConcurrentBalanceReadsEachGetTheirOwnMember) {
+  constexpr int kMembers = 12;
+  std::vector<std::string> members;
+  for (int m = 0; m < kMembers; ++m) {
+    members.push_back(Enroll(absl::StrCat("reader", m, "@example.com")));
+    ASSERT_THAT(Adjust(members.back(), 10 * (m + 1), absl::StrCat("seed-", m)), IsOk());
+  }
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        // Half the threads read one member over and over: its reads share batches too.
+        const int m = t % 2 == 0 ? 0 : (t * 7 + i) % kMembers;
+        if (Balance(members[m]).available() != 10 * (m + 1)) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+
+  auto connection = points_pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  const MemberRef batch[] = {{"shop", members[2]}, {"shop", bob_}, {"shop", members[0]}};
+  const absl::Time times[] = {clock_.Now(), clock_.Now(), clock_.Now()};
+  const pg::Statement statement = BalanceViews(batch, times, 5);
+  auto rows = (**connection).Execute(*statement.query, statement.params);
+  ASSERT_THAT(rows, IsOk());
+  const std::vector<BalanceRead> reads = ParseBalanceViews(*rows, 3);
+  EXPECT_EQ(reads[0].balance.available, 30);
+  EXPECT_EQ(reads[1].balance.available, 0);
+  EXPECT_EQ(reads[2].balance.available, 10);
 }
 
 // Group commit: concurrent purchases are written in shared transactions, yet each caller gets

@@ -25,6 +25,34 @@ inline constexpr pg::Query kSelectBalance{
     "SELECT available, pending, held, debt, lifetime_earned FROM balances "
     "WHERE program_id = $1 AND member_id = $2"};
 
+// GetBalance's read for a batch of members ($1, $2; each read at its own time $3), in one
+// statement: per member (n, from 1) a row of part 0 with the stored balance (zeros without a row)
+// and whether anything came due that the read must apply first (pending credits now available,
+// open holds run out), then its next expiries (part 1) and upcoming pending credits (part 2), at
+// most $4 dates each, read member by member through the lots and pending indexes.
+inline constexpr pg::Query kSelectBalanceViews{
+    "points_select_balance_views",
+    "SELECT k.n, 0 AS part, NULL::timestamptz AS time, NULL::bigint AS points, "
+    "COALESCE(b.available, 0) AS available, COALESCE(b.pending, 0) AS pending, "
+    "COALESCE(b.held, 0) AS held, COALESCE(b.debt, 0) AS debt, "
+    "COALESCE(b.lifetime_earned, 0) AS lifetime_earned, "
+    "EXISTS (SELECT 1 FROM pending_credits c WHERE c.program_id = k.p AND c.member_id = k.m "
+    "AND NOT c.released AND c.available_time <= k.t) OR EXISTS (SELECT 1 FROM holds h "
+    "WHERE h.program_id = k.p AND h.member_id = k.m AND h.status = 1 AND h.expire_time <= k.t) "
+    "AS due FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY "
+    "AS k(p, m, t, n) LEFT JOIN balances b ON b.program_id = k.p AND b.member_id = k.m "
+    "UNION ALL SELECT k.n, 1, d.expire_time, d.points, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, m, n) CROSS JOIN LATERAL "
+    "(SELECT expire_time, sum(remaining)::bigint AS points FROM lots WHERE program_id = k.p "
+    "AND member_id = k.m AND remaining > 0 AND expire_time IS NOT NULL GROUP BY expire_time "
+    "ORDER BY expire_time LIMIT $4) AS d "
+    "UNION ALL SELECT k.n, 2, d.available_time, d.points, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, m, n) CROSS JOIN LATERAL "
+    "(SELECT available_time, sum(amount)::bigint AS points FROM pending_credits "
+    "WHERE program_id = k.p AND member_id = k.m AND NOT released AND amount > 0 "
+    "GROUP BY available_time ORDER BY available_time LIMIT $4) AS d "
+    "ORDER BY 1, 2, 3"};
+
 inline constexpr pg::Query kUpdateBalance{
     "points_update_balance",
     "UPDATE balances SET available = available + $3, pending = pending + $4, held = held + $5, "
