@@ -98,14 +98,10 @@ absl::StatusOr<int64_t> NumberCommittedEvents(pg::Connection& connection, bool w
   }
 }
 
-absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& request) {
-  LOYALTY_CHECK(request.limit >= 1 && request.limit <= kPageSizeMax);
-  LOYALTY_CHECK(request.after_sequence >= 0 && request.scan_max >= 1);
-  if (!connection.in_transaction()) {
-    LOYALTY_ASSIGN_OR_RETURN(int64_t numbered, NumberCommittedEvents(connection, /*wait=*/false));
-    // The process's other streams learn of them, and other processes' through its NOTIFY.
-    if (numbered > 0) OutboxCommitted(connection.schema());
-  }
+namespace {
+
+// The page of what is numbered now.
+absl::StatusOr<Page> ReadNumbered(pg::Connection& connection, const PageRequest& request) {
   LOYALTY_ASSIGN_OR_RETURN(
       pg::Result rows,
       connection.Execute(queries::kReadPage, pg::Params()
@@ -137,6 +133,22 @@ absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& req
       std::max(request.after_sequence, full ? page.events.back().sequence() : bound);
   page.more = page.scanned_sequence < page.head_sequence;
   return page;
+}
+
+}  // namespace
+
+absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& request) {
+  LOYALTY_CHECK(request.limit >= 1 && request.limit <= kPageSizeMax);
+  LOYALTY_CHECK(request.after_sequence >= 0 && request.scan_max >= 1);
+  LOYALTY_ASSIGN_OR_RETURN(Page page, ReadNumbered(connection, request));
+  // Nothing new is numbered: maybe something committed that nobody has numbered yet (no
+  // listener in this process, or its process died). Streams woken by a round skip this.
+  if (page.head_sequence > request.after_sequence || connection.in_transaction()) return page;
+  LOYALTY_ASSIGN_OR_RETURN(int64_t numbered, NumberCommittedEvents(connection, /*wait=*/false));
+  if (numbered == 0) return page;
+  // The process's other streams learn of them, and other processes' through its NOTIFY.
+  OutboxCommitted(connection.schema());
+  return ReadNumbered(connection, request);
 }
 
 absl::Status RegisterConsumer(pg::Connection& connection, const std::string& consumer,

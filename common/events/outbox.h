@@ -16,8 +16,8 @@
 // numbers, and `sequence > cursor` never skips. The lock is never held by the service's own
 // transactions, so their commits share WAL flushes; a round's one flush covers every event it
 // numbered. The process's OutboxListener runs a round after each event-writing commit, then wakes
-// the streams (listener.h); ReadPage runs one before reading, so a reader never depends on a
-// listener. events_pgtest.cc proves the order.
+// the streams (listener.h); ReadPage runs one when it finds nothing new, so a reader never depends
+// on a listener. events_pgtest.cc proves the order.
 
 #include <cstdint>
 #include <optional>
@@ -102,9 +102,10 @@ struct Page {
 inline constexpr int kNumberRoundMax = 10'000;
 absl::StatusOr<int64_t> NumberCommittedEvents(pg::Connection& connection, bool wait);
 
-// Reads committed events after request.after_sequence in sequence order, in one statement, after
-// numbering what committed without a sequence (NumberCommittedEvents without waiting) when
-// `connection` is not in a transaction block.
+// Reads committed events after request.after_sequence in sequence order, in one statement. When
+// nothing new is numbered and `connection` is not in a transaction block, it numbers what
+// committed without a sequence (NumberCommittedEvents without waiting) and, if there was some,
+// reads again.
 absl::StatusOr<Page> ReadPage(pg::Connection& connection, const PageRequest& request);
 
 // Remembers that `consumer` subscribed from `after_sequence` (pruning keeps what it may need).
