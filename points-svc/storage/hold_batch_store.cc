@@ -1,11 +1,11 @@
 #include "points-svc/storage/hold_batch_store.h"
 
 #include <algorithm>
-#include <map>
 #include <utility>
 
 #include "common/check.h"
 #include "common/pg/array.h"
+#include "points-svc/storage/ledger_batch.h"
 #include "points-svc/storage/queries.h"
 
 namespace loyalty::points {
@@ -90,9 +90,8 @@ std::vector<std::vector<Lot>> ParseLotsToSpend(const pg::Result& rows, size_t me
 
 std::vector<pg::Statement> WritePostings(std::span<const PostingWrite> postings) {
   pg::ArrayLiteral programs, txn_ids, kinds, reasons, hold_ids, times;
-  pg::ArrayLiteral entry_programs, entry_txns, owners, accounts, amounts;
-  // Summed per member, so each balance row is updated once.
-  std::map<std::pair<std::string, std::string>, BalanceDelta> deltas;
+  EntryColumns entries;
+  BalanceDeltas deltas;  // Holds earn nothing.
   for (const PostingWrite& write : postings) {
     LOYALTY_CHECK(write.posting.balanced());
     programs.Add(write.program_id);
@@ -101,36 +100,15 @@ std::vector<pg::Statement> WritePostings(std::span<const PostingWrite> postings)
     reasons.AddOptional(write.header.reason);
     hold_ids.AddOptional(write.header.hold_id);
     times.Add(write.header.time);
+    entries.Add(write.program_id, write.txn_id, write.posting);
     std::vector<std::string> touched;
     for (const Entry& entry : write.posting.entries()) {
-      entry_programs.Add(write.program_id);
-      entry_txns.Add(write.txn_id);
-      owners.Add(entry.owner);
-      accounts.Add(AccountName(entry.account));
-      amounts.Add(entry.amount);
       if (!entry.owner.empty() &&
           std::find(touched.begin(), touched.end(), entry.owner) == touched.end()) {
         touched.push_back(entry.owner);
       }
     }
-    for (const std::string& member : touched) {
-      const BalanceDelta more = DeltaFor(write.posting, member);
-      BalanceDelta& delta = deltas[{write.program_id, member}];
-      delta.available += more.available;
-      delta.pending += more.pending;
-      delta.held += more.held;
-      delta.debt += more.debt;
-    }
-  }
-  pg::ArrayLiteral delta_programs, delta_members, available, pending, held, debt, earned;
-  for (const auto& [member, delta] : deltas) {
-    delta_programs.Add(member.first);
-    delta_members.Add(member.second);
-    available.Add(delta.available);
-    pending.Add(delta.pending);
-    held.Add(delta.held);
-    debt.Add(delta.debt);
-    earned.Add(int64_t{0});  // Holds earn nothing.
+    for (const std::string& member : touched) deltas.Add(write.program_id, member, write.posting);
   }
   std::vector<pg::Statement> statements;
   statements.push_back({&queries::kInsertHoldTransactions, pg::Params()
@@ -140,20 +118,8 @@ std::vector<pg::Statement> WritePostings(std::span<const PostingWrite> postings)
                                                                .Add(reasons.Build())
                                                                .Add(hold_ids.Build())
                                                                .Add(times.Build())});
-  statements.push_back({&queries::kInsertEntriesBatch, pg::Params()
-                                                           .Add(entry_programs.Build())
-                                                           .Add(entry_txns.Build())
-                                                           .Add(owners.Build())
-                                                           .Add(accounts.Build())
-                                                           .Add(amounts.Build())});
-  statements.push_back({&queries::kApplyBalanceDeltas, pg::Params()
-                                                           .Add(delta_programs.Build())
-                                                           .Add(delta_members.Build())
-                                                           .Add(available.Build())
-                                                           .Add(pending.Build())
-                                                           .Add(held.Build())
-                                                           .Add(debt.Build())
-                                                           .Add(earned.Build())});
+  statements.push_back(entries.Insert());
+  statements.push_back(deltas.Apply());
   return statements;
 }
 

@@ -9,6 +9,7 @@
 #include "common/pg/array.h"
 #include "common/status/macros.h"
 #include "loyalty/points/v1/points_service.pb.h"
+#include "points-svc/storage/ledger_batch.h"
 #include "points-svc/storage/ledger_store.h"
 #include "points-svc/storage/queries.h"
 
@@ -156,9 +157,8 @@ std::vector<pg::Statement> WritePurchases(std::span<const PurchaseWrite> purchas
 
   // One ledger transaction per purchase, its entries, and each member's balance change summed.
   pg::ArrayLiteral txn_programs, txn_ids, kinds, txn_orders, txn_times;
-  pg::ArrayLiteral entry_programs, entry_txns, owners, accounts, amounts;
-  // (program, member) -> summed delta and lifetime points; std::map keeps a stable order.
-  std::map<std::pair<std::string, std::string>, std::pair<BalanceDelta, int64_t>> deltas;
+  EntryColumns entries;
+  BalanceDeltas deltas;
   for (const PurchaseWrite& write : purchases) {
     LOYALTY_CHECK(write.posting.balanced());
     txn_programs.Add(write.member.program_id);
@@ -166,20 +166,8 @@ std::vector<pg::Statement> WritePurchases(std::span<const PurchaseWrite> purchas
     kinds.Add(int64_t{::loyalty::points::v1::TRANSACTION_KIND_PURCHASE});
     txn_orders.Add(write.order_id);
     txn_times.Add(write.create_time);
-    for (const Entry& entry : write.posting.entries()) {
-      entry_programs.Add(write.member.program_id);
-      entry_txns.Add(write.ids.txn_id);
-      owners.Add(entry.owner);
-      accounts.Add(AccountName(entry.account));
-      amounts.Add(entry.amount);
-    }
-    auto& [delta, earned] = deltas[{write.member.program_id, write.member.member_id}];
-    const BalanceDelta change = DeltaFor(write.posting, write.member.member_id);
-    delta.available += change.available;
-    delta.pending += change.pending;
-    delta.held += change.held;
-    delta.debt += change.debt;
-    earned += write.points;
+    entries.Add(write.member.program_id, write.ids.txn_id, write.posting);
+    deltas.Add(write.member.program_id, write.member.member_id, write.posting, write.points);
   }
   statements.push_back({&queries::kInsertTransactions, pg::Params()
                                                            .Add(txn_programs.Build())
@@ -187,32 +175,8 @@ std::vector<pg::Statement> WritePurchases(std::span<const PurchaseWrite> purchas
                                                            .Add(kinds.Build())
                                                            .Add(txn_orders.Build())
                                                            .Add(txn_times.Build())});
-  if (entry_programs.size() > 0) {
-    statements.push_back({&queries::kInsertEntriesBatch, pg::Params()
-                                                             .Add(entry_programs.Build())
-                                                             .Add(entry_txns.Build())
-                                                             .Add(owners.Build())
-                                                             .Add(accounts.Build())
-                                                             .Add(amounts.Build())});
-  }
-  pg::ArrayLiteral member_programs, members, available, pending, held, debt, earned;
-  for (const auto& [key, change] : deltas) {
-    member_programs.Add(key.first);
-    members.Add(key.second);
-    available.Add(change.first.available);
-    pending.Add(change.first.pending);
-    held.Add(change.first.held);
-    debt.Add(change.first.debt);
-    earned.Add(change.second);
-  }
-  statements.push_back({&queries::kApplyBalanceDeltas, pg::Params()
-                                                           .Add(member_programs.Build())
-                                                           .Add(members.Build())
-                                                           .Add(available.Build())
-                                                           .Add(pending.Build())
-                                                           .Add(held.Build())
-                                                           .Add(debt.Build())
-                                                           .Add(earned.Build())});
+  if (!entries.empty()) statements.push_back(entries.Insert());
+  statements.push_back(deltas.Apply());
 
   // Lots for points available at once, pending credits for the rest; then the purchases, their
   // lines, and the points per member and day (caps, leaderboards).
