@@ -383,6 +383,10 @@ inline constexpr pg::Query kLeaderboardMember{
     "SELECT total, (SELECT count(*) FROM totals o WHERE o.total > t.total) + 1 AS rank "
     "FROM totals t WHERE member_id = $3"};
 
+// plan_cache_mode for the rest of the transaction (SET LOCAL), between statements of a pipeline.
+inline constexpr pg::Query kSetPlanCacheMode{"points_set_plan_cache_mode",
+                                             "SELECT set_config('plan_cache_mode', $1, true)"};
+
 // --- Batched purchases (group commit; storage/purchase_batch_store.h) -----------------------
 // Rows travel as one array per column ($n::type[]) and come back with their input position.
 
