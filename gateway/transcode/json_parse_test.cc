@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "common/testkit/invalid_field.h"
+#include "common/testkit/message_fill.h"
 #include "gateway/services.h"
 #include "gateway/transcode/request_builder.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "common/testkit/message_fill.h"
 #include "gtest/gtest.h"
 #include "loyalty/gatewaytest/v1/test_service.pb.h"
 #include "loyalty/points/v1/points_service.pb.h"

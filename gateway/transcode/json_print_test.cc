@@ -18,7 +18,6 @@
 namespace loyalty::gateway {
 namespace {
 
-
 using google::protobuf::Descriptor;
 using google::protobuf::Message;
 
