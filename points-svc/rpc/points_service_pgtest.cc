@@ -8,6 +8,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -190,7 +191,8 @@ class PointsServiceTest : public ::testing::Test {
 
   absl::StatusOr<v1::RecordPurchaseResponse> Purchase(const std::string& member,
                                                       const std::string& order, int64_t total_minor,
-                                                      const std::string& key = "") {
+                                                      const std::string& key = "",
+                                                      std::optional<absl::Time> occur_time = {}) {
     v1::RecordPurchaseRequest request;
     request.set_program("shop");
     request.set_member(member);
@@ -198,6 +200,7 @@ class PointsServiceTest : public ::testing::Test {
     request.set_order_id(order);
     request.set_currency_code("EUR");
     request.set_total_minor(total_minor);
+    if (occur_time.has_value()) *request.mutable_occur_time() = ToTimestamp(*occur_time);
     return Call(&v1::PointsService::Stub::RecordPurchase, request);
   }
 
@@ -378,6 +381,34 @@ TEST_F(PointsServiceTest, RulesChangeThroughTheAdminRpcAndShowInTheBreakdown) {
   stale.mutable_rules()->set_points_per_currency_unit(1);
   EXPECT_THAT(Call(&v1::PointsService::Stub::UpdateEarningRules, stale),
               StatusIs(C::kAborted, "ETAG_MISMATCH"));
+}
+
+// The caps count what the member earned on the purchase's own UTC day and in its month up to
+// that day, read from the stored days: other days, later days and other months do not count.
+TEST_F(PointsServiceTest, CapsCountThePurchasesDayAndMonthFromTheStoredDays) {
+  SetRules([](v1::EarningRules& rules) {
+    rules.set_cap_points_per_day(100);
+    rules.set_cap_points_per_month(250);
+  });
+  const auto day = [](int month, int day_of_month) {
+    return absl::FromCivil(absl::CivilSecond(2026, month, day_of_month, 9, 0, 0),
+                           absl::UTCTimeZone());
+  };
+  const auto points = [&](const std::string& order, int64_t total_minor, absl::Time at) {
+    auto response = Purchase(alice_, order, total_minor, "", at);
+    LOYALTY_CHECK(response.ok());
+    return response->points();
+  };
+  EXPECT_EQ(points("mar-5a", 8000, day(3, 5)), 80);
+  EXPECT_EQ(points("mar-5b", 8000, day(3, 5)), 20);   // The day's room: 100 - 80.
+  EXPECT_EQ(points("mar-8", 15000, day(3, 8)), 100);  // A new day; the month has 150 left.
+  EXPECT_EQ(points("mar-9", 9000, day(3, 9)), 50);    // The month's room: 250 - 200.
+  // Recorded late, on a day before the others: its day had 0, its month up to it 100.
+  EXPECT_EQ(points("mar-2", 20000, day(3, 2)), 100);
+  EXPECT_EQ(points("mar-9b", 5000, day(3, 9)), 0);  // The month is full.
+  EXPECT_EQ(points("apr-1", 7000, day(4, 1)), 70);  // A new month.
+  // February, recorded late: nothing of March counts.
+  EXPECT_EQ(points("feb-28", 30000, day(2, 28)), 100);
 }
 
 TEST_F(PointsServiceTest, ReplayWithTheSameKeyHasNoSecondEffectAndReuseIsRejected) {
