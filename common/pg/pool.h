@@ -47,6 +47,16 @@ struct TransactionOptions {
   std::string_view local_settings;
 };
 
+// For group-committed batches (DESIGN.md section 8): every statement joins unnest() of a few
+// dozen keys to its tables. The planner guesses the input size and may hash- or merge-join whole
+// tables instead of walking their primary keys, which on a busy ledger is a full scan per batch;
+// nested loops over the indexes are what these statements need. Generic plans, so each statement
+// is planned once per connection.
+inline constexpr TransactionOptions kBatchTransaction{
+    .local_settings =
+        "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
+        "SET LOCAL plan_cache_mode = force_generic_plan"};
+
 class Pool;
 
 // A transaction whose BEGIN travels with its first pipeline and whose COMMIT travels with its

@@ -33,14 +33,6 @@ namespace {
 
 constexpr int kHoldsPerCallMax = 1000;
 
-// As the purchase batches: statements over unnest() of a few dozen keys want nested loops over
-// the primary keys, not hash joins of whole tables, and generic plans (parsed once per
-// connection).
-constexpr pg::TransactionOptions kHoldBatchTransaction{
-    .local_settings =
-        "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
-        "SET LOCAL plan_cache_mode = force_generic_plan"};
-
 using HoldResult = absl::StatusOr<v1::Hold>;
 
 void SetOutcome(const HoldResult& result, v1::HoldOutcome& outcome) {
@@ -111,7 +103,7 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
     const std::vector<MemberRef>& members = index.members();
     std::vector<HoldResult> decided;
     absl::Status written =
-        pool_.InTransaction(kHoldBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
+        pool_.InTransaction(pg::kBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
           decided.assign(live.size(), absl::InternalError("not decided"));
           // 1. Every read in one round trip: balances created and locked, the holds already
           // stored (read after the locks, as CreateHold reads them), which members have
@@ -234,7 +226,7 @@ absl::StatusOr<v1::CaptureHoldsResponse> PointsHandler::CaptureHolds(
 
   std::vector<HoldResult> decided;
   absl::Status written =
-      pool_.InTransaction(kHoldBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
+      pool_.InTransaction(pg::kBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
         decided.assign(live.size(), absl::InternalError("not decided"));
         // 1. The holds' members (a hold's member never changes), then, in the lock order of every
         // path, their balances, the hold rows, and ids for the ledger transactions.

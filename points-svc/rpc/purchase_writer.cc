@@ -33,15 +33,6 @@ absl::Status OrderAlreadyRecorded(const std::string& order_id) {
 
 using Answers = std::vector<absl::StatusOr<v1::RecordPurchaseResponse>>;
 
-// Every statement of a batch looks up a few dozen keys. Joined to unnest() of a parameter, the
-// planner guesses the input size and may hash-join whole tables (balances, earn_daily,
-// purchases) instead of walking their primary keys; on a busy ledger that is a full scan per
-// batch. Nested loops over the indexes are what these statements need.
-constexpr pg::TransactionOptions kBatchTransaction{
-    .local_settings =
-        "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
-        "SET LOCAL plan_cache_mode = force_generic_plan"};
-
 // The members' balances, locked: those read with the batch, and the rows of first-time members
 // created and locked now (an extra round trip only when a batch has newcomers; they are locked
 // after the others, and the rare deadlock this allows with another replica's batch is retried
@@ -349,7 +340,7 @@ void PurchaseWriter::RecordAsync(PurchaseJob job, Done done) {
 void PurchaseWriter::WriteBatch(std::span<const std::shared_ptr<PurchaseJob>> jobs) {
   Answers answers;
   absl::Status status = pool_.InPipelinedTransaction(
-      kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
+      pg::kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
         answers.assign(jobs.size(), absl::InternalError("not written"));
         return WriteTogether(transaction, jobs, answers);
       });
@@ -370,7 +361,7 @@ void PurchaseWriter::WriteBatch(std::span<const std::shared_ptr<PurchaseJob>> jo
     // The order id was recorded by a batch that committed after we looked: look again, and the
     // purchase gets ORDER_ALREADY_RECORDED (or its replay) like any other.
     status = pool_.InPipelinedTransaction(
-        kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
+        pg::kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
           answers.assign(1, absl::InternalError("not written"));
           return WriteTogether(transaction, jobs, answers);
         });

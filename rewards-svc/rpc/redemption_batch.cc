@@ -44,13 +44,6 @@
 namespace loyalty::rewards {
 namespace {
 
-// Statements over unnest() of a few dozen keys want nested loops over the primary keys, not
-// hash joins of whole tables, and generic plans (as points-svc's batches).
-constexpr pg::TransactionOptions kBatchTransaction{
-    .local_settings =
-        "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
-        "SET LOCAL plan_cache_mode = force_generic_plan"};
-
 // Captures not yet recorded, beyond which a batch records them itself.
 constexpr size_t kUnrecordedCapturesMax = 4096;
 
@@ -209,7 +202,7 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
   const absl::Time reserve_time = clock_.Now();
   std::vector<RedemptionRef> captures = TakeUnrecordedCaptures();
   absl::Status status = pool_.InPipelinedTransaction(
-      kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
+      pg::kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
         return ReserveTogether(transaction, jobs, reserve_time, captures, reserved);
       });
   if (!status.ok()) {
@@ -283,7 +276,7 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
   }
   if (!completing.empty()) {
     status = pool_.InPipelinedTransaction(
-        kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
+        pg::kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
           std::vector<const RedemptionRow*> rows;
           std::vector<Fulfilment> fulfilments;
           for (InFlight& redemption : completing) {
@@ -427,11 +420,12 @@ size_t RewardsHandler::AddUnrecordedCaptures(std::vector<RedemptionRef> captures
 void RewardsHandler::RecordCaptures() {
   std::vector<RedemptionRef> captures = TakeUnrecordedCaptures();
   if (captures.empty()) return;
-  absl::Status recorded = pool_.InTransaction(kBatchTransaction, [&](pg::Connection& connection) {
-    const pg::Statement statement =
-        SetPointsStates(captures, PointsState::kHeld, PointsState::kCaptured);
-    return connection.Execute(*statement.query, statement.params).status();
-  });
+  absl::Status recorded =
+      pool_.InTransaction(pg::kBatchTransaction, [&](pg::Connection& connection) {
+        const pg::Statement statement =
+            SetPointsStates(captures, PointsState::kHeld, PointsState::kCaptured);
+        return connection.Execute(*statement.query, statement.params).status();
+      });
   if (!recorded.ok()) {
     // The holds are captured; the next batch tries again, and the recovery loop's capture
     // would find them so and record it.
