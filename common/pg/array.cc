@@ -14,9 +14,14 @@ void ArrayLiteral::Separate() {
 ArrayLiteral& ArrayLiteral::Add(std::string_view value) {
   Separate();
   text_.push_back('"');
-  for (char c : value) {
-    if (c == '"' || c == '\\') text_.push_back('\\');
-    text_.push_back(c);
+  // Runs without a quote or backslash are copied whole, not a character at a time.
+  while (true) {
+    const size_t special = value.find_first_of("\"\\");
+    text_.append(value.substr(0, special));
+    if (special == std::string_view::npos) break;
+    text_.push_back('\\');
+    text_.push_back(value[special]);
+    value.remove_prefix(special + 1);
   }
   text_.push_back('"');
   return *this;
@@ -30,7 +35,13 @@ ArrayLiteral& ArrayLiteral::Add(int64_t value) {
 
 ArrayLiteral& ArrayLiteral::Add(absl::Time value) { return Add(FormatTimestamp(value)); }
 
-ArrayLiteral& ArrayLiteral::AddBytes(std::string_view bytes) { return Add(ByteaHex(bytes)); }
+ArrayLiteral& ArrayLiteral::AddBytes(std::string_view bytes) {
+  Separate();
+  text_.append(R"("\\x)");  // The element \x<hex>, its backslash escaped.
+  AppendHex(bytes, text_);
+  text_.push_back('"');
+  return *this;
+}
 
 ArrayLiteral& ArrayLiteral::AddNull() {
   Separate();

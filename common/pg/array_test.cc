@@ -1,5 +1,6 @@
 #include "common/pg/array.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace loyalty::pg {
@@ -22,6 +23,26 @@ TEST(ArrayLiteral, WritesNumbersNullsTimesAndBytes) {
       .AddBytes(std::string("\x00\xff", 2))
       .Add(true);
   EXPECT_EQ(array.Build(), R"({-7,NULL,3,NULL,"2026-11-18T11:06:40.123456Z","\\x00ff","t"})");
+}
+
+TEST(ArrayLiteral, EscapesRunsOfQuotesAndBackslashesAnywhereInLongText) {
+  // Escaped a character at a time, as the literal's grammar says.
+  const auto escaped = [](std::string_view text) {
+    std::string out;
+    for (char c : text) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    return out;
+  };
+  const std::string json = R"({"member":"m1","note":"a \"quoted\" word and C:\path\"})";
+  const std::string tail = std::string(5000, 'x') + "\"";
+  std::string hex;
+  for (int i = 0; i < 3000; ++i) hex += "7f";
+  ArrayLiteral array;
+  array.Add(json).Add("\"\"\\\\").Add(tail).AddBytes(std::string(3000, '\x7f'));
+  EXPECT_EQ(array.Build(), absl::StrCat("{\"", escaped(json), "\",\"", escaped("\"\"\\\\"), "\",\"",
+                                        escaped(tail), "\",\"\\\\x", hex, "\"}"));
 }
 
 TEST(ArrayLiteral, EmptyArrayAndColumnShorthands) {

@@ -74,5 +74,7 @@ std::optional<absl::Time> ParseTimestamp(std::string_view text);
 std::string FormatTimestamp(absl::Time time);
 // Bytes in bytea's hex text form ("\\x0aff").
 std::string ByteaHex(std::string_view bytes);
+// Appends the lowercase hex digits of `bytes` to `out` (ByteaHex without its "\\x").
+void AppendHex(std::string_view bytes, std::string& out);
 
 }  // namespace loyalty::pg
