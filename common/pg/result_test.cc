@@ -18,6 +18,40 @@ TEST(ParseTimestamp, ReadsPostgresIsoOutputInUtc) {
             absl::FromCivil(absl::CivilSecond(2026, 11, 22, 7, 39, 45), absl::UTCTimeZone()));
 }
 
+// The hand-written reader agrees with absl::ParseTime on what PostgreSQL prints (0 to 6
+// fraction digits) and refuses what ParseTime refuses.
+TEST(ParseTimestamp, MatchesAbslParseTimeOnPostgresOutput) {
+  const auto expected = [](std::string_view text) -> std::optional<absl::Time> {
+    absl::Time time;
+    std::string error;
+    if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S", std::string(text.substr(0, text.size() - 3)),
+                         absl::UTCTimeZone(), &time, &error)) {
+      return std::nullopt;
+    }
+    return time;
+  };
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 20000; ++i) {
+    const absl::Time time =
+        absl::FromUnixMicros(static_cast<int64_t>(random() % 400'000'000'000'000) -
+                             100'000'000'000'000);  // 1966 to 2094.
+    std::string text = absl::FormatTime("%Y-%m-%d %H:%M:%E6S", time, absl::UTCTimeZone());
+    // PostgreSQL drops trailing zeros of the fraction, and the point with them.
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+    text += "+00";
+    ASSERT_EQ(ParseTimestamp(text), std::optional<absl::Time>(time)) << text;
+    ASSERT_EQ(ParseTimestamp(text), expected(text)) << text;
+  }
+  for (std::string_view text :
+       {"2026-02-30 10:00:00+00", "2026-13-01 10:00:00+00", "2026-12-01 24:00:00+00",
+        "2026-12-01 10:60:00+00", "2026-12-01T10:00:00+00", "2026-12-01 10:00:00.+00",
+        "2026-12-01 10:00:00.1234567+00", "2026-1a-01 10:00:00+00", "12026-12-01 10:00:00+00",
+        "2024-02-29 23:59:59.5+00", "0999-12-31 23:59:59+00"}) {
+    EXPECT_EQ(ParseTimestamp(text), expected(text)) << text;
+  }
+}
+
 TEST(ParseTimestamp, RejectsOtherZonesAndGarbage) {
   EXPECT_EQ(ParseTimestamp("2026-11-22 07:39:45+02"), std::nullopt);
   EXPECT_EQ(ParseTimestamp("yesterday"), std::nullopt);
