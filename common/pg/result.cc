@@ -172,7 +172,8 @@ std::string FormatTimestamp(absl::Time time) {
   // Four-digit years written by hand: every batch formats a time per row, and FormatTime
   // interprets its format each time (a few percent of points-svc's CPU under load).
   if (second.year() < 1000 || second.year() > 9999) return absl::FormatTime(kFormat, time, utc);
-  const int64_t micros = absl::ToInt64Microseconds(time - absl::FromCivil(second, utc));
+  // ToUnixMicros rounds down, so the remainder is the fraction even before 1970.
+  const int64_t micros = (absl::ToUnixMicros(time) % 1'000'000 + 1'000'000) % 1'000'000;
   char text[] = "0000-00-00T00:00:00.000000Z";
   const auto put = [&text](int position, int64_t value, int width) {
     for (int i = position + width - 1; i >= position; --i, value /= 10) {
