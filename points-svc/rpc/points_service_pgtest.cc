@@ -46,6 +46,8 @@ namespace {
 using ::loyalty::testkit::IsOk;
 using ::loyalty::testkit::StatusIs;
 using C = absl::StatusCode;
+using ::testing::HasSubstr;
+using ::testing::Not;
 namespace mv1 = ::loyalty::members::v1;
 
 const absl::Time kStart =
@@ -513,6 +515,76 @@ TEST_F(PointsServiceTest, PendingPointsBecomeAvailableWhenDue) {
   ASSERT_THAT(released, IsOk());
   EXPECT_EQ(*released, 1);
   EXPECT_EQ(Balance(bob_).available(), 100);
+}
+
+// Lots that never expire (a program without expiry, before its rules changed) are not dates: a
+// member's next expiries skip them, and they never take the place of a later date.
+TEST_F(PointsServiceTest, NextExpiriesSkipLotsThatNeverExpire) {
+  SetRules([](v1::EarningRules& rules) { rules.set_expiry_months(0); });
+  ASSERT_THAT(Purchase(alice_, "forever-1", 10000), IsOk());
+  ASSERT_THAT(Purchase(bob_, "forever-2", 10000), IsOk());
+  SetRules([](v1::EarningRules& rules) { rules.set_expiry_months(12); });
+  for (int day = 0; day < 3; ++day) {
+    clock_.Advance(absl::Hours(24));
+    ASSERT_THAT(Purchase(alice_, absl::StrCat("dated-", day), 1000 * (day + 1)), IsOk());
+  }
+
+  auto connection = points_pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  const MemberRef members[] = {{"shop", alice_}, {"shop", bob_}};
+  for (const int dates : {2, 3, 5}) {
+    const pg::Statement statements[] = {NextExpiries(members, dates)};
+    auto read = (**connection).ExecutePipeline(statements);
+    ASSERT_THAT(read, IsOk());
+    const std::vector<DatedBalance> dated = ParseDatedBalances((*read)[0], nullptr, 2);
+    ASSERT_EQ(dated[0].next_expiries.size(), static_cast<size_t>(std::min(dates, 3))) << dates;
+    EXPECT_EQ(dated[0].next_expiries[0].points, 10);
+    EXPECT_EQ(dated[0].next_expiries[1].points, 20);
+    EXPECT_TRUE(dated[1].next_expiries.empty()) << dates;
+  }
+  auto view = ReadBalanceForView(**connection, {"shop", alice_}, clock_.Now(), 5);
+  ASSERT_THAT(view, IsOk());
+  EXPECT_EQ(view->balance.available, 160);
+  ASSERT_EQ(view->dated.next_expiries.size(), 3u);
+  EXPECT_EQ(view->dated.next_expiries[2].points, 30);
+}
+
+// Both lots reads keep to member-scoped indexes whatever the planner thinks of the table: with
+// every other index gone and sequential scans discouraged, their generic plans still cannot use
+// lots_due_idx, the program-wide (program, expiry) index. A plan through it reads every lot of
+// the program for each member, and a generic plan stays cached as the table grows (seen in
+// bench-points: 5,000 rows read per member).
+TEST_F(PointsServiceTest, LotsReadsCannotWalkTheProgramWideExpiryIndex) {
+  auto connection = points_pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  pg::Connection& session = **connection;
+  ASSERT_THAT(session.ExecuteScript("begin", "BEGIN"), IsOk());
+  ASSERT_THAT(session.ExecuteScript("strip lots",
+                                    "ALTER TABLE lots DROP CONSTRAINT lots_pkey; "
+                                    "DROP INDEX lots_open_idx; SET LOCAL enable_seqscan = off; "
+                                    "SET LOCAL plan_cache_mode = force_generic_plan"),
+              IsOk());
+  const struct {
+    std::string name;
+    const pg::Query& query;
+    std::string arguments;
+  } reads[] = {
+      {"expiries", queries::kNextExpiriesBatch, "('{shop}', '{m}', 5)"},
+      {"views", queries::kSelectBalanceViews, "('{shop}', '{m}', '{2026-01-01T00:00:00Z}', 5)"},
+  };
+  for (const auto& read : reads) {
+    ASSERT_THAT(session.ExecuteScript(read.name, absl::StrCat("PREPARE plan_", read.name, " AS ",
+                                                              std::string(read.query.sql))),
+                IsOk());
+    auto plan = session.ExecuteScript(
+        read.name, absl::StrCat("EXPLAIN EXECUTE plan_", read.name, read.arguments));
+    ASSERT_THAT(plan, IsOk());
+    std::string text;
+    for (int row = 0; row < plan->rows(); ++row) absl::StrAppend(&text, plan->String(row, 0), "\n");
+    EXPECT_THAT(text, Not(HasSubstr("lots_due_idx"))) << read.name << ":\n" << text;
+    EXPECT_THAT(text, HasSubstr("Seq Scan on lots")) << read.name << ":\n" << text;
+  }
+  ASSERT_THAT(session.ExecuteScript("rollback", "ROLLBACK"), IsOk());
 }
 
 // GetBalance reads in one statement what it read in five: the same balance and dates as the

@@ -44,8 +44,8 @@ inline constexpr pg::Query kSelectBalanceViews{
     "UNION ALL SELECT k.n, 1, d.expire_time, d.points, NULL, NULL, NULL, NULL, NULL, NULL "
     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, m, n) CROSS JOIN LATERAL "
     "(SELECT expire_time, sum(remaining)::bigint AS points FROM lots WHERE program_id = k.p "
-    "AND member_id = k.m AND remaining > 0 AND expire_time IS NOT NULL GROUP BY expire_time "
-    "ORDER BY expire_time LIMIT $4) AS d "
+    "AND member_id = k.m AND remaining > 0 GROUP BY expire_time ORDER BY expire_time "
+    "LIMIT $4) AS d WHERE d.expire_time IS NOT NULL "
     "UNION ALL SELECT k.n, 2, d.available_time, d.points, NULL, NULL, NULL, NULL, NULL, NULL "
     "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, m, n) CROSS JOIN LATERAL "
     "(SELECT available_time, sum(amount)::bigint AS points FROM pending_credits "
@@ -491,13 +491,21 @@ inline constexpr pg::Query kAddEarnDailyBatch{
 
 // The next expiries and upcoming pending credits of each member, at most $3 dates each, read
 // member by member through the lots and pending indexes.
+//
+// The lots read leaves lots that never expire to the outer filter: they sort last (NULLS LAST),
+// so they fill the LIMIT only when fewer dates exist. Asking for `expire_time IS NOT NULL` inside
+// would let the planner use lots_due_idx, the program-wide (program_id, expire_time) index that
+// yields expiry order for free: a plan made while the table was small (a new program, a fresh
+// replica) then walks every lot of the program for each member, and a generic plan keeps doing so
+// as the table grows. Without it only member-scoped indexes qualify, and one generic plan is safe
+// at any size (kSelectBalanceViews reads the same way).
 inline constexpr pg::Query kNextExpiriesBatch{
     "points_next_expiries_batch",
     "SELECT k.n, d.expire_time, d.points FROM unnest($1::text[], $2::text[]) "
     "WITH ORDINALITY AS k(p, m, n) CROSS JOIN LATERAL (SELECT expire_time, "
     "sum(remaining)::bigint AS points FROM lots WHERE program_id = k.p AND member_id = k.m "
-    "AND remaining > 0 AND expire_time IS NOT NULL GROUP BY expire_time ORDER BY expire_time "
-    "LIMIT $3) AS d ORDER BY k.n, d.expire_time"};
+    "AND remaining > 0 GROUP BY expire_time ORDER BY expire_time LIMIT $3) AS d "
+    "WHERE d.expire_time IS NOT NULL ORDER BY k.n, d.expire_time"};
 
 inline constexpr pg::Query kUpcomingPendingBatch{
     "points_upcoming_pending_batch",
