@@ -105,21 +105,22 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
     absl::Status written =
         pool_.InTransaction(pg::kBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
           decided.assign(live.size(), absl::InternalError("not decided"));
-          // 1. Every read in one round trip: balances created and locked, the holds already
-          // stored (read after the locks, as CreateHold reads them), which members have
-          // time-driven work due, and ids for the ledger transactions.
-          const pg::Statement reads[] = {
-              EnsureBalances(members), LockBalances(members), SelectHolds(refs, /*lock=*/false),
-              MembersDueMaintenance(members, now), AllocateTxnIds(static_cast<int>(live.size()))};
+          // 1. Every read in one round trip: balances locked, the holds already stored (read
+          // after the locks, as CreateHold reads them), which members have time-driven work due,
+          // and ids for the ledger transactions. A member without a balance row has nothing to
+          // hold (each of its holds is refused below, nothing is written for it), so no row is
+          // created for it.
+          const pg::Statement reads[] = {LockBalances(members), SelectHolds(refs, /*lock=*/false),
+                                         MembersDueMaintenance(members, now),
+                                         AllocateTxnIds(static_cast<int>(live.size()))};
           LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection.ExecutePipeline(reads));
           std::vector<Balance> balances;
-          for (const std::optional<Balance>& balance : ParseBalances(read[1], members)) {
-            if (!balance.has_value()) return absl::InternalError("a batch balance was not locked");
-            balances.push_back(*balance);
+          for (const std::optional<Balance>& balance : ParseBalances(read[0], members)) {
+            balances.push_back(balance.value_or(Balance{}));
           }
-          const std::vector<std::optional<StoredHold>> stored = ParseHolds(read[2], refs.size());
-          const std::vector<bool> due = ParseMembersDue(read[3], members.size());
-          const std::vector<int64_t> txn_ids = ParseTxnIds(read[4]);
+          const std::vector<std::optional<StoredHold>> stored = ParseHolds(read[1], refs.size());
+          const std::vector<bool> due = ParseMembersDue(read[2], members.size());
+          const std::vector<int64_t> txn_ids = ParseTxnIds(read[3]);
           if (txn_ids.size() != live.size()) return absl::InternalError("txn ids short");
           // 2. The rare members with pending points due or expired holds, one by one, as
           // CreateHold maintains its member.

@@ -776,8 +776,10 @@ TEST_F(PointsServiceTest, BatchedHoldsAnswerEachHoldAloneAndExactlyOnce) {
   *create.add_holds() = hold(bob_, "old", 10);    // Someone else's id.
   *create.add_holds() = hold(alice_, "a3", 0);    // Bad input.
   *create.add_holds() = hold(alice_, "a4", 40);   // Exactly what is left: held.
+  const std::string carol = Enroll("carol@example.com");
+  *create.add_holds() = hold(carol, "c1", 1);  // Never earned, no balance row: refused.
   const auto check_created = [&](const v1::CreateHoldsResponse& created) {
-    ASSERT_EQ(created.outcomes_size(), 8);
+    ASSERT_EQ(created.outcomes_size(), 9);
     const auto error = [&](int i) { return FromRpcStatus(created.outcomes(i).error()); };
     EXPECT_EQ(created.outcomes(0).hold().status(), v1::HOLD_STATUS_OPEN);
     EXPECT_EQ(created.outcomes(0).hold().points(), 50);
@@ -790,6 +792,7 @@ TEST_F(PointsServiceTest, BatchedHoldsAnswerEachHoldAloneAndExactlyOnce) {
     EXPECT_THAT(error(5), StatusIs(C::kInvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
     EXPECT_THAT(error(6), StatusIs(C::kInvalidArgument, "INVALID_POINTS"));
     EXPECT_EQ(created.outcomes(7).hold().status(), v1::HOLD_STATUS_OPEN);
+    EXPECT_THAT(error(8), StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
   };
   auto created = Call(&v1::PointsService::Stub::CreateHolds, create);
   ASSERT_THAT(created, IsOk());
@@ -803,6 +806,14 @@ TEST_F(PointsServiceTest, BatchedHoldsAnswerEachHoldAloneAndExactlyOnce) {
   check_created(*again);
   EXPECT_EQ(Balance(alice_).held(), 100);
   EXPECT_EQ(Balance(bob_).held(), 50);
+  {  // Refusing carol's hold wrote nothing for her, not even an empty balance row.
+    auto connection = points_pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    auto rows =
+        (**connection).Execute(queries::kSelectBalance, pg::Params().Add("shop").Add(carol));
+    ASSERT_THAT(rows, IsOk());
+    EXPECT_EQ(rows->rows(), 0);
+  }
 
   ASSERT_THAT(Void("a4"), IsOk());
   v1::CaptureHoldsRequest capture;
