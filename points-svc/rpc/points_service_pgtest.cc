@@ -517,6 +517,44 @@ TEST_F(PointsServiceTest, PendingPointsBecomeAvailableWhenDue) {
   EXPECT_EQ(Balance(bob_).available(), 100);
 }
 
+// Purchases written together in one batch, some by members with pending points and some by
+// members without: each answer's upcoming dates are its own member's (the batch reads them only
+// for the members that have pending points, and maps them back by position). All credits here
+// come due at one instant, so each member has a single date carrying all its pending points.
+TEST_F(PointsServiceTest, BatchedPurchasesEachShowTheirOwnMembersPendingDates) {
+  SetRules([](v1::EarningRules& rules) { rules.set_pending_days(14); });
+  std::vector<std::string> members = {alice_, bob_};
+  for (int i = 0; i < 6; ++i) members.push_back(Enroll(absl::StrCat("buyer", i, "@example.com")));
+  for (size_t m = 0; m < members.size(); m += 2) {  // Every other member has pending points.
+    ASSERT_THAT(Purchase(members[m], absl::StrCat("before-", m), 1000 * (m + 1)), IsOk());
+  }
+  std::vector<std::thread> buyers;
+  std::mutex mutex;
+  std::vector<v1::RecordPurchaseResponse> answers;
+  for (size_t m = 0; m < members.size(); ++m) {
+    buyers.emplace_back([&, m] {
+      for (int round = 0; round < 3; ++round) {
+        auto answer = Purchase(members[m], absl::StrCat("together-", m, "-", round), 500 * (m + 1));
+        ASSERT_THAT(answer, IsOk());
+        std::lock_guard<std::mutex> lock(mutex);
+        answers.push_back(*answer);
+      }
+    });
+  }
+  for (std::thread& buyer : buyers) buyer.join();
+  ASSERT_EQ(answers.size(), members.size() * 3);
+  for (const v1::RecordPurchaseResponse& answer : answers) {
+    ASSERT_EQ(answer.balance().upcoming_available_size(), 1) << answer.DebugString();
+    EXPECT_EQ(answer.balance().upcoming_available(0).points(), answer.balance().pending())
+        << answer.DebugString();
+  }
+  for (const std::string& member : members) {
+    const v1::Balance balance = Balance(member);
+    ASSERT_EQ(balance.upcoming_available_size(), 1);
+    EXPECT_EQ(balance.upcoming_available(0).points(), balance.pending());
+  }
+}
+
 // Lots that never expire (a program without expiry, before its rules changed) are not dates: a
 // member's next expiries skip them, and they never take the place of a later date.
 TEST_F(PointsServiceTest, NextExpiriesSkipLotsThatNeverExpire) {

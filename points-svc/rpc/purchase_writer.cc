@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "common/pg/array.h"
 #include "common/rpc/proto_time.h"
 #include "common/status/error.h"
 #include "common/status/macros.h"
@@ -92,6 +93,38 @@ v1::PointsEarned EarnedEvent(const PurchaseJob& job, int64_t txn_id, const Purch
   return event;
 }
 
+// The upcoming pending credits of the members whose locked balance has pending points, into
+// `dated`: one more round trip, only for batches that have such members (none in a program
+// without pending days). The read is planned for its batch: pending_credits has a program-wide
+// (program, available time) index with the same predicate as the member's, and a generic plan
+// made while the table was small (a new program, a fresh replica) can walk the whole program's
+// credits for every member and stay cached as the table grows. (The lots read has the same
+// shape of index and keeps its generic plan: queries.h, kNextExpiriesBatch, says why.)
+absl::Status ReadUpcomingPending(pg::PipelinedTransaction& transaction,
+                                 std::span<const MemberRef> members,
+                                 std::span<const Balance> balances,
+                                 std::vector<DatedBalance>& dated) {
+  std::vector<MemberRef> pending;
+  std::vector<size_t> position;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (balances[i].pending <= 0) continue;
+    pending.push_back(members[i]);
+    position.push_back(i);
+  }
+  if (pending.empty()) return absl::OkStatus();
+  const pg::Statement reads[] = {
+      {&queries::kSetPlanCacheMode, pg::Params().Add("force_custom_plan")},
+      UpcomingPending(pending, kBalanceDatedRowsMax),
+      {&queries::kSetPlanCacheMode, pg::Params().Add("force_generic_plan")}};
+  LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, transaction.Execute(reads));
+  const pg::Result& rows = read[1];
+  for (int row = 0; row < rows.rows(); ++row) {
+    dated[position[pg::InputIndex(rows, row, pending.size())]].upcoming_available.push_back(
+        DatedPoints{.time = rows.Time(row, "available_time"), .points = rows.Int64(row, "points")});
+  }
+  return absl::OkStatus();
+}
+
 // Writes the batch in the caller's transaction and leaves each purchase's answer in `answers`,
 // in two round trips: BEGIN with every read (one pipeline), every write with COMMIT (another).
 absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
@@ -113,37 +146,16 @@ absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
   }
 
   // 1. Everything the batch reads, in one round trip: idempotency keys locked and looked up,
-  // recorded orders, balances locked, caps so far, dates, new ids, rules. The reads of
+  // recorded orders, balances locked, caps so far, next expiries, new ids, rules. The reads of
   // purchases that turn out to be replays are wasted, which is cheaper than another trip.
-  // Positions of the results (LockAndFindStatements gives two: the locks, then the answers).
-  // Every read runs with its generic plan but the pending credits': pending_credits has a
-  // program-wide (program, available time) index with the same predicate as the member's, and a
-  // generic plan made while the table was small (a new program, a fresh replica) can walk the
-  // whole program's credits for every member and stay cached as the table grows (seen with the
-  // lots read in bench-points: 5,000 rows per member, until its query was written so that only
-  // member-scoped indexes qualify; queries.h, kNextExpiriesBatch). So that one read is planned
-  // for each batch.
-  enum : size_t {
-    kFound = 1,
-    kRecorded,
-    kBalances,
-    kEarned,
-    kIds,
-    kExpiries,
-    kCustomPlans,
-    kUpcoming,
-    kGenericPlans,
-    kRules
-  };
+  // Positions of the results (LockAndFindStatements gives two: the locks, then the answers):
+  enum : size_t { kFound = 1, kRecorded, kBalances, kEarned, kIds, kExpiries, kRules };
   std::vector<pg::Statement> reads = idempotency::LockAndFindStatements(calls);
   reads.push_back(RecordedOrders(orders));
   reads.push_back(LockBalances(members));
   reads.push_back(PurchasePointsInWindows(members, occur_times));
   reads.push_back(AllocatePurchaseIds(static_cast<int>(n)));
   reads.push_back(NextExpiries(members, kBalanceDatedRowsMax));
-  reads.push_back({&queries::kSetPlanCacheMode, pg::Params().Add("force_custom_plan")});
-  reads.push_back(UpcomingPending(members, kBalanceDatedRowsMax));
-  reads.push_back({&queries::kSetPlanCacheMode, pg::Params().Add("force_generic_plan")});
   LOYALTY_CHECK(reads.size() == kRules);
   for (const std::string& program : programs) {
     reads.push_back({&queries::kSelectRules, pg::Params().Add(program)});
@@ -153,10 +165,11 @@ absl::Status WriteTogether(pg::PipelinedTransaction& transaction,
       idempotency::ParseFound(read[kFound], n);
   const std::vector<bool> recorded = ParseRecordedOrders(read[kRecorded], n);
   const std::vector<EarnedSoFar> earned = ParseEarned(read[kEarned], n);
-  std::vector<DatedBalance> dated = ParseDatedBalances(read[kExpiries], &read[kUpcoming], n);
+  std::vector<DatedBalance> dated = ParseDatedBalances(read[kExpiries], nullptr, n);
   const std::vector<PurchaseIds> ids = ParsePurchaseIds(read[kIds]);
   LOYALTY_ASSIGN_OR_RETURN(const std::vector<Balance> balances,
                            LockedBalances(transaction, members, read[kBalances]));
+  LOYALTY_RETURN_IF_ERROR(ReadUpcomingPending(transaction, members, balances, dated));
   absl::flat_hash_map<std::string, EarningRules> rules;
   for (size_t i = 0; i < programs.size(); ++i) {
     LOYALTY_ASSIGN_OR_RETURN(auto loaded, RulesFromRows(read[kRules + i], programs[i]));
