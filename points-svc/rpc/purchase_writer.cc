@@ -10,7 +10,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
-#include "common/pg/array.h"
 #include "common/rpc/proto_time.h"
 #include "common/status/error.h"
 #include "common/status/macros.h"
@@ -117,10 +116,9 @@ absl::Status ReadUpcomingPending(pg::PipelinedTransaction& transaction,
       UpcomingPending(pending, kBalanceDatedRowsMax),
       {&queries::kSetPlanCacheMode, pg::Params().Add("force_generic_plan")}};
   LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, transaction.Execute(reads));
-  const pg::Result& rows = read[1];
-  for (int row = 0; row < rows.rows(); ++row) {
-    dated[position[pg::InputIndex(rows, row, pending.size())]].upcoming_available.push_back(
-        DatedPoints{.time = rows.Time(row, "available_time"), .points = rows.Int64(row, "points")});
+  std::vector<std::vector<DatedPoints>> dates = ParseUpcomingPending(read[1], pending.size());
+  for (size_t k = 0; k < pending.size(); ++k) {
+    dated[position[k]].upcoming_available = std::move(dates[k]);
   }
   return absl::OkStatus();
 }

@@ -118,11 +118,20 @@ std::vector<DatedBalance> ParseDatedBalances(const pg::Result& expiries, const p
     dated[Position(expiries, row)].next_expiries.push_back(DatedPoints{
         .time = expiries.Time(row, "expire_time"), .points = expiries.Int64(row, "points")});
   }
-  for (int row = 0; upcoming != nullptr && row < upcoming->rows(); ++row) {
-    dated[Position(*upcoming, row)].upcoming_available.push_back(DatedPoints{
-        .time = upcoming->Time(row, "available_time"), .points = upcoming->Int64(row, "points")});
+  if (upcoming != nullptr) {
+    std::vector<std::vector<DatedPoints>> dates = ParseUpcomingPending(*upcoming, members);
+    for (size_t i = 0; i < members; ++i) dated[i].upcoming_available = std::move(dates[i]);
   }
   return dated;
+}
+
+std::vector<std::vector<DatedPoints>> ParseUpcomingPending(const pg::Result& rows, size_t members) {
+  std::vector<std::vector<DatedPoints>> dates(members);
+  for (int row = 0; row < rows.rows(); ++row) {
+    dates[pg::InputIndex(rows, row, members)].push_back(
+        DatedPoints{.time = rows.Time(row, "available_time"), .points = rows.Int64(row, "points")});
+  }
+  return dates;
 }
 
 pg::Statement AllocatePurchaseIds(int count) {

@@ -68,6 +68,8 @@ pg::Statement NextExpiries(std::span<const MemberRef> members, int dates);
 pg::Statement UpcomingPending(std::span<const MemberRef> members, int dates);
 std::vector<DatedBalance> ParseDatedBalances(const pg::Result& expiries, const pg::Result* upcoming,
                                              size_t members);
+// UpcomingPending's rows for `members` members: each member's dates, soonest first.
+std::vector<std::vector<DatedPoints>> ParseUpcomingPending(const pg::Result& rows, size_t members);
 
 // Ids for `count` purchases, taken from the tables' own identity sequences: one ledger
 // transaction, one lot and one pending credit each (whichever the purchase needs; an unused id
