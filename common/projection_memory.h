@@ -24,6 +24,20 @@ class ProjectionMemory {
  public:
   ProjectionMemory(absl::Duration ttl, size_t max_entries) : ttl_(ttl), max_entries_(max_entries) {}
 
+  struct Copy {
+    Value value;
+    absl::Time refresh_time;
+  };
+
+  // The remembered value and its refresh time, however old (a caller that may answer from a
+  // stale copy decides by the time).
+  std::optional<Copy> Find(const std::string& key) const {
+    absl::MutexLock lock(&mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return Copy{.value = it->second.first, .refresh_time = it->second.second};
+  }
+
   // The remembered value when still fresh at `now`.
   std::optional<Value> Fresh(const std::string& key, absl::Time now) const {
     absl::MutexLock lock(&mutex_);

@@ -45,6 +45,8 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       reader.Int("LOYALTY_POINTS_MEMBERS_DEADLINE_MS", 2'000, 10, 60'000);
   const int64_t projection_ttl_ms =
       reader.Int("LOYALTY_POINTS_PROJECTION_TTL_MS", 60'000, 0, 86'400'000);
+  const int64_t projection_stale_grace_ms =
+      reader.Int("LOYALTY_POINTS_PROJECTION_STALE_GRACE_MS", 600'000, 0, 86'400'000);
   const int64_t maintenance_interval_ms =
       reader.Int("LOYALTY_POINTS_MAINTENANCE_INTERVAL_MS", 10'000, 100, 3'600'000);
   const int64_t write_batch_max = reader.Int("LOYALTY_POINTS_WRITE_BATCH_MAX", 256, 1, 4096);
@@ -66,6 +68,7 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
       PointsHandlerOptions{
           .page_token_key = secret,
           .projection_ttl = absl::Milliseconds(projection_ttl_ms),
+          .projection_stale_grace = absl::Milliseconds(projection_stale_grace_ms),
           .purchase_writes = {.queue = {.max_batch = static_cast<int>(write_batch_max),
                                         .max_queued = static_cast<int>(write_queue_max),
                                         .writers = static_cast<int>(writers)},

@@ -59,7 +59,8 @@ class MembersWithPointsTest : public ::testing::Test {
     points_handler_ = std::make_unique<points::PointsHandler>(
         *points_pool_, clock_, *directory_,
         points::PointsHandlerOptions{.page_token_key = kKey,
-                                     .projection_ttl = absl::ZeroDuration()});
+                                     .projection_ttl = absl::ZeroDuration(),
+                                     .projection_stale_grace = absl::ZeroDuration()});
     points_service_ = std::make_unique<points::GrpcPointsService>(*points_handler_);
     points_server_ = testkit::MustServe("points-test", points_service_.get());
     points_channel_ = testkit::InsecureChannel(testkit::AddressOf(*points_server_));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/idempotency/idempotency.h"
+#include "common/log/log.h"
 #include "common/rpc/proto_time.h"
 #include "common/status/error.h"
 #include "common/status/macros.h"
@@ -41,6 +42,14 @@ constexpr int32_t kExpiryBatchDefault = 1000;
 constexpr int32_t kExpiryBatchMax = 10000;
 
 using members::v1::MemberStatus;
+
+// A background refresh that failed leaves the stale copy in place; the next call that finds the
+// copy stale schedules another. Debug, as members-svc being down would repeat it for every member.
+void LogRefreshFailure(const absl::Status& status) {
+  if (status.ok()) return;
+  log::Debug("projection refresh failed",
+             {{"code", absl::StatusCodeToString(status.code())}, {"error", status.message()}});
+}
 
 }  // namespace
 
@@ -173,18 +182,51 @@ PointsHandler::PointsHandler(pg::Pool& pool, const Clock& clock, MemberDirectory
       page_tokens_(options_.page_token_key),
       members_memory_(options_.projection_ttl, options_.projection_cache_max),
       currencies_memory_(options_.projection_ttl, options_.projection_cache_max),
+      projection_refreshes_(static_cast<size_t>(options_.projection_refreshes_max)),
       purchases_(std::make_unique<PurchaseWriter>(pool_, options_.purchase_writes)),
       balance_reads_(std::make_unique<BalanceReader>(pool_, options_.balance_reads)) {}
 
 // --- Projections ---------------------------------------------------------------------------
 
+bool PointsHandler::Stale(absl::Time refresh_time, absl::Time now) const {
+  return refresh_time + options_.projection_ttl <= now;
+}
+
+bool PointsHandler::TooStaleToServe(absl::Time refresh_time, absl::Time now) const {
+  return refresh_time + options_.projection_ttl + options_.projection_stale_grace <= now;
+}
+
+void PointsHandler::RefreshMemberLater(const std::string& program_id,
+                                       const std::string& member_id) {
+  projection_refreshes_.Schedule(MemberName(program_id, member_id), [this, program_id, member_id] {
+    LogRefreshFailure(LoadMember(program_id, member_id, /*serve_stale=*/false).status());
+  });
+}
+
+void PointsHandler::RefreshProgramLater(const std::string& program_id) {
+  projection_refreshes_.Schedule(ProgramName(program_id), [this, program_id] {
+    LogRefreshFailure(LoadProgramCurrency(program_id, /*serve_stale=*/false).status());
+  });
+}
+
 absl::StatusOr<PointsHandler::MemberState> PointsHandler::ResolveMember(
     const std::string& program_id, const std::string& member_id) {
   const absl::Time now = clock_.Now();
+  if (std::optional<ProjectionMemory<MemberState>::Copy> copy =
+          members_memory_.Find(MemberName(program_id, member_id));
+      copy.has_value() && !TooStaleToServe(copy->refresh_time, now)) {
+    if (Stale(copy->refresh_time, now)) RefreshMemberLater(program_id, member_id);
+    return copy->value;
+  }
+  return LoadMember(program_id, member_id, /*serve_stale=*/true);
+}
+
+absl::StatusOr<PointsHandler::MemberState> PointsHandler::LoadMember(const std::string& program_id,
+                                                                     const std::string& member_id,
+                                                                     bool serve_stale) {
+  const absl::Time now = clock_.Now();
   const std::string key = MemberName(program_id, member_id);
-  if (std::optional<MemberState> remembered = members_memory_.Fresh(key, now)) return *remembered;
   std::optional<MemberState> known;
-  bool fresh = false;
   {
     LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
     LOYALTY_ASSIGN_OR_RETURN(pg::Result rows,
@@ -195,11 +237,13 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::ResolveMember(
                           .tier_multiplier_percent =
                               static_cast<int32_t>(rows.Int64(0, "tier_multiplier_percent"))};
       const absl::Time refresh_time = rows.Time(0, "refresh_time");
-      fresh = refresh_time + options_.projection_ttl > now;
-      if (fresh) members_memory_.Remember(key, *known, refresh_time);
+      if (!Stale(refresh_time, now) || (serve_stale && !TooStaleToServe(refresh_time, now))) {
+        if (Stale(refresh_time, now)) RefreshMemberLater(program_id, member_id);
+        members_memory_.Remember(key, *known, refresh_time);
+        return *known;
+      }
     }
   }
-  if (known.has_value() && fresh) return *known;
   absl::StatusOr<MemberInfo> info = directory_.GetMember(program_id, member_id);
   if (!info.ok()) {
     // members-svc down: a member we already know keeps earning on what we know.
@@ -255,11 +299,18 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::RequireActiveMember(
 
 absl::StatusOr<std::string> PointsHandler::ResolveProgramCurrency(const std::string& program_id) {
   const absl::Time now = clock_.Now();
-  if (std::optional<std::string> remembered = currencies_memory_.Fresh(program_id, now)) {
-    return *remembered;
+  if (std::optional<ProjectionMemory<std::string>::Copy> copy = currencies_memory_.Find(program_id);
+      copy.has_value() && !TooStaleToServe(copy->refresh_time, now)) {
+    if (Stale(copy->refresh_time, now)) RefreshProgramLater(program_id);
+    return copy->value;
   }
+  return LoadProgramCurrency(program_id, /*serve_stale=*/true);
+}
+
+absl::StatusOr<std::string> PointsHandler::LoadProgramCurrency(const std::string& program_id,
+                                                               bool serve_stale) {
+  const absl::Time now = clock_.Now();
   std::optional<std::string> known;
-  bool fresh = false;
   {
     LOYALTY_ASSIGN_OR_RETURN(pg::PooledConnection connection, pool_.Acquire());
     LOYALTY_ASSIGN_OR_RETURN(pg::Result rows, connection->Execute(queries::kSelectProgramProjection,
@@ -267,11 +318,13 @@ absl::StatusOr<std::string> PointsHandler::ResolveProgramCurrency(const std::str
     if (rows.rows() == 1) {
       known = rows.String(0, "currency_code");
       const absl::Time refresh_time = rows.Time(0, "refresh_time");
-      fresh = refresh_time + options_.projection_ttl > now;
-      if (fresh) currencies_memory_.Remember(program_id, *known, refresh_time);
+      if (!Stale(refresh_time, now) || (serve_stale && !TooStaleToServe(refresh_time, now))) {
+        if (Stale(refresh_time, now)) RefreshProgramLater(program_id);
+        currencies_memory_.Remember(program_id, *known, refresh_time);
+        return *known;
+      }
     }
   }
-  if (known.has_value() && fresh) return *known;
   absl::StatusOr<ProgramInfo> info = directory_.GetProgram(program_id);
   if (!info.ok()) {
     if (known.has_value() && info.status().code() == absl::StatusCode::kUnavailable) return *known;

@@ -15,6 +15,7 @@
 #include "common/paging/page_token.h"
 #include "common/pg/pool.h"
 #include "common/projection_memory.h"
+#include "common/refresh_queue.h"
 #include "loyalty/events/v1/events.pb.h"
 #include "loyalty/points/v1/points_service.pb.h"
 #include "points-svc/domain/earning.h"
@@ -32,6 +33,13 @@ struct PointsHandlerOptions {
   std::string page_token_key;
   // How long what members-svc said about a member or program is trusted.
   absl::Duration projection_ttl = absl::Seconds(60);
+  // How long past the TTL a known member or program is still answered from at once, while it is
+  // refreshed in the background (one refresh per key at a time). An older copy is refreshed
+  // before the answer, as is every stale copy when this is zero.
+  absl::Duration projection_stale_grace = absl::Minutes(10);
+  // Background refreshes waiting at most; past that a stale copy is answered from without one,
+  // and the next call for it schedules it again.
+  int projection_refreshes_max = 10'000;
   // Group commit of RecordPurchase (rpc/purchase_writer.h).
   PurchaseWriterOptions purchase_writes;
   // Batched reads of GetBalance (rpc/balance_reader.h).
@@ -88,6 +96,10 @@ class PointsHandler {
   // which must outlive the handler. Once.
   void ExportMetrics(prometheus::Registry& registry) { purchases_->ExportMetrics(registry); }
 
+  // Waits until the background refreshes of stale members and programs scheduled so far are
+  // done (tests).
+  void WaitForProjectionRefreshes() { projection_refreshes_.Drain(); }
+
   // One round of all of it: expired holds, then for each known program due pending points and
   // one expiry batch (RunExpiry at now).
   absl::StatusOr<int> Maintain(int limit);
@@ -103,11 +115,25 @@ class PointsHandler {
     int status = 0;
     int32_t tier_multiplier_percent = 100;
   };
-  // The member as points-svc knows it, asking members-svc when unknown or stale.
+  // The member as points-svc knows it: from memory, else from the projection row, else from
+  // members-svc. A copy stale by less than the grace is answered from and refreshed in the
+  // background.
   absl::StatusOr<MemberState> ResolveMember(const std::string& program_id,
                                             const std::string& member_id);
-  // The program's currency, asking members-svc when unknown or stale.
+  // ResolveMember past the memory. With `serve_stale` false (the background refresh) a stale
+  // row is always refreshed from members-svc.
+  absl::StatusOr<MemberState> LoadMember(const std::string& program_id,
+                                         const std::string& member_id, bool serve_stale);
+  // The program's currency, the same way.
   absl::StatusOr<std::string> ResolveProgramCurrency(const std::string& program_id);
+  absl::StatusOr<std::string> LoadProgramCurrency(const std::string& program_id, bool serve_stale);
+  // Whether a copy refreshed at `refresh_time` is past its TTL at `now`, and whether it is past
+  // the grace too, so that it must be refreshed before it is answered from.
+  bool Stale(absl::Time refresh_time, absl::Time now) const;
+  bool TooStaleToServe(absl::Time refresh_time, absl::Time now) const;
+  // Schedules a background refresh (Load... without serving stale), once per key while waiting.
+  void RefreshMemberLater(const std::string& program_id, const std::string& member_id);
+  void RefreshProgramLater(const std::string& program_id);
   // Validates a purchase (RecordPurchase or PreviewPurchase) against the limits and the
   // program's currency (CURRENCY_MISMATCH).
   template <typename Request>
@@ -127,6 +153,9 @@ class PointsHandler {
   // The projection rows, remembered so the hot path does not read them on every call.
   ProjectionMemory<MemberState> members_memory_;
   ProjectionMemory<std::string> currencies_memory_;
+  // After the memories and the directory it refreshes into; before the writers, which do not
+  // use it.
+  RefreshQueue projection_refreshes_;
   // Last: its destructor writes what is queued while the rest is still alive.
   std::unique_ptr<PurchaseWriter> purchases_;
   std::unique_ptr<BalanceReader> balance_reads_;

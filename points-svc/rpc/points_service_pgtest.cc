@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/check.h"
 #include "common/events/outbox.h"
 #include "common/pg/migrate.h"
@@ -96,7 +97,7 @@ class PointsServiceTest : public ::testing::Test {
         std::make_unique<GrpcMemberDirectory>(Channel(*members_server_), absl::Seconds(10));
     handler_ = std::make_unique<PointsHandler>(
         *points_pool_, clock_, *directory_,
-        PointsHandlerOptions{.page_token_key = kKey, .projection_ttl = absl::ZeroDuration()});
+        PointsHandlerOptions{.page_token_key = kKey, .projection_ttl = absl::Hours(1)});
     service_ = std::make_unique<GrpcPointsService>(*handler_);
     server_ = MustStart("points-test", service_.get());
     stub_ = v1::PointsService::NewStub(Channel(*server_));
@@ -443,6 +444,80 @@ TEST_F(PointsServiceTest, SuspendedAndUnknownMembersCannotEarn) {
   wrong_currency.set_currency_code("USD");
   EXPECT_THAT(Call(&v1::PointsService::Stub::RecordPurchase, wrong_currency),
               StatusIs(C::kInvalidArgument, "CURRENCY_MISMATCH"));
+}
+
+// Asks members-svc through `inner`, counting the member look-ups; while `gate` is closed a
+// look-up waits for it to open (at most 10 s, so a broken test ends).
+class GatedDirectory final : public MemberDirectory {
+ public:
+  explicit GatedDirectory(MemberDirectory& inner) : inner_(inner) {}
+  absl::StatusOr<MemberInfo> GetMember(const std::string& program_id,
+                                       const std::string& member_id) override {
+    ++member_lookups;
+    if (closed) open.WaitForNotificationWithTimeout(absl::Seconds(10));
+    return inner_.GetMember(program_id, member_id);
+  }
+  absl::StatusOr<ProgramInfo> GetProgram(const std::string& program_id) override {
+    return inner_.GetProgram(program_id);
+  }
+
+  std::atomic<int> member_lookups = 0;
+  std::atomic<bool> closed = false;
+  absl::Notification open;
+
+ private:
+  MemberDirectory& inner_;
+};
+
+TEST_F(PointsServiceTest, StaleMembersAreAnsweredAtOnceAndRefreshedInTheBackground) {
+  GatedDirectory directory(*directory_);
+  PointsHandler handler(*points_pool_, clock_, directory,
+                        PointsHandlerOptions{.page_token_key = kKey,
+                                             .projection_ttl = absl::Seconds(60),
+                                             .projection_stale_grace = absl::Minutes(10)});
+  auto purchase = [&](const std::string& member, const std::string& order) {
+    v1::RecordPurchaseRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    request.set_request_id("stale-" + order);
+    request.set_order_id(order);
+    request.set_currency_code("EUR");
+    request.set_total_minor(1000);
+    return handler.RecordPurchase(request);
+  };
+  auto suspend = [&](const std::string& member) {
+    mv1::SuspendMemberRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    request.set_request_id("suspend-" + member);
+    ASSERT_THAT(Invoke(*members_stub_, &mv1::MembersService::Stub::SuspendMember, request), IsOk());
+  };
+
+  // First sight asks members-svc before answering.
+  ASSERT_THAT(purchase(bob_, "b1"), IsOk());
+  EXPECT_EQ(directory.member_lookups, 1);
+
+  // Past the TTL, within the grace: calls answer from what points-svc knows (bob still ACTIVE)
+  // while members-svc does not answer, and one refresh runs behind them.
+  suspend(bob_);
+  clock_.Advance(absl::Seconds(61));
+  directory.closed = true;
+  v1::GetBalanceRequest balance;
+  balance.set_program("shop");
+  balance.set_member(bob_);
+  for (int i = 0; i < 5; ++i) EXPECT_THAT(handler.GetBalance(balance), IsOk());
+  EXPECT_THAT(purchase(bob_, "b2"), IsOk());
+  directory.open.Notify();
+  handler.WaitForProjectionRefreshes();
+  EXPECT_EQ(directory.member_lookups, 2);
+  EXPECT_THAT(purchase(bob_, "b3"), StatusIs(C::kFailedPrecondition, "MEMBER_SUSPENDED"));
+
+  // Past the grace, the copy is refreshed before the answer.
+  ASSERT_THAT(purchase(alice_, "a1"), IsOk());
+  suspend(alice_);
+  clock_.Advance(absl::Seconds(60) + absl::Minutes(10));
+  EXPECT_THAT(purchase(alice_, "a2"), StatusIs(C::kFailedPrecondition, "MEMBER_SUSPENDED"));
+  EXPECT_EQ(directory.member_lookups, 4);
 }
 
 TEST_F(PointsServiceTest, ActivitiesAwardOncePerReference) {
