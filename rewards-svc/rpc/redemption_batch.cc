@@ -4,9 +4,9 @@
 //   1. one transaction: idempotency keys locked and looked up, rewards read, limited stock locked,
 //      limits counted, the PENDING redemptions inserted, stock taken, the answers stored;
 //   2. one CreateHolds call to points-svc;
-//   3. one transaction: PENDING -> COMPLETED, vouchers, RewardRedeemed events;
-//   4. one CaptureHolds call per program; the points state CAPTURED rides on the next batch's
-//      step 1 (or is written at once when nothing is queued).
+//   3. one CaptureHolds call per program, for the holds that outlive the completion margin;
+//   4. one transaction: PENDING -> COMPLETED with each points state, vouchers, RewardRedeemed
+//      events.
 // Every caller gets exactly the answer (and the stored idempotent answer) a saga of its own
 // would have given, and the crash story is unchanged: each step is the single saga's step with
 // more rows, committed (or called) before the next begins, keyed by the same redemption ids, so
@@ -19,7 +19,7 @@
 //   - a hold refusal compensates that redemption alone (HoldRefused), as the single saga does;
 //   - when the database rejects a step's shared transaction anyway, each call of the batch
 //     does that step and the rest alone (a batch of one for step 1, the single saga's Drive for
-//     step 3), so one bad call cannot fail its batch.
+//     step 4), so one bad call cannot fail its batch.
 
 #include <map>
 #include <optional>
@@ -44,9 +44,6 @@
 namespace loyalty::rewards {
 namespace {
 
-// Captures not yet recorded, beyond which a batch records them itself.
-constexpr size_t kUnrecordedCapturesMax = 4096;
-
 using Jobs = std::span<const std::shared_ptr<RedeemJob>>;
 
 // What step 1 made of a call: exactly one of an error answer, a replay (the redemption its
@@ -61,7 +58,6 @@ struct Reservation {
 // Step 1 for the batch in `transaction`, in two round trips (three when a limited reward is in
 // it): every read, then every write with COMMIT.
 absl::Status ReserveTogether(pg::PipelinedTransaction& transaction, Jobs jobs, absl::Time now,
-                             std::span<const RedemptionRef> captures,
                              std::vector<Reservation>& out) {
   const size_t n = jobs.size();
   std::vector<const idempotency::Call*> calls;
@@ -159,11 +155,7 @@ absl::Status ReserveTogether(pg::PipelinedTransaction& transaction, Jobs jobs, a
     reservation.row = std::move(row);
     reservation.reward = reward;
   }
-  // Earlier batches' captures ride along (RewardsHandler::TakeUnrecordedCaptures).
   std::vector<pg::Statement> writes;
-  if (!captures.empty()) {
-    writes.push_back(SetPointsStates(captures, PointsState::kHeld, PointsState::kCaptured));
-  }
   if (rows.empty()) return transaction.ExecuteAndCommit(writes).status();
   writes.push_back(InsertRedemptions(rows));
   std::vector<RewardRef> stocked;
@@ -184,7 +176,7 @@ struct InFlight {
   const RedemptionRow* row = nullptr;
   const Reward* reward = nullptr;
   HoldInfo hold;
-  // Set in step 3.
+  // Set in steps 3 and 4.
   RedemptionRow completed;
   bool decided_here = false;
   std::optional<std::string> code;  // The voucher's canonical code.
@@ -200,13 +192,11 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
   // Step 1.
   std::vector<Reservation> reserved;
   const absl::Time reserve_time = clock_.Now();
-  std::vector<RedemptionRef> captures = TakeUnrecordedCaptures();
   absl::Status status = pool_.InPipelinedTransaction(
       pg::kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
-        return ReserveTogether(transaction, jobs, reserve_time, captures, reserved);
+        return ReserveTogether(transaction, jobs, reserve_time, reserved);
       });
   if (!status.ok()) {
-    AddUnrecordedCaptures(std::move(captures));
     if (n > 1) {
       // Something only the database saw (a request_id two members sent at once, say) failed
       // the shared transaction: each call alone, so only the culprit fails.
@@ -256,7 +246,8 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
   }
   if (!held.empty()) AfterStep(SagaStep::kHeld);
 
-  // Step 3: the decisions and the vouchers of the batch in one transaction.
+  // Step 3: the holds that outlive the completion margin are captured, a CaptureHolds call per
+  // program. A failed capture leaves the points HELD, for the recovery loop to capture.
   const absl::Time now = clock_.Now();
   std::vector<InFlight> completing;
   for (InFlight& redemption : held) {
@@ -274,19 +265,41 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
     redemption.completed.update_time = now;
     completing.push_back(redemption);
   }
+  std::map<std::string, std::vector<InFlight*>> by_program;
+  for (InFlight& redemption : completing) {
+    by_program[redemption.row->program_id].push_back(&redemption);
+  }
+  for (auto& [program_id, redemptions] : by_program) {
+    std::vector<std::string> hold_ids;
+    for (const InFlight* redemption : redemptions) {
+      hold_ids.push_back(redemption->row->redemption_id);
+    }
+    absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> outcomes =
+        upstream_.CaptureHolds(program_id, hold_ids);
+    for (size_t k = 0; k < redemptions.size(); ++k) {
+      const absl::Status outcome = outcomes.ok() ? (*outcomes)[k].status() : outcomes.status();
+      if (outcome.ok()) {
+        redemptions[k]->completed.points_state = PointsState::kCaptured;
+      } else {
+        log::Warning("rewards: capture failed; the recovery loop retries",
+                     {{"redemption", hold_ids[k]}, {"status", StatusSummary(outcome)}});
+      }
+    }
+  }
+  if (!completing.empty()) AfterStep(SagaStep::kCaptured);
+
+  // Step 4: the decisions and the vouchers of the batch in one transaction.
   if (!completing.empty()) {
     status = pool_.InPipelinedTransaction(
         pg::kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
-          std::vector<const RedemptionRow*> rows;
-          std::vector<Fulfilment> fulfilments;
+          std::vector<RedemptionRow> rows;
           for (InFlight& redemption : completing) {
             redemption.decided_here = false;
             redemption.code.reset();
             redemption.voucher.reset();
-            rows.push_back(redemption.row);
-            fulfilments.push_back(redemption.completed.fulfilment);
+            rows.push_back(redemption.completed);
           }
-          const pg::Statement complete[] = {CompleteRedemptions(rows, fulfilments, now)};
+          const pg::Statement complete[] = {CompleteRedemptions(rows, now)};
           LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> result, transaction.Execute(complete));
           const std::vector<bool> decided = ParseDecided(result[0], completing.size());
           std::vector<NewVoucher> vouchers;
@@ -332,40 +345,6 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
     }
   }
 
-  // Step 4, a CaptureHolds call per program. A failure leaves points_state HELD for the
-  // recovery loop to capture, as alone; a success is recorded with the next batch's step 1.
-  std::map<std::string, std::vector<InFlight*>> by_program;
-  for (InFlight& redemption : completing) {
-    if (redemption.decided_here) by_program[redemption.row->program_id].push_back(&redemption);
-  }
-  std::vector<RedemptionRef> captured;
-  for (auto& [program_id, redemptions] : by_program) {
-    std::vector<std::string> hold_ids;
-    for (const InFlight* redemption : redemptions) {
-      hold_ids.push_back(redemption->row->redemption_id);
-    }
-    absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> outcomes =
-        upstream_.CaptureHolds(program_id, hold_ids);
-    for (size_t k = 0; k < redemptions.size(); ++k) {
-      const absl::Status outcome = outcomes.ok() ? (*outcomes)[k].status() : outcomes.status();
-      if (outcome.ok()) {
-        captured.push_back({program_id, hold_ids[k]});
-        redemptions[k]->completed.points_state = PointsState::kCaptured;
-      } else {
-        log::Warning("rewards: capture failed; the recovery loop retries",
-                     {{"redemption", hold_ids[k]}, {"status", StatusSummary(outcome)}});
-      }
-    }
-  }
-  if (!captured.empty()) {
-    // No batch waiting to carry them (or too many waiting): write them now, so an idle service
-    // leaves none behind.
-    if (AddUnrecordedCaptures(std::move(captured)) >= kUnrecordedCapturesMax ||
-        redemptions_->queued() == 0) {
-      RecordCaptures();
-    }
-  }
-  if (!completing.empty()) AfterStep(SagaStep::kCaptured);
   for (const InFlight& redemption : completing) {
     if (!redemption.decided_here) {
       answers[redemption.job] = FinalView(*redemption.row);
@@ -403,34 +382,6 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
     v1::RedeemRewardResponse response;
     *response.mutable_redemption() = **std::move(answers[i]);
     jobs[i]->result = std::move(response);
-  }
-}
-
-std::vector<RedemptionRef> RewardsHandler::TakeUnrecordedCaptures() {
-  absl::MutexLock lock(&captures_mutex_);
-  return std::exchange(unrecorded_captures_, {});
-}
-
-size_t RewardsHandler::AddUnrecordedCaptures(std::vector<RedemptionRef> captures) {
-  absl::MutexLock lock(&captures_mutex_);
-  for (RedemptionRef& capture : captures) unrecorded_captures_.push_back(std::move(capture));
-  return unrecorded_captures_.size();
-}
-
-void RewardsHandler::RecordCaptures() {
-  std::vector<RedemptionRef> captures = TakeUnrecordedCaptures();
-  if (captures.empty()) return;
-  absl::Status recorded =
-      pool_.InTransaction(pg::kBatchTransaction, [&](pg::Connection& connection) {
-        const pg::Statement statement =
-            SetPointsStates(captures, PointsState::kHeld, PointsState::kCaptured);
-        return connection.Execute(*statement.query, statement.params).status();
-      });
-  if (!recorded.ok()) {
-    // The holds are captured; the next batch tries again, and the recovery loop's capture
-    // would find them so and record it.
-    log::Warning("rewards: recording captures failed", {{"status", StatusSummary(recorded)}});
-    AddUnrecordedCaptures(std::move(captures));
   }
 }
 

@@ -197,10 +197,18 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
   if (!MayComplete(hold->status, hold->expire_time, now, options_.completion_margin)) {
     return HoldTooShort(row);
   }
-  // Step 3: the decision and the voucher in one transaction.
+  // Step 3. A failure leaves the points HELD, for the recovery loop to capture.
   RedemptionRow completed = row;
+  completed.points_state = PointsState::kCaptured;
+  if (absl::StatusOr<HoldInfo> captured = upstream_.CaptureHold(row.program_id, row.redemption_id);
+      !captured.ok()) {
+    log::Warning("rewards: capture failed; the recovery loop retries",
+                 {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
+    completed.points_state = PointsState::kHeld;
+  }
+  AfterStep(SagaStep::kCaptured);
+  // Step 4: the decision and the voucher in one transaction.
   completed.status = RedemptionStatus::kCompleted;
-  completed.points_state = PointsState::kHeld;
   completed.fulfilment =
       row.kind == RewardKind::kExperience ? Fulfilment::kRequested : Fulfilment::kUnspecified;
   completed.update_time = now;
@@ -208,13 +216,15 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
   std::optional<IssuedVoucher> issued;
   LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
     issued.reset();
-    LOYALTY_ASSIGN_OR_RETURN(pg::Result decided,
-                             connection.Execute(queries::kCompleteRedemption,
-                                                pg::Params()
-                                                    .Add(row.program_id)
-                                                    .Add(row.redemption_id)
-                                                    .Add(static_cast<int64_t>(completed.fulfilment))
-                                                    .Add(now)));
+    LOYALTY_ASSIGN_OR_RETURN(
+        pg::Result decided,
+        connection.Execute(queries::kCompleteRedemption,
+                           pg::Params()
+                               .Add(row.program_id)
+                               .Add(row.redemption_id)
+                               .Add(static_cast<int64_t>(completed.points_state))
+                               .Add(static_cast<int64_t>(completed.fulfilment))
+                               .Add(now)));
     decided_here = decided.affected_rows() == 1;
     if (!decided_here) return absl::OkStatus();
     v1::RewardRedeemed redeemed = RedeemedEvent(row);
@@ -231,16 +241,6 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
                              now);
   }));
   AfterStep(SagaStep::kCompleted);
-  // Step 4. A failure here leaves points_state HELD for the recovery loop to capture.
-  if (absl::StatusOr<HoldInfo> captured = upstream_.CaptureHold(row.program_id, row.redemption_id);
-      captured.ok()) {
-    LOYALTY_RETURN_IF_ERROR(SetPointsState(pool_, row, PointsState::kHeld, PointsState::kCaptured));
-    completed.points_state = PointsState::kCaptured;
-  } else {
-    log::Warning("rewards: capture failed; the recovery loop retries",
-                 {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
-  }
-  AfterStep(SagaStep::kCaptured);
   if (!decided_here) return FinalView(row);
   // The answer is what this call wrote; no need to read it back.
   v1::Redemption view = RedemptionView(completed);
@@ -291,7 +291,16 @@ absl::Status RewardsHandler::Settle(RedemptionRow row) {
   if (row.points_state == PointsState::kHeld) {
     if (row.status == RedemptionStatus::kFailed) {
       absl::StatusOr<HoldInfo> voided = upstream_.VoidHold(row.program_id, row.redemption_id);
-      if (!voided.ok() && !refused(voided)) return voided.status();
+      if (voided.ok())
+        return SetPointsState(pool_, row, PointsState::kHeld, PointsState::kReleased);
+      if (!refused(voided)) return voided.status();
+      // Not open: expired or voided already, or captured by a saga that raced the failure (the
+      // capture comes before the decision). A captured hold's points go back to the member.
+      absl::StatusOr<HoldInfo> refunded = upstream_.RefundHold(row.program_id, row.redemption_id);
+      if (refunded.ok()) {
+        return SetPointsState(pool_, row, PointsState::kHeld, PointsState::kRefunded);
+      }
+      if (!refused(refunded)) return refunded.status();
       return SetPointsState(pool_, row, PointsState::kHeld, PointsState::kReleased);
     }
     // COMPLETED wants the capture; CANCELLED captures first and then refunds, so one path

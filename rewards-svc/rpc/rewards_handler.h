@@ -8,18 +8,21 @@
 //      under the caller's request_id (common/idempotency);
 //   2. points-svc CreateHold: the pivot. A refusal (INSUFFICIENT_POINTS, MEMBER_SUSPENDED, ...)
 //      compensates: FAILED with the reason and the stock back, in one transaction;
-//   3. one transaction: PENDING -> COMPLETED and the voucher, only while the hold outlives a
-//      safety margin (so step 4 cannot find it expired);
-//   4. points-svc CaptureHold.
+//   3. points-svc CaptureHold, only while the hold outlives a safety margin (so the capture
+//      cannot find it expired; a hold too short compensates as a refusal does). After the pivot
+//      the saga only goes forward, so the points are spent before the voucher exists;
+//   4. one transaction: PENDING -> COMPLETED with the points state and the voucher.
 // RedeemReward runs these steps for many redemptions at once (group commit,
 // rpc/redemption_batch.cc): concurrent calls are queued, and a writer takes what is queued and
 // does each step for the whole batch (one transaction for step 1, one CreateHolds call, one
-// transaction for step 3, one CaptureHolds call), answering each caller exactly as a saga of its
-// own would have.
-// PENDING -> COMPLETED / FAILED is a conditional update, the single decision point; holds are
-// captured, voided or refunded only after the decision is committed. Recover() (a background
-// loop, also at start) drives stale PENDING redemptions through the same steps with the same
-// ids and settles decided ones whose hold does not match their status yet.
+// CaptureHolds call per program, one transaction for step 4), answering each caller exactly as
+// a saga of its own would have.
+// PENDING -> COMPLETED / FAILED is a conditional update, the single decision point. A hold is
+// voided or refunded only after a FAILED or CANCELLED decision is committed; a capture may come
+// before the decision, so a redemption failed meanwhile (the recovery loop finding it stale and
+// its hold too short) has its captured hold refunded when it is settled. Recover() (a
+// background loop, also at start) drives stale PENDING redemptions through the same steps with
+// the same ids and settles decided ones whose hold does not match their status yet.
 
 #include <functional>
 #include <memory>
@@ -49,7 +52,7 @@ namespace loyalty::rewards {
 namespace v1 = ::loyalty::rewards::v1;
 
 // Saga steps after which a fault-injection hook may run (tests kill the process there).
-enum class SagaStep { kReserved = 1, kHeld = 2, kCompleted = 3, kCaptured = 4 };
+enum class SagaStep { kReserved = 1, kHeld = 2, kCaptured = 3, kCompleted = 4 };
 
 struct RewardsHandlerOptions {
   // HMAC key for page tokens (>= 16 bytes).
@@ -162,15 +165,6 @@ class RewardsHandler {
   // The saga for a batch of RedeemReward calls (redemption_batch.cc); leaves each answer in its
   // job.
   void RedeemTogether(std::span<const std::shared_ptr<RedeemJob>> jobs);
-  // Captures whose points_state CAPTURED is not written yet ride on the next batch's first
-  // transaction (RedeemTogether); when no batch follows, the batch that captured them writes
-  // them alone. Lost in a crash, they are what the recovery loop settles anyway (its capture
-  // finds the hold captured).
-  std::vector<RedemptionRef> TakeUnrecordedCaptures();
-  // Returns how many are unrecorded now.
-  size_t AddUnrecordedCaptures(std::vector<RedemptionRef> captures);
-  // Writes the unrecorded captures now, in a transaction of their own.
-  void RecordCaptures();
   // The reward as RedeemReward's checks read it, remembered for reward_memory_ttl.
   absl::StatusOr<Reward> RememberedReward(const std::string& program_id,
                                           const std::string& reward_id, absl::Time now);
@@ -230,8 +224,6 @@ class RewardsHandler {
   const RewardsHandlerOptions options_;
   paging::PageTokenCodec page_tokens_;
   ProjectionMemory<Reward> rewards_memory_;
-  absl::Mutex captures_mutex_;
-  std::vector<RedemptionRef> unrecorded_captures_ ABSL_GUARDED_BY(captures_mutex_);
   // Last: its destructor finishes what is queued while the rest is still alive.
   std::unique_ptr<batch::GroupCommitQueue<RedeemJob>> redemptions_;
 };

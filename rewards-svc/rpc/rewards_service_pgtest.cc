@@ -164,11 +164,35 @@ class RewardsServiceTest : public ::testing::Test {
     return Call(&Stub::ConsumeVoucher, request);
   }
 
+  // A rewards-svc replica that cannot reach points-svc (nor members-svc).
+  std::unique_ptr<RewardsHandler> CutOff() {
+    nowhere_ = std::make_unique<Upstream>(testkit::InsecureChannel("127.0.0.1:1"),
+                                          testkit::InsecureChannel("127.0.0.1:1"),
+                                          absl::Milliseconds(200));
+    auto keys = VoucherKeys::Create(kVoucherKey);
+    LOYALTY_CHECK(keys.ok());
+    return std::make_unique<RewardsHandler>(
+        *pool_, clock_, *nowhere_, *std::move(keys),
+        RewardsHandlerOptions{.page_token_key = testing::kPageTokenKey});
+  }
+  // Redeems through `cut_off`: the call fails UNAVAILABLE and leaves the redemption PENDING with
+  // nothing held.
+  void RedeemWhilePointsDown(RewardsHandler& cut_off, const std::string& member,
+                             const std::string& reward, const std::string& key) {
+    v1::RedeemRewardRequest request;
+    request.set_program(kProgram);
+    request.set_member(member);
+    request.set_reward(reward);
+    request.set_request_id(key);
+    EXPECT_THAT(cut_off.RedeemReward(request), StatusIs(C::kUnavailable));
+  }
+
   testkit::FakeClock clock_{kStart};
   std::unique_ptr<testing::Platform> platform_;
   std::unique_ptr<testkit::TestSchema> schema_;
   std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<Upstream> upstream_;
+  std::unique_ptr<Upstream> nowhere_;
   std::unique_ptr<RewardsHandler> handler_;
   std::unique_ptr<GrpcRewardsService> service_;
   std::unique_ptr<server::GrpcServer> server_;
@@ -427,22 +451,12 @@ TEST_F(RewardsServiceTest, RecoveryFinishesWhatAnUnreachablePointsServiceLeftPen
   const std::string alice = platform_->Member("alice", 1000);
   const v1::Reward reward = Create(Percent(10, 300));
   // points-svc unreachable: the call fails, the redemption stays PENDING with nothing held.
-  Upstream nowhere(testkit::InsecureChannel("127.0.0.1:1"), testkit::InsecureChannel("127.0.0.1:1"),
-                   absl::Milliseconds(200));
-  auto keys = VoucherKeys::Create(kVoucherKey);
-  LOYALTY_CHECK(keys.ok());
-  RewardsHandler cut_off(*pool_, clock_, nowhere, *std::move(keys),
-                         RewardsHandlerOptions{.page_token_key = testing::kPageTokenKey});
-  v1::RedeemRewardRequest request;
-  request.set_program(kProgram);
-  request.set_member(alice);
-  request.set_reward(reward.id());
-  request.set_request_id("while-down");
-  EXPECT_THAT(cut_off.RedeemReward(request), StatusIs(C::kUnavailable));
+  std::unique_ptr<RewardsHandler> cut_off = CutOff();
+  RedeemWhilePointsDown(*cut_off, alice, reward.id(), "while-down");
   EXPECT_EQ(*handler_->Recover(10), 0);  // Younger than the grace: left to its call.
   clock_.Advance(absl::Minutes(1));
   // From a replica that still cannot reach points-svc, recovery decides nothing.
-  auto stalled = cut_off.Recover(10);
+  auto stalled = cut_off->Recover(10);
   ASSERT_THAT(stalled, IsOk());
   EXPECT_EQ(*stalled, 0);
   EXPECT_EQ(*handler_->Recover(10), 1);
@@ -453,6 +467,64 @@ TEST_F(RewardsServiceTest, RecoveryFinishesWhatAnUnreachablePointsServiceLeftPen
   EXPECT_EQ(retried->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
   EXPECT_FALSE(retried->redemption().voucher().code().empty());
   EXPECT_EQ(platform_->Balance(alice).available(), 700);
+}
+
+// The saga captures before it completes, so a capture can land after another caller (the
+// recovery loop, finding the redemption stale with its hold too short) failed the redemption.
+// Settling that failure finds the hold captured and gives the points back.
+TEST_F(RewardsServiceTest, AFailedRedemptionWhoseHoldWasCapturedMeanwhileGetsItsPointsBack) {
+  const std::string alice = platform_->Member("alice", 1000);
+  const v1::Reward reward = Create(Percent(10, 300));
+  RedeemWhilePointsDown(*CutOff(), alice, reward.id(), "raced");
+  v1::ListRedemptionsRequest list;
+  list.set_program(kProgram);
+  list.set_member(alice);
+  auto listed = Call(&Stub::ListRedemptions, list);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->redemptions_size(), 1);
+  const std::string id = listed->redemptions(0).id();
+
+  // One saga held and captured; another decided FAILED (HOLD_EXPIRED) before settling its hold.
+  pv1::CreateHoldRequest hold;
+  hold.set_program(kProgram);
+  hold.set_member(alice);
+  hold.set_hold_id(id);
+  hold.set_points(300);
+  ASSERT_THAT(platform_->points_handler().CreateHold(hold), IsOk());
+  pv1::CaptureHoldRequest capture;
+  capture.set_program(kProgram);
+  capture.set_hold_id(id);
+  ASSERT_THAT(platform_->points_handler().CaptureHold(capture), IsOk());
+  ASSERT_EQ(platform_->Balance(alice).available(), 700);
+  {
+    auto connection = pool_->Acquire();
+    ASSERT_THAT(connection, IsOk());
+    ASSERT_THAT((*connection)
+                    ->Execute(pg::Query{"t_fail_held",
+                                        "UPDATE redemptions SET status = 3, points_state = 1, "
+                                        "failure_reason = 'HOLD_EXPIRED' WHERE redemption_id = $1"},
+                              pg::Params().Add(id)),
+                IsOk());
+  }
+
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(*handler_->Recover(10), 1);
+  EXPECT_EQ(platform_->Balance(alice).available(), 1000);
+  EXPECT_EQ(platform_->Balance(alice).held(), 0);
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_REFUNDED), 1);
+  auto settled = Call(&Stub::ListRedemptions, list);
+  ASSERT_THAT(settled, IsOk());
+  EXPECT_EQ(settled->redemptions(0).status(), v1::REDEMPTION_STATUS_FAILED);
+  auto connection = pool_->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  auto state =
+      (*connection)
+          ->Execute(pg::Query{"t_points_state",
+                              "SELECT points_state FROM redemptions WHERE redemption_id = $1"},
+                    pg::Params().Add(id));
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->Int64(0, 0), static_cast<int64_t>(PointsState::kRefunded));
+  EXPECT_EQ(*handler_->Recover(10), 0);  // Settled once.
 }
 
 TEST_F(RewardsServiceTest, LastItemManyBuyersSellsEachUnitExactlyOnce) {

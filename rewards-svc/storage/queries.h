@@ -139,7 +139,7 @@ inline constexpr pg::Query kSelectUnsettled{
 // The saga's single decision point: PENDING becomes COMPLETED or FAILED exactly once.
 inline constexpr pg::Query kCompleteRedemption{
     "rewards_complete_redemption",
-    "UPDATE redemptions SET status = 2, points_state = 1, fulfilment = $3, update_time = $4 "
+    "UPDATE redemptions SET status = 2, points_state = $3, fulfilment = $4, update_time = $5 "
     "WHERE program_id = $1 AND redemption_id = $2 AND status = 1"};
 
 inline constexpr pg::Query kFailRedemption{
@@ -157,14 +157,10 @@ inline constexpr pg::Query kInsertRedemptionsBatch{
 // kCompleteRedemption for a batch; returns the positions of the redemptions it decided.
 inline constexpr pg::Query kCompleteRedemptionsBatch{
     "rewards_complete_redemptions_batch",
-    "UPDATE redemptions r SET status = 2, points_state = 1, fulfilment = c.fulfilment, "
-    "update_time = $4 FROM unnest($1::text[], $2::text[], $3::smallint[]) WITH ORDINALITY "
-    "AS c(p, id, fulfilment, n) WHERE r.program_id = c.p AND r.redemption_id = c.id "
-    "AND r.status = 1 RETURNING c.n"};
-inline constexpr pg::Query kSetPointsStatesBatch{
-    "rewards_set_points_states_batch",
-    "UPDATE redemptions r SET points_state = $4 FROM unnest($1::text[], $2::text[]) AS k(p, id) "
-    "WHERE r.program_id = k.p AND r.redemption_id = k.id AND r.points_state = $3"};
+    "UPDATE redemptions r SET status = 2, points_state = c.points_state, "
+    "fulfilment = c.fulfilment, update_time = $5 FROM unnest($1::text[], $2::text[], "
+    "$3::smallint[], $4::smallint[]) WITH ORDINALITY AS c(p, id, points_state, fulfilment, n) "
+    "WHERE r.program_id = c.p AND r.redemption_id = c.id AND r.status = 1 RETURNING c.n"};
 inline constexpr pg::Query kCancelRedemption{
     "rewards_cancel_redemption",
     "UPDATE redemptions SET status = 4, update_time = $3 WHERE program_id = $1 "

@@ -74,17 +74,20 @@ pg::Statement InsertRedemptions(std::span<const RedemptionRow> rows) {
                                                  .Add(times.Build())};
 }
 
-pg::Statement CompleteRedemptions(std::span<const RedemptionRow* const> rows,
-                                  std::span<const Fulfilment> fulfilments, absl::Time now) {
-  LOYALTY_CHECK(rows.size() == fulfilments.size());
-  pg::ArrayLiteral programs, ids, codes;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    programs.Add(rows[i]->program_id);
-    ids.Add(rows[i]->redemption_id);
-    codes.Add(static_cast<int64_t>(fulfilments[i]));
+pg::Statement CompleteRedemptions(std::span<const RedemptionRow> rows, absl::Time now) {
+  pg::ArrayLiteral programs, ids, points_states, fulfilments;
+  for (const RedemptionRow& row : rows) {
+    programs.Add(row.program_id);
+    ids.Add(row.redemption_id);
+    points_states.Add(static_cast<int64_t>(row.points_state));
+    fulfilments.Add(static_cast<int64_t>(row.fulfilment));
   }
-  return {&queries::kCompleteRedemptionsBatch,
-          pg::Params().Add(programs.Build()).Add(ids.Build()).Add(codes.Build()).Add(now)};
+  return {&queries::kCompleteRedemptionsBatch, pg::Params()
+                                                   .Add(programs.Build())
+                                                   .Add(ids.Build())
+                                                   .Add(points_states.Build())
+                                                   .Add(fulfilments.Build())
+                                                   .Add(now)};
 }
 
 std::vector<bool> ParseDecided(const pg::Result& rows, size_t redemptions) {
@@ -92,20 +95,6 @@ std::vector<bool> ParseDecided(const pg::Result& rows, size_t redemptions) {
   for (int row = 0; row < rows.rows(); ++row)
     decided[pg::InputIndex(rows, row, redemptions)] = true;
   return decided;
-}
-
-pg::Statement SetPointsStates(std::span<const RedemptionRef> redemptions, PointsState from,
-                              PointsState to) {
-  pg::ArrayLiteral programs, ids;
-  for (const RedemptionRef& redemption : redemptions) {
-    programs.Add(redemption.program_id);
-    ids.Add(redemption.redemption_id);
-  }
-  return {&queries::kSetPointsStatesBatch, pg::Params()
-                                               .Add(programs.Build())
-                                               .Add(ids.Build())
-                                               .Add(static_cast<int64_t>(from))
-                                               .Add(static_cast<int64_t>(to))};
 }
 
 pg::Statement InsertVouchers(std::span<const NewVoucher> vouchers, absl::Time now) {

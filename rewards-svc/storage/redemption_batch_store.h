@@ -41,19 +41,10 @@ pg::Statement TakeStock(std::span<const RewardRef> rewards, std::span<const int6
 // Inserts the PENDING redemptions.
 pg::Statement InsertRedemptions(std::span<const RedemptionRow> rows);
 
-// PENDING -> COMPLETED (points HELD) with fulfilments[i], for the redemptions still PENDING;
-// ParseDecided says, by input position, which ones this statement decided.
-pg::Statement CompleteRedemptions(std::span<const RedemptionRow* const> rows,
-                                  std::span<const Fulfilment> fulfilments, absl::Time now);
+// PENDING -> COMPLETED, with each row's points_state and fulfilment, for the redemptions still
+// PENDING; ParseDecided says, by input position, which ones this statement decided.
+pg::Statement CompleteRedemptions(std::span<const RedemptionRow> rows, absl::Time now);
 std::vector<bool> ParseDecided(const pg::Result& rows, size_t redemptions);
-
-struct RedemptionRef {
-  std::string program_id;
-  std::string redemption_id;
-};
-// points_state `from` -> `to` for the redemptions (those no longer at `from` are left alone).
-pg::Statement SetPointsStates(std::span<const RedemptionRef> redemptions, PointsState from,
-                              PointsState to);
 
 // A voucher to insert, with the keyed hash its code is found by.
 struct NewVoucher {
