@@ -29,8 +29,11 @@
 
 namespace loyalty::events {
 
-// Shortest time between two NOTIFYs of one listener's numberer.
-inline constexpr absl::Duration kNotifyGapDefault = absl::Milliseconds(2);
+// Shortest time between two rounds (and NOTIFYs) of one listener's numberer. Each round is a
+// numbering transaction, a NOTIFY and a page read by every stream it wakes; under load 20 ms
+// bounds that to 50 rounds a second (2 ms allowed one per batch), and events reach consumers at
+// most this much later (docs/benchmarks.md has what it measured).
+inline constexpr absl::Duration kNotifyGapDefault = absl::Milliseconds(20);
 // How often the numberer runs a round without being asked.
 inline constexpr absl::Duration kSweepIntervalDefault = absl::Seconds(1);
 

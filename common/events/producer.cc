@@ -31,6 +31,8 @@ ProducerConfig ReadProducerConfig(config::EnvReader& reader, const std::string& 
   // most a day (EVENTS_STREAM_LIFETIME_MS).
   config.consumer_expiry =
       absl::Hours(reader.Int(Var(prefix, "OUTBOX_CONSUMER_EXPIRY_HOURS"), 720, 48, 24 * 366));
+  config.number_gap = absl::Milliseconds(reader.Int(
+      Var(prefix, "OUTBOX_NUMBER_GAP_MS"), absl::ToInt64Milliseconds(kNotifyGapDefault), 0, 1'000));
   return config;
 }
 
@@ -48,6 +50,9 @@ std::vector<std::pair<std::string, std::string>> ProducerConfigHelp(const std::s
       {Var(prefix, "OUTBOX_CONSUMER_EXPIRY_HOURS"),
        "a consumer that has not subscribed for this long no longer holds pruning back, 48-8784 "
        "(default: 720)"},
+      {Var(prefix, "OUTBOX_NUMBER_GAP_MS"),
+       absl::StrCat("commits within this share one numbering round and NOTIFY, 0-1000 (default: ",
+                    absl::ToInt64Milliseconds(kNotifyGapDefault), ")")},
   };
 }
 
@@ -56,7 +61,7 @@ Producer::Producer(pg::Pool& pool, const pg::ConnectionOptions& connection, cons
     : pool_(pool),
       clock_(clock),
       config_(config),
-      listener_(connection),
+      listener_(connection, config.number_gap),
       server_(pool, listener_, clock, config.stream) {}
 
 absl::StatusOr<int> Producer::PruneOnce() {

@@ -12,6 +12,8 @@
 //   LOYALTY_<P>_OUTBOX_PRUNE_INTERVAL_MS       how often pruning runs (default 60 s)
 //   LOYALTY_<P>_OUTBOX_CONSUMER_EXPIRY_HOURS   a consumer not subscribed for this long is no
 //                                              longer waited for (default 720: 30 days)
+//   LOYALTY_<P>_OUTBOX_NUMBER_GAP_MS           shortest time between two numbering rounds
+//                                              (and NOTIFYs) of the listener (default 20)
 
 #include <memory>
 #include <string>
@@ -36,6 +38,8 @@ struct ProducerConfig {
   absl::Duration retention = absl::Hours(168);
   absl::Duration prune_interval = absl::Seconds(60);
   absl::Duration consumer_expiry = absl::Hours(720);
+  // OutboxListener's notify_gap: commits within it share one numbering round and one NOTIFY.
+  absl::Duration number_gap = kNotifyGapDefault;
 };
 
 // Reads LOYALTY_<prefix>_* as listed above; errors are recorded in `reader`.
