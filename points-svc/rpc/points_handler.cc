@@ -188,12 +188,15 @@ PointsHandler::PointsHandler(pg::Pool& pool, const Clock& clock, MemberDirectory
 
 // --- Projections ---------------------------------------------------------------------------
 
-bool PointsHandler::Stale(absl::Time refresh_time, absl::Time now) const {
-  return refresh_time + options_.projection_ttl <= now;
-}
-
-bool PointsHandler::TooStaleToServe(absl::Time refresh_time, absl::Time now) const {
-  return refresh_time + options_.projection_ttl + options_.projection_stale_grace <= now;
+bool PointsHandler::Answerable(absl::Time refresh_time, absl::Time now, bool serve_stale,
+                               absl::FunctionRef<void()> refresh_later) {
+  if (refresh_time + options_.projection_ttl > now) return true;
+  if (!serve_stale ||
+      refresh_time + options_.projection_ttl + options_.projection_stale_grace <= now) {
+    return false;
+  }
+  refresh_later();
+  return true;
 }
 
 void PointsHandler::RefreshMemberLater(const std::string& program_id,
@@ -214,8 +217,8 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::ResolveMember(
   const absl::Time now = clock_.Now();
   if (std::optional<ProjectionMemory<MemberState>::Copy> copy =
           members_memory_.Find(MemberName(program_id, member_id));
-      copy.has_value() && !TooStaleToServe(copy->refresh_time, now)) {
-    if (Stale(copy->refresh_time, now)) RefreshMemberLater(program_id, member_id);
+      copy.has_value() && Answerable(copy->refresh_time, now, /*serve_stale=*/true,
+                                     [&] { RefreshMemberLater(program_id, member_id); })) {
     return copy->value;
   }
   return LoadMember(program_id, member_id, /*serve_stale=*/true);
@@ -237,8 +240,8 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::LoadMember(const std::
                           .tier_multiplier_percent =
                               static_cast<int32_t>(rows.Int64(0, "tier_multiplier_percent"))};
       const absl::Time refresh_time = rows.Time(0, "refresh_time");
-      if (!Stale(refresh_time, now) || (serve_stale && !TooStaleToServe(refresh_time, now))) {
-        if (Stale(refresh_time, now)) RefreshMemberLater(program_id, member_id);
+      if (Answerable(refresh_time, now, serve_stale,
+                     [&] { RefreshMemberLater(program_id, member_id); })) {
         members_memory_.Remember(key, *known, refresh_time);
         return *known;
       }
@@ -300,8 +303,8 @@ absl::StatusOr<PointsHandler::MemberState> PointsHandler::RequireActiveMember(
 absl::StatusOr<std::string> PointsHandler::ResolveProgramCurrency(const std::string& program_id) {
   const absl::Time now = clock_.Now();
   if (std::optional<ProjectionMemory<std::string>::Copy> copy = currencies_memory_.Find(program_id);
-      copy.has_value() && !TooStaleToServe(copy->refresh_time, now)) {
-    if (Stale(copy->refresh_time, now)) RefreshProgramLater(program_id);
+      copy.has_value() && Answerable(copy->refresh_time, now, /*serve_stale=*/true,
+                                     [&] { RefreshProgramLater(program_id); })) {
     return copy->value;
   }
   return LoadProgramCurrency(program_id, /*serve_stale=*/true);
@@ -318,8 +321,7 @@ absl::StatusOr<std::string> PointsHandler::LoadProgramCurrency(const std::string
     if (rows.rows() == 1) {
       known = rows.String(0, "currency_code");
       const absl::Time refresh_time = rows.Time(0, "refresh_time");
-      if (!Stale(refresh_time, now) || (serve_stale && !TooStaleToServe(refresh_time, now))) {
-        if (Stale(refresh_time, now)) RefreshProgramLater(program_id);
+      if (Answerable(refresh_time, now, serve_stale, [&] { RefreshProgramLater(program_id); })) {
         currencies_memory_.Remember(program_id, *known, refresh_time);
         return *known;
       }

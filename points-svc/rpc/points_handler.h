@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/paging/page_token.h"
@@ -127,10 +128,10 @@ class PointsHandler {
   // The program's currency, the same way.
   absl::StatusOr<std::string> ResolveProgramCurrency(const std::string& program_id);
   absl::StatusOr<std::string> LoadProgramCurrency(const std::string& program_id, bool serve_stale);
-  // Whether a copy refreshed at `refresh_time` is past its TTL at `now`, and whether it is past
-  // the grace too, so that it must be refreshed before it is answered from.
-  bool Stale(absl::Time refresh_time, absl::Time now) const;
-  bool TooStaleToServe(absl::Time refresh_time, absl::Time now) const;
+  // Whether a copy refreshed at `refresh_time` may be answered from at `now`: yes within the TTL;
+  // past it, when `serve_stale` and within the grace, after calling `refresh_later`.
+  bool Answerable(absl::Time refresh_time, absl::Time now, bool serve_stale,
+                  absl::FunctionRef<void()> refresh_later);
   // Schedules a background refresh (Load... without serving stale), once per key while waiting.
   void RefreshMemberLater(const std::string& program_id, const std::string& member_id);
   void RefreshProgramLater(const std::string& program_id);
