@@ -291,8 +291,9 @@ absl::Status RewardsHandler::Settle(RedemptionRow row) {
   if (row.points_state == PointsState::kHeld) {
     if (row.status == RedemptionStatus::kFailed) {
       absl::StatusOr<HoldInfo> voided = upstream_.VoidHold(row.program_id, row.redemption_id);
-      if (voided.ok())
+      if (voided.ok()) {
         return SetPointsState(pool_, row, PointsState::kHeld, PointsState::kReleased);
+      }
       if (!refused(voided)) return voided.status();
       // Not open: expired or voided already, or captured by a saga that raced the failure (the
       // capture comes before the decision). A captured hold's points go back to the member.

@@ -163,6 +163,12 @@ class RewardsServiceTest : public ::testing::Test {
     request.set_request_id("consume-" + order);
     return Call(&Stub::ConsumeVoucher, request);
   }
+  absl::StatusOr<v1::ListRedemptionsResponse> Redemptions(const std::string& member) {
+    v1::ListRedemptionsRequest request;
+    request.set_program(kProgram);
+    request.set_member(member);
+    return Call(&Stub::ListRedemptions, request);
+  }
 
   // A rewards-svc replica that cannot reach points-svc (nor members-svc).
   std::unique_ptr<RewardsHandler> CutOff() {
@@ -417,10 +423,7 @@ TEST_F(RewardsServiceTest, AHoldRefusalFailsTheRedemptionAndReturnsTheStock) {
   EXPECT_EQ(ErrorMetadataOf(refused.status())["points_missing"], "200");
   EXPECT_EQ(Get(reward.id()).stock(), 1);
   EXPECT_EQ(platform_->Balance(bob).available(), 100);
-  v1::ListRedemptionsRequest list;
-  list.set_program(kProgram);
-  list.set_member(bob);
-  auto listed = Call(&Stub::ListRedemptions, list);
+  auto listed = Redemptions(bob);
   ASSERT_THAT(listed, IsOk());
   ASSERT_EQ(listed->redemptions_size(), 1);
   EXPECT_EQ(listed->redemptions(0).status(), v1::REDEMPTION_STATUS_FAILED);
@@ -429,7 +432,7 @@ TEST_F(RewardsServiceTest, AHoldRefusalFailsTheRedemptionAndReturnsTheStock) {
   // A replay of the failed request fails the same way without a second attempt.
   EXPECT_THAT(Redeem(bob, reward.id(), "poor-1"),
               StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
-  EXPECT_EQ(Call(&Stub::ListRedemptions, list)->redemptions_size(), 1);
+  EXPECT_EQ(Redemptions(bob)->redemptions_size(), 1);
 }
 
 TEST_F(RewardsServiceTest, AHoldTooCloseToItsExpiryCompensatesAndIsVoided) {
@@ -476,10 +479,7 @@ TEST_F(RewardsServiceTest, AFailedRedemptionWhoseHoldWasCapturedMeanwhileGetsIts
   const std::string alice = platform_->Member("alice", 1000);
   const v1::Reward reward = Create(Percent(10, 300));
   RedeemWhilePointsDown(*CutOff(), alice, reward.id(), "raced");
-  v1::ListRedemptionsRequest list;
-  list.set_program(kProgram);
-  list.set_member(alice);
-  auto listed = Call(&Stub::ListRedemptions, list);
+  auto listed = Redemptions(alice);
   ASSERT_THAT(listed, IsOk());
   ASSERT_EQ(listed->redemptions_size(), 1);
   const std::string id = listed->redemptions(0).id();
@@ -512,7 +512,7 @@ TEST_F(RewardsServiceTest, AFailedRedemptionWhoseHoldWasCapturedMeanwhileGetsIts
   EXPECT_EQ(platform_->Balance(alice).available(), 1000);
   EXPECT_EQ(platform_->Balance(alice).held(), 0);
   EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_REFUNDED), 1);
-  auto settled = Call(&Stub::ListRedemptions, list);
+  auto settled = Redemptions(alice);
   ASSERT_THAT(settled, IsOk());
   EXPECT_EQ(settled->redemptions(0).status(), v1::REDEMPTION_STATUS_FAILED);
   auto connection = pool_->Acquire();
