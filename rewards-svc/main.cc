@@ -71,7 +71,7 @@ absl::StatusOr<service::Built> Build(config::EnvReader& reader, const config::Se
   // Fault injection for the crash-matrix test only: without the test flag the step is not read.
   const bool test_faults = reader.Bool("LOYALTY_REWARDS_TEST_FAULTS", false);
   const int64_t crash_after_step =
-      test_faults ? reader.Int("LOYALTY_REWARDS_CRASH_AFTER_STEP", 0, 0, 4) : 0;
+      test_faults ? reader.Int("LOYALTY_REWARDS_CRASH_AFTER_STEP", 0, 0, 3) : 0;
   if (secret.size() < 16) {
     return absl::InvalidArgumentError("LOYALTY_PAGE_TOKEN_SECRET must be at least 16 characters");
   }
@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
        "how long RedeemReward's checks trust a reward read by an earlier call; 0 reads it every "
        "time (default: 1000)"},
       {"LOYALTY_REWARDS_TEST_FAULTS",
-       "tests only: enables LOYALTY_REWARDS_CRASH_AFTER_STEP (1-4: SIGKILL after that saga step)"}};
+       "tests only: enables LOYALTY_REWARDS_CRASH_AFTER_STEP (1-3: SIGKILL after that saga step)"}};
   for (auto& variable : loyalty::events::ProducerConfigHelp("REWARDS")) {
     spec.extra_help.push_back(std::move(variable));
   }

@@ -175,4 +175,15 @@ absl::Status AppendMemberEvent(pg::Connection& connection, const std::string& pr
   return events::AppendEvent(connection, MemberEvent(program_id, member_id, payload, now));
 }
 
+v1::PointsSpent SpentEvent(const std::string& program_id, const std::string& member_id,
+                           int64_t txn_id, const std::string& hold_id, int64_t points) {
+  v1::PointsSpent event;
+  event.set_program(program_id);
+  event.set_member(member_id);
+  event.set_transaction_id(txn_id);
+  event.set_hold_id(hold_id);
+  event.set_points(points);
+  return event;
+}
+
 }  // namespace loyalty::points

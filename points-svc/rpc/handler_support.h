@@ -17,6 +17,7 @@
 #include "common/idempotency/idempotency.h"
 #include "common/pg/connection.h"
 #include "common/pg/query.h"
+#include "loyalty/points/v1/points_events.pb.h"
 #include "loyalty/points/v1/points_service.pb.h"
 #include "points-svc/domain/earning.h"
 #include "points-svc/domain/ledger.h"
@@ -91,5 +92,9 @@ events::OutboxEvent MemberEvent(const std::string& program_id, const std::string
 absl::Status AppendMemberEvent(pg::Connection& connection, const std::string& program_id,
                                const std::string& member_id,
                                const google::protobuf::Message& payload, absl::Time now);
+
+// The PointsSpent payload of a captured hold, made by ledger transaction `txn_id`.
+v1::PointsSpent SpentEvent(const std::string& program_id, const std::string& member_id,
+                           int64_t txn_id, const std::string& hold_id, int64_t points);
 
 }  // namespace loyalty::points

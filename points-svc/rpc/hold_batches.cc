@@ -1,7 +1,8 @@
 // CreateHolds and CaptureHolds: the hold RPCs for many holds per call, for rewards-svc's batched
-// redemption saga. A call is one transaction of a few pipelines (set-based statements, see
-// storage/hold_batch_store.h) instead of a transaction and a dozen round trips per hold. Each
-// hold is answered exactly as its single-hold RPC (points_handler.cc) would answer it alone:
+// redemption saga (which makes its holds with `capture`: spent as they are made). A call is one
+// transaction of a few pipelines (set-based statements, see storage/hold_batch_store.h) instead
+// of a transaction and a dozen round trips per hold. Each hold is answered exactly as its
+// single-hold RPC (points_handler.cc) would answer it alone:
 //   - holds are planned in request order against their member's locked balance, so several
 //     holds of one member see each other as consecutive calls would;
 //   - a hold id already stored (or met earlier in the batch) answers as a retry of that hold;
@@ -10,8 +11,10 @@
 //     from another call), each hold is done again alone through the single-hold RPC, so one bad
 //     hold cannot fail the others.
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +66,28 @@ class MemberIndex {
   std::vector<MemberRef> members_;
 };
 
+// The UPDATE that takes each member's `amounts[m]` from its `lots[m]` (read by LotsToSpend for at
+// least that much: spending oldest expiry first, the sum of a member's spends takes what
+// consecutive spends would). INTERNAL when a member's lots hold less than its balance promised.
+absl::StatusOr<pg::Statement> TakeSpends(std::span<const MemberRef> members,
+                                         std::span<const int64_t> amounts,
+                                         std::span<const std::vector<Lot>> lots) {
+  std::vector<MemberRef> spenders;
+  std::vector<std::vector<LotTake>> takes;
+  for (size_t m = 0; m < members.size(); ++m) {
+    if (amounts[m] == 0) continue;
+    std::optional<std::vector<LotTake>> take = AllocateFromLots(lots[m], amounts[m]);
+    if (!take.has_value()) {
+      return absl::InternalError(absl::StrCat("lots of member ", members[m].member_id,
+                                              " in program ", members[m].program_id,
+                                              " hold less than ", amounts[m], " points"));
+    }
+    spenders.push_back(members[m]);
+    takes.push_back(*std::move(take));
+  }
+  return TakeFromLotsBatch(spenders, takes);
+}
+
 }  // namespace
 
 absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
@@ -101,18 +126,27 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
       refs.push_back({hold.program(), hold.hold_id()});
     }
     const std::vector<MemberRef>& members = index.members();
+    // What each member's holds to capture at once would spend if all were granted: their lots
+    // are read with the balances, for at least that much.
+    std::vector<int64_t> asked(members.size(), 0);
+    for (size_t j = 0; j < live.size(); ++j) {
+      const v1::CreateHoldRequest& hold = request.holds(live[j]);
+      if (hold.capture()) asked[member_of[j]] += hold.points();
+    }
+    const bool captures = std::any_of(asked.begin(), asked.end(), [](int64_t a) { return a > 0; });
     std::vector<HoldResult> decided;
     absl::Status written =
         pool_.InTransaction(pg::kBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
           decided.assign(live.size(), absl::InternalError("not decided"));
           // 1. Every read in one round trip: balances locked, the holds already stored (read
           // after the locks, as CreateHold reads them), which members have time-driven work due,
-          // and ids for the ledger transactions. A member without a balance row has nothing to
-          // hold (each of its holds is refused below, nothing is written for it), so no row is
-          // created for it.
-          const pg::Statement reads[] = {LockBalances(members), SelectHolds(refs, /*lock=*/false),
-                                         MembersDueMaintenance(members, now),
-                                         AllocateTxnIds(static_cast<int>(live.size()))};
+          // ids for the ledger transactions, and the lots of the captures. A member without a
+          // balance row has nothing to hold (each of its holds is refused below, nothing is
+          // written for it), so no row is created for it.
+          std::vector<pg::Statement> reads = {
+              LockBalances(members), SelectHolds(refs, /*lock=*/false),
+              MembersDueMaintenance(members, now), AllocateTxnIds(static_cast<int>(live.size()))};
+          if (captures) reads.push_back(LotsToSpend(members, asked));
           LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection.ExecutePipeline(reads));
           std::vector<Balance> balances;
           for (const std::optional<Balance>& balance : ParseBalances(read[0], members)) {
@@ -122,17 +156,30 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
           const std::vector<bool> due = ParseMembersDue(read[2], members.size());
           const std::vector<int64_t> txn_ids = ParseTxnIds(read[3]);
           if (txn_ids.size() != live.size()) return absl::InternalError("txn ids short");
+          std::vector<std::vector<Lot>> lots = captures ? ParseLotsToSpend(read[4], members.size())
+                                                        : std::vector<std::vector<Lot>>();
           // 2. The rare members with pending points due or expired holds, one by one, as
-          // CreateHold maintains its member.
+          // CreateHold maintains its member; their lots may have changed, so they are read again.
+          bool maintained = false;
           for (size_t m = 0; m < members.size(); ++m) {
             if (!due[m]) continue;
             LOYALTY_RETURN_IF_ERROR(MaintainMember(connection, members[m].program_id,
                                                    members[m].member_id, balances[m], now));
+            maintained = true;
           }
-          // 3. Each hold in request order; nothing here writes.
+          if (captures && maintained) {
+            const pg::Statement lots_read[] = {LotsToSpend(members, asked)};
+            LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> reread,
+                                     connection.ExecutePipeline(lots_read));
+            lots = ParseLotsToSpend(reread[0], members.size());
+          }
+          // 3. Each hold in request order; nothing here writes. A hold to capture at once spends
+          // its points as CreateHold does (what CaptureHold would do a moment later).
           std::map<std::pair<std::string, std::string>, StoredHold> made;
           std::vector<PostingWrite> postings;
           std::vector<NewHold> new_holds;
+          std::vector<int64_t> spend(members.size(), 0);
+          std::vector<events::OutboxEvent> spent_events;
           for (size_t j = 0; j < live.size(); ++j) {
             const v1::CreateHoldRequest& hold = request.holds(live[j]);
             const std::pair<std::string, std::string> key{hold.program(), hold.hold_id()};
@@ -149,41 +196,63 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
               }
               continue;
             }
-            Balance& balance = balances[member_of[j]];
+            const size_t m = member_of[j];
+            Balance& balance = balances[m];
             if (balance.available < hold.points()) {
               decided[j] = InsufficientPoints(balance.available, hold.points());
               continue;
             }
+            const bool capture = hold.capture();
             PostingWrite write{
                 .program_id = hold.program(),
                 .txn_id = txn_ids[j],
                 .header = {
-                    .kind = v1::TRANSACTION_KIND_HOLD,
+                    .kind = capture ? v1::TRANSACTION_KIND_HOLD_CAPTURE : v1::TRANSACTION_KIND_HOLD,
                     .reason = hold.reason().empty() ? std::nullopt : std::optional(hold.reason()),
                     .hold_id = hold.hold_id(),
                     .time = now}};
-            write.posting.Move(hold.member(), Account::kAvailable, hold.member(), Account::kHeld,
-                               hold.points());
+            if (capture) {
+              write.posting.Move(hold.member(), Account::kAvailable, "", Account::kRedeemed,
+                                 hold.points());
+              spend[m] += hold.points();
+              spent_events.push_back(
+                  MemberEvent(hold.program(), hold.member(),
+                              SpentEvent(hold.program(), hold.member(), txn_ids[j], hold.hold_id(),
+                                         hold.points()),
+                              now));
+            } else {
+              write.posting.Move(hold.member(), Account::kAvailable, hold.member(), Account::kHeld,
+                                 hold.points());
+            }
             ApplyToBalance(balance, write.posting, hold.member());
             const absl::Time expire_time = now + ttls[live[j]];
+            const int status = capture ? v1::HOLD_STATUS_CAPTURED : v1::HOLD_STATUS_OPEN;
             new_holds.push_back({.ref = refs[j],
                                  .member_id = hold.member(),
                                  .points = hold.points(),
                                  .reason = hold.reason(),
                                  .expire_time = expire_time,
-                                 .create_time = now});
+                                 .create_time = now,
+                                 .status = status});
             made[key] = {.member_id = hold.member(),
                          .points = hold.points(),
-                         .status = v1::HOLD_STATUS_OPEN,
+                         .status = status,
                          .expire_time = expire_time};
-            decided[j] = HoldView(hold.hold_id(), hold.member(), hold.points(),
-                                  v1::HOLD_STATUS_OPEN, expire_time);
+            decided[j] =
+                HoldView(hold.hold_id(), hold.member(), hold.points(), status, expire_time);
             postings.push_back(std::move(write));
           }
           // 4. Every write in one round trip.
           if (postings.empty()) return absl::OkStatus();
           std::vector<pg::Statement> writes = WritePostings(postings);
           writes.push_back(InsertHolds(new_holds));
+          if (!spent_events.empty()) {
+            LOYALTY_ASSIGN_OR_RETURN(pg::Statement take, TakeSpends(members, spend, lots));
+            writes.push_back(std::move(take));
+            for (pg::Statement& append : events::AppendStatements(connection, spent_events)) {
+              writes.push_back(std::move(append));
+            }
+          }
           return connection.ExecutePipeline(writes).status();
         });
     if (written.ok()) {
@@ -289,13 +358,9 @@ absl::StatusOr<v1::CaptureHoldsResponse> PointsHandler::CaptureHolds(
             write.posting.Move(hold.member_id, Account::kHeld, "", Account::kRedeemed, hold.points);
             ApplyToBalance(balances[m], write.posting, hold.member_id);
             spend[m] += hold.points;
-            v1::PointsSpent event;
-            event.set_program(program_id);
-            event.set_member(hold.member_id);
-            event.set_transaction_id(txn_ids[j]);
-            event.set_hold_id(hold_id);
-            event.set_points(hold.points);
-            spent_events.push_back(MemberEvent(program_id, hold.member_id, event, now));
+            spent_events.push_back(MemberEvent(
+                program_id, hold.member_id,
+                SpentEvent(program_id, hold.member_id, txn_ids[j], hold_id, hold.points), now));
             postings.push_back(std::move(write));
             captured.push_back(refs[j]);
             status = v1::HOLD_STATUS_CAPTURED;
@@ -315,29 +380,13 @@ absl::StatusOr<v1::CaptureHoldsResponse> PointsHandler::CaptureHolds(
 
         // 3. The lots the captured points come from (each member's in one go: spending oldest
         // first, the sum of its captures takes what consecutive captures would), then every write.
-        std::vector<MemberRef> spenders;
-        std::vector<int64_t> amounts;
-        for (size_t m = 0; m < members.size(); ++m) {
-          if (spend[m] == 0) continue;
-          spenders.push_back(members[m]);
-          amounts.push_back(spend[m]);
-        }
-        const pg::Statement lots_read[] = {LotsToSpend(spenders, amounts)};
+        const pg::Statement lots_read[] = {LotsToSpend(members, spend)};
         LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> lots_rows,
                                  connection.ExecutePipeline(lots_read));
-        const std::vector<std::vector<Lot>> lots = ParseLotsToSpend(lots_rows[0], spenders.size());
-        std::vector<std::vector<LotTake>> takes;
-        for (size_t s = 0; s < spenders.size(); ++s) {
-          std::optional<std::vector<LotTake>> take = AllocateFromLots(lots[s], amounts[s]);
-          if (!take.has_value()) {
-            return absl::InternalError(absl::StrCat("lots of member ", spenders[s].member_id,
-                                                    " in program ", program_id, " hold less than ",
-                                                    amounts[s], " points"));
-          }
-          takes.push_back(*std::move(take));
-        }
+        const std::vector<std::vector<Lot>> lots = ParseLotsToSpend(lots_rows[0], members.size());
+        LOYALTY_ASSIGN_OR_RETURN(pg::Statement take, TakeSpends(members, spend, lots));
         std::vector<pg::Statement> writes = WritePostings(postings);
-        writes.push_back(TakeFromLotsBatch(spenders, takes));
+        writes.push_back(std::move(take));
         const std::vector<int> statuses(captured.size(), v1::HOLD_STATUS_CAPTURED);
         writes.push_back(ResolveHolds(captured, statuses, now));
         LOYALTY_RETURN_IF_ERROR(connection.ExecutePipeline(writes).status());

@@ -1177,14 +1177,26 @@ absl::StatusOr<v1::CreateHoldResponse> PointsHandler::CreateHold(
     if (balance.available < request.points()) {
       return InsufficientPoints(balance.available, request.points());
     }
+    // A hold moves the points from available to held; a hold captured at once spends them
+    // (oldest lots first), as CaptureHold would a moment later.
+    const bool capture = request.capture();
+    if (capture) {
+      LOYALTY_RETURN_IF_ERROR(SpendLots(connection, program_id, member_id, request.points()));
+    }
     Posting posting;
-    posting.Move(member_id, Account::kAvailable, member_id, Account::kHeld, request.points());
+    if (capture) {
+      posting.Move(member_id, Account::kAvailable, "", Account::kRedeemed, request.points());
+    } else {
+      posting.Move(member_id, Account::kAvailable, member_id, Account::kHeld, request.points());
+    }
     const TransactionHeader header{
-        .kind = v1::TRANSACTION_KIND_HOLD,
+        .kind = capture ? v1::TRANSACTION_KIND_HOLD_CAPTURE : v1::TRANSACTION_KIND_HOLD,
         .reason = request.reason().empty() ? std::nullopt : std::optional(request.reason()),
         .hold_id = request.hold_id(),
         .time = now};
-    LOYALTY_RETURN_IF_ERROR(WritePosting(connection, program_id, header, posting).status());
+    LOYALTY_ASSIGN_OR_RETURN(const int64_t txn_id,
+                             WritePosting(connection, program_id, header, posting));
+    const int status = capture ? v1::HOLD_STATUS_CAPTURED : v1::HOLD_STATUS_OPEN;
     LOYALTY_RETURN_IF_ERROR(connection
                                 .Execute(queries::kInsertHold, pg::Params()
                                                                    .Add(program_id)
@@ -1193,11 +1205,15 @@ absl::StatusOr<v1::CreateHoldResponse> PointsHandler::CreateHold(
                                                                    .Add(request.points())
                                                                    .Add(request.reason())
                                                                    .Add(now + ttl)
-                                                                   .Add(now))
+                                                                   .Add(now)
+                                                                   .Add(int64_t{status}))
                                 .status());
     *response.mutable_hold() =
-        HoldView(request.hold_id(), member_id, request.points(), v1::HOLD_STATUS_OPEN, now + ttl);
-    return absl::OkStatus();
+        HoldView(request.hold_id(), member_id, request.points(), status, now + ttl);
+    if (!capture) return absl::OkStatus();
+    return AppendMemberEvent(
+        connection, program_id, member_id,
+        SpentEvent(program_id, member_id, txn_id, request.hold_id(), request.points()), now);
   }));
   return response;
 }
@@ -1279,13 +1295,9 @@ absl::StatusOr<HoldResolution> ResolveHold(pg::Pool& pool, const Clock& clock,
                              .Add(static_cast<int64_t>(v1::HOLD_STATUS_CAPTURED))
                              .Add(now))
                 .status());
-        v1::PointsSpent event;
-        event.set_program(program_id);
-        event.set_member(member_id);
-        event.set_transaction_id(txn_id);
-        event.set_hold_id(hold_id);
-        event.set_points(points);
-        LOYALTY_RETURN_IF_ERROR(AppendMemberEvent(connection, program_id, member_id, event, now));
+        LOYALTY_RETURN_IF_ERROR(
+            AppendMemberEvent(connection, program_id, member_id,
+                              SpentEvent(program_id, member_id, txn_id, hold_id, points), now));
         status = v1::HOLD_STATUS_CAPTURED;
       } else {
         LOYALTY_RETURN_IF_ERROR(ReturnHeldPoints(connection, program_id, member_id, hold_id, points,

@@ -964,6 +964,86 @@ TEST_F(PointsServiceTest, BatchedHoldsAnswerEachHoldAloneAndExactlyOnce) {
               StatusIs(C::kInvalidArgument, "INVALID_BATCH_SIZE"));
 }
 
+// A hold made with `capture` is spent in the transaction that makes it, oldest lots first, as a
+// hold captured a moment later would be; CreateHold and CreateHolds alike.
+TEST_F(PointsServiceTest, AHoldCapturedAsItIsMadeSpendsAtOnceOldestLotsFirst) {
+  ASSERT_THAT(Adjust(alice_, 30, "first"), IsOk());
+  clock_.Advance(absl::Hours(24));
+  ASSERT_THAT(Adjust(alice_, 70, "second"), IsOk());
+  ASSERT_THAT(Adjust(bob_, 50, "seed-b"), IsOk());
+  const auto spend = [](const std::string& member, const std::string& id, int64_t points,
+                        bool capture = true) {
+    v1::CreateHoldRequest request;
+    request.set_program("shop");
+    request.set_member(member);
+    request.set_hold_id(id);
+    request.set_points(points);
+    request.set_reason("reward:r1");
+    request.set_capture(capture);
+    return request;
+  };
+  auto spent = Call(&v1::PointsService::Stub::CreateHold, spend(alice_, "s1", 50));
+  ASSERT_THAT(spent, IsOk());
+  EXPECT_EQ(spent->hold().status(), v1::HOLD_STATUS_CAPTURED);
+  v1::Balance balance = Balance(alice_);
+  EXPECT_EQ(balance.available(), 50);
+  EXPECT_EQ(balance.held(), 0);
+  // The first lot (30, a day older) is gone, 20 came out of the second.
+  ASSERT_EQ(balance.next_expiries_size(), 1);
+  EXPECT_EQ(balance.next_expiries(0).points(), 50);
+  // A repeat, with or without capture, answers with the hold as it is and spends nothing more.
+  for (bool capture : {true, false}) {
+    auto again = Call(&v1::PointsService::Stub::CreateHold, spend(alice_, "s1", 50, capture));
+    ASSERT_THAT(again, IsOk());
+    EXPECT_EQ(again->hold().status(), v1::HOLD_STATUS_CAPTURED);
+  }
+  ASSERT_THAT(Capture("s1"), IsOk());
+  EXPECT_THAT(Void("s1"), StatusIs(C::kFailedPrecondition, "HOLD_ALREADY_CAPTURED"));
+  EXPECT_EQ(Balance(alice_).available(), 50);
+
+  v1::CreateHoldsRequest batch;
+  *batch.add_holds() = spend(alice_, "b1", 20);         // Spent: 30 left.
+  *batch.add_holds() = spend(alice_, "b2", 40);         // More than is left: refused alone.
+  *batch.add_holds() = spend(alice_, "b3", 10, false);  // Held, not spent.
+  *batch.add_holds() = spend(bob_, "b4", 50);           // All of bob's.
+  *batch.add_holds() = spend(alice_, "s1", 50);         // Made before: as it is.
+  const auto check = [&](const v1::CreateHoldsResponse& answered) {
+    ASSERT_EQ(answered.outcomes_size(), 5);
+    EXPECT_EQ(answered.outcomes(0).hold().status(), v1::HOLD_STATUS_CAPTURED);
+    EXPECT_THAT(FromRpcStatus(answered.outcomes(1).error()),
+                StatusIs(C::kFailedPrecondition, "INSUFFICIENT_POINTS"));
+    EXPECT_EQ(answered.outcomes(2).hold().status(), v1::HOLD_STATUS_OPEN);
+    EXPECT_EQ(answered.outcomes(3).hold().status(), v1::HOLD_STATUS_CAPTURED);
+    EXPECT_EQ(answered.outcomes(4).hold().status(), v1::HOLD_STATUS_CAPTURED);
+  };
+  for (int round = 0; round < 2; ++round) {  // The whole call again changes nothing.
+    auto answered = Call(&v1::PointsService::Stub::CreateHolds, batch);
+    ASSERT_THAT(answered, IsOk());
+    check(*answered);
+    EXPECT_EQ(Balance(alice_).available(), 20);
+    EXPECT_EQ(Balance(alice_).held(), 10);
+    EXPECT_EQ(Balance(bob_).available(), 0);
+  }
+  EXPECT_EQ(Balance(alice_).next_expiries(0).points(), 30);  // Lots: 20 free, 10 held.
+
+  // Each spend published PointsSpent with its ledger transaction, and refunds as any capture.
+  std::vector<std::string> spent_holds;
+  for (const events::v1::Event& event : Events()) {
+    if (event.event_type() != v1::PointsSpent::descriptor()->full_name()) continue;
+    v1::PointsSpent payload;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(event.payload(), &payload).ok());
+    EXPECT_GT(payload.transaction_id(), 0);
+    spent_holds.push_back(payload.hold_id());
+  }
+  EXPECT_THAT(spent_holds, ::testing::UnorderedElementsAre("s1", "b1", "b4"));
+  ASSERT_THAT(RefundHold("s1"), IsOk());
+  ASSERT_THAT(RefundHold("b4"), IsOk());
+  EXPECT_EQ(Balance(alice_).available(), 70);
+  EXPECT_EQ(Balance(bob_).available(), 50);
+  ASSERT_THAT(Void("b3"), IsOk());
+  EXPECT_EQ(Balance(alice_).available(), 80);
+}
+
 TEST_F(PointsServiceTest, ExpiredHoldsAreVoidedByTheBackgroundSweep) {
   ASSERT_THAT(Adjust(alice_, 100, "seed"), IsOk());
   ASSERT_THAT(Hold(alice_, "h1", 70, 30), IsOk());

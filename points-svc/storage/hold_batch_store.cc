@@ -124,7 +124,7 @@ std::vector<pg::Statement> WritePostings(std::span<const PostingWrite> postings)
 }
 
 pg::Statement InsertHolds(std::span<const NewHold> holds) {
-  pg::ArrayLiteral programs, ids, members, points, reasons, expire_times, create_times;
+  pg::ArrayLiteral programs, ids, members, points, reasons, expire_times, create_times, statuses;
   for (const NewHold& hold : holds) {
     programs.Add(hold.ref.program_id);
     ids.Add(hold.ref.hold_id);
@@ -133,6 +133,7 @@ pg::Statement InsertHolds(std::span<const NewHold> holds) {
     reasons.Add(hold.reason);
     expire_times.Add(hold.expire_time);
     create_times.Add(hold.create_time);
+    statuses.Add(static_cast<int64_t>(hold.status));
   }
   return {&queries::kInsertHolds, pg::Params()
                                       .Add(programs.Build())
@@ -141,7 +142,8 @@ pg::Statement InsertHolds(std::span<const NewHold> holds) {
                                       .Add(points.Build())
                                       .Add(reasons.Build())
                                       .Add(expire_times.Build())
-                                      .Add(create_times.Build())};
+                                      .Add(create_times.Build())
+                                      .Add(statuses.Build())};
 }
 
 pg::Statement ResolveHolds(std::span<const HoldRef> holds, std::span<const int> statuses,

@@ -70,6 +70,9 @@ struct NewHold {
   std::string reason;
   absl::Time expire_time;
   absl::Time create_time;
+  // loyalty.points.v1.HoldStatus: OPEN, or CAPTURED for a hold spent as it is made (resolved at
+  // create_time).
+  int status = 1;
 };
 pg::Statement InsertHolds(std::span<const NewHold> holds);
 

@@ -222,7 +222,8 @@ inline constexpr pg::Query kUpsertRules{
 inline constexpr pg::Query kInsertHold{
     "points_insert_hold",
     "INSERT INTO holds (program_id, hold_id, member_id, points, status, reason, expire_time, "
-    "create_time) VALUES ($1, $2, $3, $4, 1, $5, $6, $7)"};
+    "create_time, resolve_time) VALUES ($1, $2, $3, $4, $8::smallint, $5, $6, $7::timestamptz, "
+    "CASE WHEN $8::smallint = 1 THEN NULL ELSE $7::timestamptz END)"};
 
 inline constexpr pg::Query kSelectHold{"points_select_hold",
                                        "SELECT member_id, points, status, expire_time FROM holds "
@@ -289,10 +290,11 @@ inline constexpr pg::Query kInsertHoldTransactions{
 inline constexpr pg::Query kInsertHolds{
     "points_insert_holds",
     "INSERT INTO holds (program_id, hold_id, member_id, points, status, reason, expire_time, "
-    "create_time) SELECT h.p, h.id, h.m, h.points, 1, h.reason, h.expire_time, h.create_time "
+    "create_time, resolve_time) SELECT h.p, h.id, h.m, h.points, h.status, h.reason, "
+    "h.expire_time, h.create_time, CASE WHEN h.status = 1 THEN NULL ELSE h.create_time END "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], "
-    "$6::timestamptz[], $7::timestamptz[]) AS h(p, id, m, points, reason, expire_time, "
-    "create_time)"};
+    "$6::timestamptz[], $7::timestamptz[], $8::smallint[]) AS h(p, id, m, points, reason, "
+    "expire_time, create_time, status)"};
 
 inline constexpr pg::Query kResolveHolds{
     "points_resolve_holds",

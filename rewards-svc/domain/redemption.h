@@ -43,9 +43,9 @@ enum class VoucherStatus { kUnspecified = 0, kActive = 1, kUsed = 2, kCancelled 
 enum class Fulfilment { kUnspecified = 0, kRequested = 1, kShipped = 2, kDelivered = 3 };
 
 // Whether a PENDING redemption whose hold points-svc reports as (`status`, `expire_time`) may
-// complete. Only when the capture that follows completion cannot find the hold expired: the
-// hold must be open and outlive `now + margin` (or, defensively, already captured). Anything
-// else compensates.
+// complete: when the points are spent (CAPTURED, as the saga makes its holds), or when the hold
+// is open (made by an earlier version without capture) and outlives `now + margin`, so the
+// capture that comes first cannot find it expired. Anything else compensates.
 bool MayComplete(HoldStatus status, absl::Time expire_time, absl::Time now, absl::Duration margin);
 
 struct VoucherState {

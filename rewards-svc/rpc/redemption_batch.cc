@@ -3,9 +3,8 @@
 // step of the saga (rewards_handler.h) once for the whole batch:
 //   1. one transaction: idempotency keys locked and looked up, rewards read, limited stock locked,
 //      limits counted, the PENDING redemptions inserted, stock taken, the answers stored;
-//   2. one CreateHolds call to points-svc;
-//   3. one CaptureHolds call per program, for the holds that outlive the completion margin;
-//   4. one transaction: PENDING -> COMPLETED with each points state, vouchers, RewardRedeemed
+//   2. one CreateHolds call to points-svc that spends the points (holds captured as made);
+//   3. one transaction: PENDING -> COMPLETED with each points state, vouchers, RewardRedeemed
 //      events.
 // Every caller gets exactly the answer (and the stored idempotent answer) a saga of its own
 // would have given, and the crash story is unchanged: each step is the single saga's step with
@@ -16,10 +15,10 @@
 //     once per batch and a retry with the same request_id finds the first call's answer;
 //   - a call refused in step 1 (reward not found, limit, out of stock) writes nothing and does
 //     not fail the others; a replay is driven alone from its stored redemption, as before;
-//   - a hold refusal compensates that redemption alone (HoldRefused), as the single saga does;
+//   - a refused spend compensates that redemption alone (HoldRefused), as the single saga does;
 //   - when the database rejects a step's shared transaction anyway, each call of the batch
 //     does that step and the rest alone (a batch of one for step 1, the single saga's Drive for
-//     step 4), so one bad call cannot fail its batch.
+//     step 3), so one bad call cannot fail its batch.
 
 #include <map>
 #include <optional>
@@ -170,13 +169,12 @@ absl::Status ReserveTogether(pg::PipelinedTransaction& transaction, Jobs jobs, a
   return transaction.ExecuteAndCommit(writes).status();
 }
 
-// A redemption on its way through steps 2-4.
+// A redemption on its way through steps 2-3.
 struct InFlight {
   size_t job = 0;
   const RedemptionRow* row = nullptr;
   const Reward* reward = nullptr;
-  HoldInfo hold;
-  // Set in steps 3 and 4.
+  // Set in steps 2 and 3.
   RedemptionRow completed;
   bool decided_here = false;
   std::optional<std::string> code;  // The voucher's canonical code.
@@ -213,7 +211,7 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
   }
   if (reserved_any) AfterStep(SagaStep::kReserved);
 
-  // Step 2, the pivot: every fresh redemption's hold in one call.
+  // Step 2, the pivot: every fresh redemption's points spent in one call.
   std::vector<InFlight> fresh;
   std::vector<Upstream::HoldRequest> holds;
   for (size_t i = 0; i < n; ++i) {
@@ -226,10 +224,11 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
                      .points = row.points,
                      .reason = absl::StrCat("reward:", row.reward_id)});
   }
-  std::vector<InFlight> held;
+  const absl::Time now = clock_.Now();
+  std::vector<InFlight> completing;
   if (!fresh.empty()) {
     absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> outcomes =
-        upstream_.CreateHolds(holds, options_.hold_ttl);
+        upstream_.SpendHolds(holds, options_.hold_ttl);
     for (size_t k = 0; k < fresh.size(); ++k) {
       InFlight& redemption = fresh[k];
       // The whole call failed (points-svc down, deadline): each stays PENDING, as alone.
@@ -240,55 +239,25 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
                                       : absl::StatusOr<v1::Redemption>(hold.status());
         continue;
       }
-      redemption.hold = *hold;
-      held.push_back(redemption);
-    }
-  }
-  if (!held.empty()) AfterStep(SagaStep::kHeld);
-
-  // Step 3: the holds that outlive the completion margin are captured, a CaptureHolds call per
-  // program. A failed capture leaves the points HELD, for the recovery loop to capture.
-  const absl::Time now = clock_.Now();
-  std::vector<InFlight> completing;
-  for (InFlight& redemption : held) {
-    if (!MayComplete(redemption.hold.status, redemption.hold.expire_time, now,
-                     options_.completion_margin)) {
-      answers[redemption.job] = HoldTooShort(*redemption.row);
-      continue;
-    }
-    redemption.completed = *redemption.row;
-    redemption.completed.status = RedemptionStatus::kCompleted;
-    redemption.completed.points_state = PointsState::kHeld;
-    redemption.completed.fulfilment = redemption.row->kind == RewardKind::kExperience
-                                          ? Fulfilment::kRequested
-                                          : Fulfilment::kUnspecified;
-    redemption.completed.update_time = now;
-    completing.push_back(redemption);
-  }
-  std::map<std::string, std::vector<InFlight*>> by_program;
-  for (InFlight& redemption : completing) {
-    by_program[redemption.row->program_id].push_back(&redemption);
-  }
-  for (auto& [program_id, redemptions] : by_program) {
-    std::vector<std::string> hold_ids;
-    for (const InFlight* redemption : redemptions) {
-      hold_ids.push_back(redemption->row->redemption_id);
-    }
-    absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> outcomes =
-        upstream_.CaptureHolds(program_id, hold_ids);
-    for (size_t k = 0; k < redemptions.size(); ++k) {
-      const absl::Status outcome = outcomes.ok() ? (*outcomes)[k].status() : outcomes.status();
-      if (outcome.ok()) {
-        redemptions[k]->completed.points_state = PointsState::kCaptured;
-      } else {
-        log::Warning("rewards: capture failed; the recovery loop retries",
-                     {{"redemption", hold_ids[k]}, {"status", StatusSummary(outcome)}});
+      if (hold->status != HoldStatus::kCaptured) {
+        // An open hold (from a points-svc older than capture on CreateHold, mid-upgrade): the
+        // single saga's way, which finds the same hold, captures it and completes.
+        answers[redemption.job] = Drive(*redemption.row, redemption.reward);
+        continue;
       }
+      redemption.completed = *redemption.row;
+      redemption.completed.status = RedemptionStatus::kCompleted;
+      redemption.completed.points_state = PointsState::kCaptured;
+      redemption.completed.fulfilment = redemption.row->kind == RewardKind::kExperience
+                                            ? Fulfilment::kRequested
+                                            : Fulfilment::kUnspecified;
+      redemption.completed.update_time = now;
+      completing.push_back(redemption);
     }
   }
-  if (!completing.empty()) AfterStep(SagaStep::kCaptured);
+  if (!completing.empty()) AfterStep(SagaStep::kSpent);
 
-  // Step 4: the decisions and the vouchers of the batch in one transaction.
+  // Step 3: the decisions and the vouchers of the batch in one transaction.
   if (!completing.empty()) {
     status = pool_.InPipelinedTransaction(
         pg::kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {

@@ -184,30 +184,35 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
   if (row.status != RedemptionStatus::kPending) {
     return LoadView(row.program_id, row.redemption_id, /*with_code=*/true);
   }
-  // Step 2, the pivot. The hold id is the redemption id, so a repeat finds the same hold.
+  // Step 2, the pivot: the points spent. The hold id is the redemption id, so a repeat finds the
+  // same hold.
   absl::StatusOr<HoldInfo> hold =
-      upstream_.CreateHold(row.program_id, row.member_id, row.redemption_id, row.points,
-                           options_.hold_ttl, absl::StrCat("reward:", row.reward_id));
+      upstream_.SpendHold(row.program_id, row.member_id, row.redemption_id, row.points,
+                          options_.hold_ttl, absl::StrCat("reward:", row.reward_id));
   if (!hold.ok()) {
     if (!IsHoldRefusal(hold.status())) return hold.status();
     return HoldRefused(row, hold.status());
   }
-  AfterStep(SagaStep::kHeld);
   const absl::Time now = clock_.Now();
   if (!MayComplete(hold->status, hold->expire_time, now, options_.completion_margin)) {
     return HoldTooShort(row);
   }
-  // Step 3. A failure leaves the points HELD, for the recovery loop to capture.
   RedemptionRow completed = row;
   completed.points_state = PointsState::kCaptured;
-  if (absl::StatusOr<HoldInfo> captured = upstream_.CaptureHold(row.program_id, row.redemption_id);
-      !captured.ok()) {
-    log::Warning("rewards: capture failed; the recovery loop retries",
-                 {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
-    completed.points_state = PointsState::kHeld;
+  if (hold->status != HoldStatus::kCaptured) {
+    // An earlier version's open hold: captured first. A failure leaves the points HELD, for the
+    // recovery loop to capture.
+    if (absl::StatusOr<HoldInfo> captured =
+            upstream_.CaptureHold(row.program_id, row.redemption_id);
+        !captured.ok()) {
+      log::Warning(
+          "rewards: capture failed; the recovery loop retries",
+          {{"redemption", row.redemption_id}, {"status", StatusSummary(captured.status())}});
+      completed.points_state = PointsState::kHeld;
+    }
   }
-  AfterStep(SagaStep::kCaptured);
-  // Step 4: the decision and the voucher in one transaction.
+  AfterStep(SagaStep::kSpent);
+  // Step 3: the decision and the voucher in one transaction.
   completed.status = RedemptionStatus::kCompleted;
   completed.fulfilment =
       row.kind == RewardKind::kExperience ? Fulfilment::kRequested : Fulfilment::kUnspecified;

@@ -6,23 +6,24 @@
 // points-svc hold id:
 //   1. one transaction: reserve stock (conditional decrement) and insert the PENDING redemption,
 //      under the caller's request_id (common/idempotency);
-//   2. points-svc CreateHold: the pivot. A refusal (INSUFFICIENT_POINTS, MEMBER_SUSPENDED, ...)
-//      compensates: FAILED with the reason and the stock back, in one transaction;
-//   3. points-svc CaptureHold, only while the hold outlives a safety margin (so the capture
-//      cannot find it expired; a hold too short compensates as a refusal does). After the pivot
-//      the saga only goes forward, so the points are spent before the voucher exists;
-//   4. one transaction: PENDING -> COMPLETED with the points state and the voucher.
+//   2. points-svc CreateHold with `capture`: the pivot, which spends the points as it holds them.
+//      A refusal (INSUFFICIENT_POINTS, MEMBER_SUSPENDED, ...) compensates: FAILED with the
+//      reason and the stock back, in one transaction. After the pivot the saga only goes
+//      forward, so nothing is ever held and then given back. (A hold that comes back OPEN, made
+//      without capture by an earlier version of this service, is captured here, only while it
+//      outlives a safety margin so the capture cannot find it expired; one too short
+//      compensates as a refusal does.)
+//   3. one transaction: PENDING -> COMPLETED with the points state and the voucher.
 // RedeemReward runs these steps for many redemptions at once (group commit,
 // rpc/redemption_batch.cc): concurrent calls are queued, and a writer takes what is queued and
 // does each step for the whole batch (one transaction for step 1, one CreateHolds call, one
-// CaptureHolds call per program, one transaction for step 4), answering each caller exactly as
-// a saga of its own would have.
+// transaction for step 3), answering each caller exactly as a saga of its own would have.
 // PENDING -> COMPLETED / FAILED is a conditional update, the single decision point. A hold is
-// voided or refunded only after a FAILED or CANCELLED decision is committed; a capture may come
-// before the decision, so a redemption failed meanwhile (the recovery loop finding it stale and
-// its hold too short) has its captured hold refunded when it is settled. Recover() (a
-// background loop, also at start) drives stale PENDING redemptions through the same steps with
-// the same ids and settles decided ones whose hold does not match their status yet.
+// voided or refunded only after a FAILED or CANCELLED decision is committed; the spend comes
+// before the decision, so a redemption failed meanwhile (the recovery loop finding it stale with
+// an earlier version's open hold too short) has its captured hold refunded when it is settled.
+// Recover() (a background loop, also at start) drives stale PENDING redemptions through the same
+// steps with the same ids and settles decided ones whose hold does not match their status yet.
 
 #include <functional>
 #include <memory>
@@ -52,14 +53,16 @@ namespace loyalty::rewards {
 namespace v1 = ::loyalty::rewards::v1;
 
 // Saga steps after which a fault-injection hook may run (tests kill the process there).
-enum class SagaStep { kReserved = 1, kHeld = 2, kCaptured = 3, kCompleted = 4 };
+enum class SagaStep { kReserved = 1, kSpent = 2, kCompleted = 3 };
 
 struct RewardsHandlerOptions {
   // HMAC key for page tokens (>= 16 bytes).
   std::string page_token_key;
-  // How long points-svc keeps a hold open before it voids itself.
+  // The TTL of the saga's holds. They are captured as they are made; the TTL matters only to an
+  // open hold an earlier version made, which voids itself after it.
   absl::Duration hold_ttl = absl::Minutes(10);
-  // A PENDING redemption completes only while its hold has at least this long left.
+  // A PENDING redemption whose hold is open completes only while the hold has at least this
+  // long left (then it is captured first).
   absl::Duration completion_margin = absl::Minutes(1);
   // The recovery loop leaves redemptions younger than this to the call that made them.
   absl::Duration recovery_grace = absl::Seconds(30);

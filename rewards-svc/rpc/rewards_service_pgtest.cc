@@ -193,6 +193,42 @@ class RewardsServiceTest : public ::testing::Test {
     EXPECT_THAT(cut_off.RedeemReward(request), StatusIs(C::kUnavailable));
   }
 
+  // A PENDING redemption of `reward` whose hold an earlier version of this service made open
+  // (held, to capture later) with `ttl`, as a crash would leave it; returns its id.
+  std::string PendingWithOpenHold(const std::string& member, const std::string& reward,
+                                  const std::string& key, absl::Duration ttl) {
+    RedeemWhilePointsDown(*CutOff(), member, reward, key);
+    auto listed = Redemptions(member);
+    LOYALTY_CHECK(listed.ok());
+    const v1::Redemption* pending = nullptr;
+    for (const v1::Redemption& redemption : listed->redemptions()) {
+      if (redemption.status() == v1::REDEMPTION_STATUS_PENDING) pending = &redemption;
+    }
+    LOYALTY_CHECK(pending != nullptr);
+    const std::string id = pending->id();
+    pv1::CreateHoldRequest hold;
+    hold.set_program(kProgram);
+    hold.set_member(member);
+    hold.set_hold_id(id);
+    hold.set_points(pending->points());
+    hold.mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
+    auto held = platform_->points_handler().CreateHold(hold);
+    LOYALTY_CHECK(held.ok() && held->hold().status() == pv1::HOLD_STATUS_OPEN);
+    return id;
+  }
+
+  PointsState PointsStateOf(const std::string& redemption_id) {
+    auto connection = pool_->Acquire();
+    LOYALTY_CHECK(connection.ok());
+    auto state =
+        (*connection)
+            ->Execute(pg::Query{"t_points_state",
+                                "SELECT points_state FROM redemptions WHERE redemption_id = $1"},
+                      pg::Params().Add(redemption_id));
+    LOYALTY_CHECK(state.ok() && state->rows() == 1);
+    return static_cast<PointsState>(state->Int64(0, 0));
+  }
+
   testkit::FakeClock clock_{kStart};
   std::unique_ptr<testing::Platform> platform_;
   std::unique_ptr<testkit::TestSchema> schema_;
@@ -435,19 +471,67 @@ TEST_F(RewardsServiceTest, AHoldRefusalFailsTheRedemptionAndReturnsTheStock) {
   EXPECT_EQ(Redemptions(bob)->redemptions_size(), 1);
 }
 
-TEST_F(RewardsServiceTest, AHoldTooCloseToItsExpiryCompensatesAndIsVoided) {
-  // A margin longer than the hold's life: no redemption may complete, as after a long outage.
+// The saga spends the points as it holds them, so no hold of its own can expire before the
+// redemption completes: a margin longer than the hold's life changes nothing.
+TEST_F(RewardsServiceTest, TheSagaSpendsAtItsPivotSoNothingIsLeftHeld) {
   Serve({.hold_ttl = absl::Minutes(1), .completion_margin = absl::Minutes(2)});
   const std::string alice = platform_->Member("alice", 1000);
   v1::Reward reward = Percent(10, 300);
   reward.set_stock(1);
   reward = Create(reward);
-  EXPECT_THAT(Redeem(alice, reward.id(), "late-1"),
-              StatusIs(C::kFailedPrecondition, "HOLD_EXPIRED"));
+  auto redeemed = Redeem(alice, reward.id(), "now-1");
+  ASSERT_THAT(redeemed, IsOk());
+  EXPECT_EQ(redeemed->redemption().status(), v1::REDEMPTION_STATUS_COMPLETED);
+  EXPECT_EQ(platform_->Balance(alice).available(), 700);
+  EXPECT_EQ(platform_->Balance(alice).held(), 0);
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_CAPTURED), 1);
+  EXPECT_EQ(Get(reward.id()).stock(), 0);
+}
+
+// An open hold made by an earlier version (which held, then captured) is found again by the
+// recovery loop: it completes only while the hold outlives the margin, capturing it first.
+TEST_F(RewardsServiceTest, AnEarlierVersionsOpenHoldIsCapturedBeforeTheRedemptionCompletes) {
+  const std::string alice = platform_->Member("alice", 1000);
+  const v1::Reward reward = Create(Percent(10, 300));
+  const std::string id = PendingWithOpenHold(alice, reward.id(), "old-1", absl::Minutes(10));
+  EXPECT_EQ(platform_->Balance(alice).held(), 300);
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(*handler_->Recover(10), 1);
+  EXPECT_EQ(platform_->Balance(alice).available(), 700);
+  EXPECT_EQ(platform_->Balance(alice).held(), 0);
+  EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_CAPTURED), 1);
+  auto listed = Redemptions(alice);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->redemptions_size(), 1);
+  EXPECT_EQ(listed->redemptions(0).status(), v1::REDEMPTION_STATUS_COMPLETED);
+  EXPECT_FALSE(listed->redemptions(0).voucher().code().empty());
+  EXPECT_EQ(PointsStateOf(id), PointsState::kCaptured);
+  EXPECT_EQ(*handler_->Recover(10), 0);
+}
+
+TEST_F(RewardsServiceTest, AnEarlierVersionsOpenHoldTooCloseToItsExpiryCompensatesAndIsVoided) {
+  Serve({.hold_ttl = absl::Minutes(10), .completion_margin = absl::Minutes(2)});
+  const std::string alice = platform_->Member("alice", 1000);
+  v1::Reward reward = Percent(10, 300);
+  reward.set_stock(1);
+  reward = Create(reward);
+  const std::string id = PendingWithOpenHold(alice, reward.id(), "late-1", absl::Minutes(2));
+  EXPECT_EQ(Get(reward.id()).stock(), 0);
+  clock_.Advance(absl::Minutes(1));  // Past the recovery grace, a minute left on the hold.
+  EXPECT_EQ(*handler_->Recover(10), 1);
+  auto listed = Redemptions(alice);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->redemptions_size(), 1);
+  EXPECT_EQ(listed->redemptions(0).status(), v1::REDEMPTION_STATUS_FAILED);
+  EXPECT_EQ(listed->redemptions(0).failure_reason(), "HOLD_EXPIRED");
   EXPECT_EQ(Get(reward.id()).stock(), 1);
   EXPECT_EQ(platform_->Balance(alice).available(), 1000);
   EXPECT_EQ(platform_->Balance(alice).held(), 0);
   EXPECT_EQ(platform_->HoldsWithStatus(pv1::HOLD_STATUS_VOIDED), 1);
+  EXPECT_EQ(PointsStateOf(id), PointsState::kReleased);
+  // The client's retry fails the same way.
+  EXPECT_THAT(Redeem(alice, reward.id(), "late-1"),
+              StatusIs(C::kFailedPrecondition, "HOLD_EXPIRED"));
 }
 
 TEST_F(RewardsServiceTest, RecoveryFinishesWhatAnUnreachablePointsServiceLeftPending) {
@@ -472,25 +556,14 @@ TEST_F(RewardsServiceTest, RecoveryFinishesWhatAnUnreachablePointsServiceLeftPen
   EXPECT_EQ(platform_->Balance(alice).available(), 700);
 }
 
-// The saga captures before it completes, so a capture can land after another caller (the
-// recovery loop, finding the redemption stale with its hold too short) failed the redemption.
-// Settling that failure finds the hold captured and gives the points back.
+// The saga spends before it completes, so a capture can land after another caller (the
+// recovery loop, finding the redemption stale with an earlier version's open hold too short)
+// failed the redemption. Settling that failure finds the hold captured and gives the points back.
 TEST_F(RewardsServiceTest, AFailedRedemptionWhoseHoldWasCapturedMeanwhileGetsItsPointsBack) {
   const std::string alice = platform_->Member("alice", 1000);
   const v1::Reward reward = Create(Percent(10, 300));
-  RedeemWhilePointsDown(*CutOff(), alice, reward.id(), "raced");
-  auto listed = Redemptions(alice);
-  ASSERT_THAT(listed, IsOk());
-  ASSERT_EQ(listed->redemptions_size(), 1);
-  const std::string id = listed->redemptions(0).id();
-
   // One saga held and captured; another decided FAILED (HOLD_EXPIRED) before settling its hold.
-  pv1::CreateHoldRequest hold;
-  hold.set_program(kProgram);
-  hold.set_member(alice);
-  hold.set_hold_id(id);
-  hold.set_points(300);
-  ASSERT_THAT(platform_->points_handler().CreateHold(hold), IsOk());
+  const std::string id = PendingWithOpenHold(alice, reward.id(), "raced", absl::Minutes(10));
   pv1::CaptureHoldRequest capture;
   capture.set_program(kProgram);
   capture.set_hold_id(id);
@@ -515,15 +588,7 @@ TEST_F(RewardsServiceTest, AFailedRedemptionWhoseHoldWasCapturedMeanwhileGetsIts
   auto settled = Redemptions(alice);
   ASSERT_THAT(settled, IsOk());
   EXPECT_EQ(settled->redemptions(0).status(), v1::REDEMPTION_STATUS_FAILED);
-  auto connection = pool_->Acquire();
-  ASSERT_THAT(connection, IsOk());
-  auto state =
-      (*connection)
-          ->Execute(pg::Query{"t_points_state",
-                              "SELECT points_state FROM redemptions WHERE redemption_id = $1"},
-                    pg::Params().Add(id));
-  ASSERT_THAT(state, IsOk());
-  EXPECT_EQ(state->Int64(0, 0), static_cast<int64_t>(PointsState::kRefunded));
+  EXPECT_EQ(PointsStateOf(id), PointsState::kRefunded);
   EXPECT_EQ(*handler_->Recover(10), 0);  // Settled once.
 }
 

@@ -114,10 +114,11 @@ absl::StatusOr<std::string> Upstream::TierCode(const std::string& program_id,
   return response.member().tier();
 }
 
-absl::StatusOr<HoldInfo> Upstream::CreateHold(const std::string& program_id,
-                                              const std::string& member_id,
-                                              const std::string& hold_id, int64_t points,
-                                              absl::Duration ttl, const std::string& reason) {
+namespace {
+
+pv1::CreateHoldRequest SpendRequest(const std::string& program_id, const std::string& member_id,
+                                    const std::string& hold_id, int64_t points, absl::Duration ttl,
+                                    const std::string& reason) {
   pv1::CreateHoldRequest request;
   request.set_program(program_id);
   request.set_member(member_id);
@@ -125,6 +126,18 @@ absl::StatusOr<HoldInfo> Upstream::CreateHold(const std::string& program_id,
   request.set_points(points);
   request.mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
   request.set_reason(reason);
+  request.set_capture(true);
+  return request;
+}
+
+}  // namespace
+
+absl::StatusOr<HoldInfo> Upstream::SpendHold(const std::string& program_id,
+                                             const std::string& member_id,
+                                             const std::string& hold_id, int64_t points,
+                                             absl::Duration ttl, const std::string& reason) {
+  const pv1::CreateHoldRequest request =
+      SpendRequest(program_id, member_id, hold_id, points, ttl, reason);
   LOYALTY_ASSIGN_OR_RETURN(
       pv1::CreateHoldResponse response,
       Call(*points_, &pv1::PointsService::Stub::CreateHold, request, deadline_));
@@ -155,17 +168,12 @@ absl::StatusOr<HoldInfo> Upstream::RefundHold(const std::string& program_id,
   return InfoOf(response.hold());
 }
 
-absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> Upstream::CreateHolds(
+absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> Upstream::SpendHolds(
     std::span<const HoldRequest> holds, absl::Duration ttl) {
   pv1::CreateHoldsRequest request;
   for (const HoldRequest& hold : holds) {
-    pv1::CreateHoldRequest* one = request.add_holds();
-    one->set_program(hold.program_id);
-    one->set_member(hold.member_id);
-    one->set_hold_id(hold.hold_id);
-    one->set_points(hold.points);
-    one->mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
-    one->set_reason(hold.reason);
+    *request.add_holds() =
+        SpendRequest(hold.program_id, hold.member_id, hold.hold_id, hold.points, ttl, hold.reason);
   }
   LOYALTY_ASSIGN_OR_RETURN(
       pv1::CreateHoldsResponse response,

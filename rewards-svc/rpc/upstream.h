@@ -52,14 +52,17 @@ class Upstream {
   // members-svc's GetMember: the member's tier code now.
   absl::StatusOr<std::string> TierCode(const std::string& program_id, const std::string& member_id);
 
-  absl::StatusOr<HoldInfo> CreateHold(const std::string& program_id, const std::string& member_id,
-                                      const std::string& hold_id, int64_t points,
-                                      absl::Duration ttl, const std::string& reason);
+  // points-svc's CreateHold with `capture`: the points are spent as the hold is made, which
+  // comes back CAPTURED. A hold id already used answers with that hold as it is now: OPEN, for
+  // one an earlier version of this service made without capture, until it is captured.
+  absl::StatusOr<HoldInfo> SpendHold(const std::string& program_id, const std::string& member_id,
+                                     const std::string& hold_id, int64_t points, absl::Duration ttl,
+                                     const std::string& reason);
   absl::StatusOr<HoldInfo> CaptureHold(const std::string& program_id, const std::string& hold_id);
   absl::StatusOr<HoldInfo> VoidHold(const std::string& program_id, const std::string& hold_id);
   absl::StatusOr<HoldInfo> RefundHold(const std::string& program_id, const std::string& hold_id);
 
-  // One hold of CreateHolds.
+  // One hold of SpendHolds.
   struct HoldRequest {
     std::string program_id;
     std::string member_id;
@@ -67,10 +70,11 @@ class Upstream {
     int64_t points = 0;
     std::string reason;
   };
-  // points-svc's batched CreateHolds / CaptureHolds: one call, each hold's own outcome (what its
-  // single-hold call would have returned) by position. The outer status fails only when the
-  // call as a whole did (points-svc down, deadline): then no outcome is known.
-  absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> CreateHolds(
+  // points-svc's batched CreateHolds (each as SpendHold) / CaptureHolds: one call, each hold's
+  // own outcome (what its single-hold call would have returned) by position. The outer status
+  // fails only when the call as a whole did (points-svc down, deadline): then no outcome is
+  // known.
+  absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> SpendHolds(
       std::span<const HoldRequest> holds, absl::Duration ttl);
   absl::StatusOr<std::vector<absl::StatusOr<HoldInfo>>> CaptureHolds(
       const std::string& program_id, std::span<const std::string> hold_ids);
