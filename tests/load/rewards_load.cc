@@ -1,5 +1,5 @@
 // rewards-load: drives rewards-svc's RedeemReward, the whole redemption saga (stock, points-svc
-// hold, voucher, capture), at a fixed number of calls outstanding, and reports throughput and
+// hold spent as made, voucher), at a fixed number of calls outstanding, and reports throughput and
 // latency percentiles. scripts/bench-rewards runs it against a fresh platform (issue 4, "Speed").
 //
 //   rewards-load --rewards=HOST:PORT --points=HOST:PORT --members=HOST:PORT --program=ID
