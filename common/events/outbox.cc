@@ -76,17 +76,10 @@ std::vector<pg::Statement> AppendStatements(pg::PipelinedTransaction& transactio
   return InsertStatements(events);
 }
 
-std::vector<pg::Statement> AppendStatements(pg::Connection& connection,
-                                            std::span<const OutboxEvent> events) {
-  LOYALTY_CHECK(connection.in_transaction());  // In autocommit the wake would come first.
-  connection.AfterCommit(WakeStreams(connection));
-  return InsertStatements(events);
-}
-
 absl::Status AppendEvents(pg::Connection& connection, std::span<const OutboxEvent> events) {
   const std::vector<pg::Statement> statements = InsertStatements(events);
   LOYALTY_RETURN_IF_ERROR(connection.ExecutePipeline(statements).status());
-  connection.AfterCommit(WakeStreams(connection));  // After the INSERT, for autocommit.
+  connection.AfterCommit(WakeStreams(connection));
   return absl::OkStatus();
 }
 

@@ -75,9 +75,6 @@ inline absl::Status AppendEvent(pg::Connection& connection, const OutboxEvent& e
 // whose COMMIT then wakes the streams.
 std::vector<pg::Statement> AppendStatements(pg::PipelinedTransaction& transaction,
                                             std::span<const OutboxEvent> events);
-// The same for a transaction block open on `connection` (Pool::InTransaction; not autocommit).
-std::vector<pg::Statement> AppendStatements(pg::Connection& connection,
-                                            std::span<const OutboxEvent> events);
 
 struct PageRequest {
   int64_t after_sequence = 0;

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/check.h"
 #include "common/pg/connection.h"
 
 namespace loyalty::pg {
@@ -71,6 +72,12 @@ class PipelinedTransaction {
   absl::StatusOr<std::vector<Result>> ExecuteAndCommit(std::span<const Statement> statements);
   // The transaction's connection, for what needs one (its schema, say); run nothing on it.
   const Connection& connection() const { return connection_; }
+  // The connection once the first pipeline has begun the transaction, for helpers that take a
+  // Connection: what they run is part of this transaction (one round trip per statement).
+  Connection& begun_connection() {
+    LOYALTY_CHECK(begun_ && !committed_);
+    return connection_;
+  }
   // Connection::AfterCommit for this transaction, also before its BEGIN has been sent.
   void AfterCommit(std::function<void()> callback) {
     connection_.after_commit_.push_back(std::move(callback));

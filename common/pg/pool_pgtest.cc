@@ -263,6 +263,31 @@ TEST(InPipelinedTransaction, BeginsWithTheFirstPipelineAndCommitsWithTheLast) {
   EXPECT_EQ(after->String(0, 0), "on");
 }
 
+// What a helper runs on the begun transaction's connection between pipelines is part of it:
+// committed with it, or rolled back with it.
+TEST(InPipelinedTransaction, StatementsOnTheBegunConnectionArePartOfTheTransaction) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(1);
+  CreateCounter(*schema, *pool, 0);
+  const Statement first[] = {{&kIncrement, Params().Add(int64_t{1})}};
+  const Statement last[] = {{&kIncrement, Params().Add(int64_t{1})}};
+  for (bool fail : {true, false}) {
+    absl::Status status =
+        pool->InPipelinedTransaction({}, [&](PipelinedTransaction& transaction) -> absl::Status {
+          if (auto read = transaction.Execute(first); !read.ok()) return read.status();
+          Connection& connection = transaction.begun_connection();
+          EXPECT_TRUE(connection.in_transaction());
+          auto inserted = connection.Execute(kInsert, Params().Add(int64_t{3}).Add(int64_t{5}));
+          if (!inserted.ok()) return inserted.status();
+          if (fail) return absl::FailedPreconditionError("the body gives up");
+          return transaction.ExecuteAndCommit(last).status();
+        });
+    EXPECT_EQ(status.ok(), !fail);
+    EXPECT_EQ(Counter(*pool, 1), fail ? 0 : 2) << fail;
+    EXPECT_EQ(Counter(*pool, 3), fail ? -1 : 5) << fail;  // -1: no row.
+  }
+}
+
 TEST(InPipelinedTransaction, AFailedStatementSkipsCommitAndRollsBackEarlierPipelines) {
   auto schema = NewSchema();
   auto pool = schema->MakePool(1);

@@ -135,19 +135,19 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
     }
     const bool captures = std::any_of(asked.begin(), asked.end(), [](int64_t a) { return a > 0; });
     std::vector<HoldResult> decided;
-    absl::Status written =
-        pool_.InTransaction(pg::kBatchTransaction, [&](pg::Connection& connection) -> absl::Status {
+    absl::Status written = pool_.InPipelinedTransaction(
+        pg::kBatchTransaction, [&](pg::PipelinedTransaction& transaction) -> absl::Status {
           decided.assign(live.size(), absl::InternalError("not decided"));
-          // 1. Every read in one round trip: balances locked, the holds already stored (read
-          // after the locks, as CreateHold reads them), which members have time-driven work due,
-          // ids for the ledger transactions, and the lots of the captures. A member without a
+          // 1. Every read in one round trip, with BEGIN: balances locked, the holds already stored
+          // (read after the locks, as CreateHold reads them), which members have time-driven work
+          // due, ids for the ledger transactions, and the lots of the captures. A member without a
           // balance row has nothing to hold (each of its holds is refused below, nothing is
           // written for it), so no row is created for it.
           std::vector<pg::Statement> reads = {
               LockBalances(members), SelectHolds(refs, /*lock=*/false),
               MembersDueMaintenance(members, now), AllocateTxnIds(static_cast<int>(live.size()))};
           if (captures) reads.push_back(LotsToSpend(members, asked));
-          LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, connection.ExecutePipeline(reads));
+          LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> read, transaction.Execute(reads));
           std::vector<Balance> balances;
           for (const std::optional<Balance>& balance : ParseBalances(read[0], members)) {
             balances.push_back(balance.value_or(Balance{}));
@@ -163,14 +163,15 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
           bool maintained = false;
           for (size_t m = 0; m < members.size(); ++m) {
             if (!due[m]) continue;
-            LOYALTY_RETURN_IF_ERROR(MaintainMember(connection, members[m].program_id,
-                                                   members[m].member_id, balances[m], now));
+            LOYALTY_RETURN_IF_ERROR(MaintainMember(transaction.begun_connection(),
+                                                   members[m].program_id, members[m].member_id,
+                                                   balances[m], now));
             maintained = true;
           }
           if (captures && maintained) {
             const pg::Statement lots_read[] = {LotsToSpend(members, asked)};
             LOYALTY_ASSIGN_OR_RETURN(std::vector<pg::Result> reread,
-                                     connection.ExecutePipeline(lots_read));
+                                     transaction.Execute(lots_read));
             lots = ParseLotsToSpend(reread[0], members.size());
           }
           // 3. Each hold in request order; nothing here writes. A hold to capture at once spends
@@ -242,18 +243,18 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
                 HoldView(hold.hold_id(), hold.member(), hold.points(), status, expire_time);
             postings.push_back(std::move(write));
           }
-          // 4. Every write in one round trip.
+          // 4. Every write in one round trip, with COMMIT.
           if (postings.empty()) return absl::OkStatus();
           std::vector<pg::Statement> writes = WritePostings(postings);
           writes.push_back(InsertHolds(new_holds));
           if (!spent_events.empty()) {
             LOYALTY_ASSIGN_OR_RETURN(pg::Statement take, TakeSpends(members, spend, lots));
             writes.push_back(std::move(take));
-            for (pg::Statement& append : events::AppendStatements(connection, spent_events)) {
+            for (pg::Statement& append : events::AppendStatements(transaction, spent_events)) {
               writes.push_back(std::move(append));
             }
           }
-          return connection.ExecutePipeline(writes).status();
+          return transaction.ExecuteAndCommit(writes).status();
         });
     if (written.ok()) {
       for (size_t j = 0; j < live.size(); ++j) results[live[j]] = std::move(decided[j]);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -1042,6 +1043,36 @@ TEST_F(PointsServiceTest, AHoldCapturedAsItIsMadeSpendsAtOnceOldestLotsFirst) {
   EXPECT_EQ(Balance(bob_).available(), 50);
   ASSERT_THAT(Void("b3"), IsOk());
   EXPECT_EQ(Balance(alice_).available(), 80);
+}
+
+// A batch of holds for a member whose pending points came due meanwhile releases them first, as
+// CreateHold does, and a capture spends from the lot the release opened.
+TEST_F(PointsServiceTest, BatchedHoldsReleaseDuePendingPointsBeforeSpendingThem) {
+  SetRules([](v1::EarningRules& rules) { rules.set_pending_days(14); });
+  ASSERT_THAT(Purchase(alice_, "o1", 20000), IsOk());  // 200 points, pending for 14 days.
+  ASSERT_THAT(Adjust(bob_, 50, "seed-b"), IsOk());
+  clock_.Advance(absl::Hours(24 * 15));
+  v1::CreateHoldsRequest batch;
+  for (const auto& [member, id, points] :
+       {std::tuple(alice_, "a1", 150), std::tuple(bob_, "b1", 20)}) {
+    v1::CreateHoldRequest* hold = batch.add_holds();
+    hold->set_program("shop");
+    hold->set_member(member);
+    hold->set_hold_id(id);
+    hold->set_points(points);
+    hold->set_capture(true);
+  }
+  auto answered = Call(&v1::PointsService::Stub::CreateHolds, batch);
+  ASSERT_THAT(answered, IsOk());
+  ASSERT_EQ(answered->outcomes_size(), 2);
+  EXPECT_EQ(answered->outcomes(0).hold().status(), v1::HOLD_STATUS_CAPTURED);
+  EXPECT_EQ(answered->outcomes(1).hold().status(), v1::HOLD_STATUS_CAPTURED);
+  const v1::Balance alice = Balance(alice_);
+  EXPECT_EQ(alice.pending(), 0);
+  EXPECT_EQ(alice.available(), 50);
+  ASSERT_EQ(alice.next_expiries_size(), 1);
+  EXPECT_EQ(alice.next_expiries(0).points(), 50);
+  EXPECT_EQ(Balance(bob_).available(), 30);
 }
 
 TEST_F(PointsServiceTest, ExpiredHoldsAreVoidedByTheBackgroundSweep) {
