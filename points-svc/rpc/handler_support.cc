@@ -175,6 +175,20 @@ absl::Status AppendMemberEvent(pg::Connection& connection, const std::string& pr
   return events::AppendEvent(connection, MemberEvent(program_id, member_id, payload, now));
 }
 
+HoldEntries NewHoldEntries(const std::string& member_id, int64_t points, bool capture) {
+  HoldEntries entries;
+  if (capture) {
+    entries.posting.Move(member_id, Account::kAvailable, "", Account::kRedeemed, points);
+    entries.kind = v1::TRANSACTION_KIND_HOLD_CAPTURE;
+    entries.status = v1::HOLD_STATUS_CAPTURED;
+  } else {
+    entries.posting.Move(member_id, Account::kAvailable, member_id, Account::kHeld, points);
+    entries.kind = v1::TRANSACTION_KIND_HOLD;
+    entries.status = v1::HOLD_STATUS_OPEN;
+  }
+  return entries;
+}
+
 v1::PointsSpent SpentEvent(const std::string& program_id, const std::string& member_id,
                            int64_t txn_id, const std::string& hold_id, int64_t points) {
   v1::PointsSpent event;

@@ -93,6 +93,15 @@ absl::Status AppendMemberEvent(pg::Connection& connection, const std::string& pr
                                const std::string& member_id,
                                const google::protobuf::Message& payload, absl::Time now);
 
+// What a new hold of `points` for `member_id` writes: its posting (available → held; captured as
+// it is made, available → redeemed), its ledger transaction's kind and the hold's status.
+struct HoldEntries {
+  Posting posting;
+  int kind = 0;    // loyalty.points.v1.TransactionKind
+  int status = 0;  // loyalty.points.v1.HoldStatus
+};
+HoldEntries NewHoldEntries(const std::string& member_id, int64_t points, bool capture);
+
 // The PointsSpent payload of a captured hold, made by ledger transaction `txn_id`.
 v1::PointsSpent SpentEvent(const std::string& program_id, const std::string& member_id,
                            int64_t txn_id, const std::string& hold_id, int64_t points);

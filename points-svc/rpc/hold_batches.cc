@@ -203,31 +203,27 @@ absl::StatusOr<v1::CreateHoldsResponse> PointsHandler::CreateHolds(
               decided[j] = InsufficientPoints(balance.available, hold.points());
               continue;
             }
-            const bool capture = hold.capture();
+            HoldEntries entries = NewHoldEntries(hold.member(), hold.points(), hold.capture());
+            const int status = entries.status;
             PostingWrite write{
                 .program_id = hold.program(),
                 .txn_id = txn_ids[j],
-                .header = {
-                    .kind = capture ? v1::TRANSACTION_KIND_HOLD_CAPTURE : v1::TRANSACTION_KIND_HOLD,
-                    .reason = hold.reason().empty() ? std::nullopt : std::optional(hold.reason()),
-                    .hold_id = hold.hold_id(),
-                    .time = now}};
-            if (capture) {
-              write.posting.Move(hold.member(), Account::kAvailable, "", Account::kRedeemed,
-                                 hold.points());
+                .header = {.kind = entries.kind,
+                           .reason =
+                               hold.reason().empty() ? std::nullopt : std::optional(hold.reason()),
+                           .hold_id = hold.hold_id(),
+                           .time = now},
+                .posting = std::move(entries.posting)};
+            if (hold.capture()) {
               spend[m] += hold.points();
               spent_events.push_back(
                   MemberEvent(hold.program(), hold.member(),
                               SpentEvent(hold.program(), hold.member(), txn_ids[j], hold.hold_id(),
                                          hold.points()),
                               now));
-            } else {
-              write.posting.Move(hold.member(), Account::kAvailable, hold.member(), Account::kHeld,
-                                 hold.points());
             }
             ApplyToBalance(balance, write.posting, hold.member());
             const absl::Time expire_time = now + ttls[live[j]];
-            const int status = capture ? v1::HOLD_STATUS_CAPTURED : v1::HOLD_STATUS_OPEN;
             new_holds.push_back({.ref = refs[j],
                                  .member_id = hold.member(),
                                  .points = hold.points(),

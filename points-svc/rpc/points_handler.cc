@@ -23,6 +23,7 @@
 #include "points-svc/rpc/holds.h"
 #include "points-svc/rpc/member_events.h"
 #include "points-svc/rpc/purchase_writer.h"
+#include "points-svc/storage/hold_batch_store.h"
 #include "points-svc/storage/ledger_store.h"
 #include "points-svc/storage/queries.h"
 
@@ -1183,33 +1184,25 @@ absl::StatusOr<v1::CreateHoldResponse> PointsHandler::CreateHold(
     if (capture) {
       LOYALTY_RETURN_IF_ERROR(SpendLots(connection, program_id, member_id, request.points()));
     }
-    Posting posting;
-    if (capture) {
-      posting.Move(member_id, Account::kAvailable, "", Account::kRedeemed, request.points());
-    } else {
-      posting.Move(member_id, Account::kAvailable, member_id, Account::kHeld, request.points());
-    }
+    const HoldEntries entries = NewHoldEntries(member_id, request.points(), capture);
     const TransactionHeader header{
-        .kind = capture ? v1::TRANSACTION_KIND_HOLD_CAPTURE : v1::TRANSACTION_KIND_HOLD,
+        .kind = entries.kind,
         .reason = request.reason().empty() ? std::nullopt : std::optional(request.reason()),
         .hold_id = request.hold_id(),
         .time = now};
     LOYALTY_ASSIGN_OR_RETURN(const int64_t txn_id,
-                             WritePosting(connection, program_id, header, posting));
-    const int status = capture ? v1::HOLD_STATUS_CAPTURED : v1::HOLD_STATUS_OPEN;
-    LOYALTY_RETURN_IF_ERROR(connection
-                                .Execute(queries::kInsertHold, pg::Params()
-                                                                   .Add(program_id)
-                                                                   .Add(request.hold_id())
-                                                                   .Add(member_id)
-                                                                   .Add(request.points())
-                                                                   .Add(request.reason())
-                                                                   .Add(now + ttl)
-                                                                   .Add(now)
-                                                                   .Add(int64_t{status}))
-                                .status());
+                             WritePosting(connection, program_id, header, entries.posting));
+    const NewHold hold{.ref = {program_id, request.hold_id()},
+                       .member_id = member_id,
+                       .points = request.points(),
+                       .reason = request.reason(),
+                       .expire_time = now + ttl,
+                       .create_time = now,
+                       .status = entries.status};
+    const pg::Statement insert[] = {InsertHolds({&hold, 1})};
+    LOYALTY_RETURN_IF_ERROR(connection.ExecutePipeline(insert).status());
     *response.mutable_hold() =
-        HoldView(request.hold_id(), member_id, request.points(), status, now + ttl);
+        HoldView(request.hold_id(), member_id, request.points(), entries.status, now + ttl);
     if (!capture) return absl::OkStatus();
     return AppendMemberEvent(
         connection, program_id, member_id,

@@ -219,12 +219,6 @@ inline constexpr pg::Query kUpsertRules{
 
 // --- Holds ---------------------------------------------------------------------------------
 
-inline constexpr pg::Query kInsertHold{
-    "points_insert_hold",
-    "INSERT INTO holds (program_id, hold_id, member_id, points, status, reason, expire_time, "
-    "create_time, resolve_time) VALUES ($1, $2, $3, $4, $8::smallint, $5, $6, $7::timestamptz, "
-    "CASE WHEN $8::smallint = 1 THEN NULL ELSE $7::timestamptz END)"};
-
 inline constexpr pg::Query kSelectHold{"points_select_hold",
                                        "SELECT member_id, points, status, expire_time FROM holds "
                                        "WHERE program_id = $1 AND hold_id = $2"};

@@ -43,6 +43,10 @@ absl::StatusOr<int64_t> CountRedemptionsInPeriod(pg::Connection& connection,
 // The RewardRedeemed event of a redemption (its voucher, if any, is for the caller to add).
 v1::RewardRedeemed RedeemedEvent(const RedemptionRow& row);
 
+// `pending` as the saga's completion writes it at `now`: COMPLETED with `points_state`, an
+// experience's fulfilment REQUESTED.
+RedemptionRow CompletedRow(const RedemptionRow& pending, PointsState points_state, absl::Time now);
+
 // A hold refusal ends the redemption; anything else (points-svc down, deadline) leaves it
 // PENDING for a retry of the call or the recovery loop.
 bool IsHoldRefusal(const absl::Status& status);

@@ -245,13 +245,7 @@ void RewardsHandler::RedeemTogether(Jobs jobs) {
         answers[redemption.job] = Drive(*redemption.row, redemption.reward);
         continue;
       }
-      redemption.completed = *redemption.row;
-      redemption.completed.status = RedemptionStatus::kCompleted;
-      redemption.completed.points_state = PointsState::kCaptured;
-      redemption.completed.fulfilment = redemption.row->kind == RewardKind::kExperience
-                                            ? Fulfilment::kRequested
-                                            : Fulfilment::kUnspecified;
-      redemption.completed.update_time = now;
+      redemption.completed = CompletedRow(*redemption.row, PointsState::kCaptured, now);
       completing.push_back(redemption);
     }
   }

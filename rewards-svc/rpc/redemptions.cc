@@ -55,6 +55,16 @@ v1::RewardRedeemed RedeemedEvent(const RedemptionRow& row) {
   return redeemed;
 }
 
+RedemptionRow CompletedRow(const RedemptionRow& pending, PointsState points_state, absl::Time now) {
+  RedemptionRow completed = pending;
+  completed.status = RedemptionStatus::kCompleted;
+  completed.points_state = points_state;
+  completed.fulfilment =
+      pending.kind == RewardKind::kExperience ? Fulfilment::kRequested : Fulfilment::kUnspecified;
+  completed.update_time = now;
+  return completed;
+}
+
 bool IsHoldRefusal(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kFailedPrecondition:
@@ -197,8 +207,7 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
   if (!MayComplete(hold->status, hold->expire_time, now, options_.completion_margin)) {
     return HoldTooShort(row);
   }
-  RedemptionRow completed = row;
-  completed.points_state = PointsState::kCaptured;
+  RedemptionRow completed = CompletedRow(row, PointsState::kCaptured, now);
   if (hold->status != HoldStatus::kCaptured) {
     // An earlier version's open hold: captured first. A failure leaves the points HELD, for the
     // recovery loop to capture.
@@ -213,10 +222,6 @@ absl::StatusOr<v1::Redemption> RewardsHandler::Drive(const RedemptionRow& row,
   }
   AfterStep(SagaStep::kSpent);
   // Step 3: the decision and the voucher in one transaction.
-  completed.status = RedemptionStatus::kCompleted;
-  completed.fulfilment =
-      row.kind == RewardKind::kExperience ? Fulfilment::kRequested : Fulfilment::kUnspecified;
-  completed.update_time = now;
   bool decided_here = false;
   std::optional<IssuedVoucher> issued;
   LOYALTY_RETURN_IF_ERROR(pool_.InTransaction([&](pg::Connection& connection) -> absl::Status {
