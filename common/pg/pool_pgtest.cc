@@ -46,6 +46,25 @@ TEST(Pool, ExecutesPreparedQueriesWithTypedResults) {
   EXPECT_EQ(result->Int64(0, "value"), 41);
 }
 
+constexpr Query kNamedColumns{"t_named_columns",
+                              "SELECT 1 AS first, 2 AS \"Mixed\", 3 AS first, 4 AS lower_case"};
+
+TEST(Result, ColumnsAreFoundByNameAsPQfnumberFindsThem) {
+  auto schema = NewSchema();
+  auto pool = schema->MakePool(1);
+  auto connection = pool->Acquire();
+  ASSERT_THAT(connection, IsOk());
+  auto result = (*connection)->Execute(kNamedColumns);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->Column("first"), 0);  // The first of two columns with that name.
+  EXPECT_EQ(result->Column("lower_case"), 3);
+  EXPECT_EQ(result->Int64(0, "lower_case"), 4);
+  // An exact name, and PQfnumber's forms: a quoted name keeps its case, an unquoted one folds.
+  EXPECT_EQ(result->Column("Mixed"), 1);
+  EXPECT_EQ(result->Column("\"Mixed\""), 1);
+  EXPECT_EQ(result->Column("LOWER_CASE"), 3);
+}
+
 TEST(Pool, UniqueViolationIsAlreadyExistsAndCheckIsFailedPrecondition) {
   auto schema = NewSchema();
   auto pool = schema->MakePool(1);

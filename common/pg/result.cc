@@ -25,6 +25,13 @@ int64_t Result::affected_rows() const {
 }
 
 int Result::Column(std::string_view name) const {
+  // Our queries name their columns in lower case, so an exact match is the rule. PQfnumber
+  // (copies the name, folds its case, then compares) is kept for the rest: set-based reads look
+  // up a column for every cell, and that copy showed in points-svc's profile.
+  const int fields = columns();
+  for (int i = 0; i < fields; ++i) {
+    if (name == PQfname(result_.get(), i)) return i;
+  }
   const int index = PQfnumber(result_.get(), std::string(name).c_str());
   LOYALTY_CHECK(index >= 0);
   return index;
