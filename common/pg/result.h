@@ -28,7 +28,9 @@ class Result {
   int columns() const;
   // Rows changed by INSERT/UPDATE/DELETE.
   int64_t affected_rows() const;
-  // Index of the named column (LOYALTY_CHECK that it exists).
+  // Index of the named column, the first of equal names (LOYALTY_CHECK that it exists): the
+  // name as the result spells it, else as PQfnumber reads it (folded to lower case unless
+  // double-quoted).
   int Column(std::string_view name) const;
 
   bool IsNull(int row, int column) const;
