@@ -5,7 +5,7 @@
 //   points-load --points=HOST:PORT --members=HOST:PORT --program=ID
 //               (--concurrency=N | --rate=R) [--members-count=K] [--duration-s=S]
 //               [--warmup-s=W] [--channels=C] [--deadline-ms=D] [--total-minor=M]
-//               [--member-prefix=P] [--run-id=ID] [--max-outstanding=O] [--json]
+//               [--member-prefix=P] [--run-id=ID] [--max-outstanding=O] [--floor] [--json]
 //
 // It first enrols K members through members-svc. Their request ids and emails depend only on
 // the prefix and the index, so a rerun against the same database gets the same members back
@@ -19,6 +19,10 @@
 //                    that stalls cannot hide the stall by slowing the generator down
 //                    (coordinated omission). --max-outstanding bounds the calls in flight; a call
 //                    held back by it still counts from when it was due.
+// --floor sends every call without an order id, which points-svc refuses (INVALID_ARGUMENT) in
+// its validation, before any database work or hand-off to a writer: what is left is the gRPC hop
+// both ways, the request's parsing and checks and the error's answer, on the same method and
+// server path. Those refusals count as the successful calls of the run; anything else fails.
 // Only the measurement window after the warm-up counts: in closed loop the calls that complete
 // inside it, in open loop the calls that were due inside it (waited for to the end). Every
 // latency is kept and sorted at the end, so percentiles are exact. --json adds one line of JSON
@@ -97,6 +101,7 @@ struct Options {
   std::string member_prefix = "load";
   std::string run_id;
   int64_t max_outstanding = 10'000;
+  bool floor = false;  // refused calls only: the cost of the call without the ledger
   bool json = false;
 };
 
@@ -106,7 +111,7 @@ constexpr char kUsage[] =
     "                   [--duration-s=S (20)] [--warmup-s=W (5)] [--channels=C (1)]\n"
     "                   [--deadline-ms=D (10000)] [--total-minor=M (4999)]\n"
     "                   [--member-prefix=P (load)] [--run-id=ID (time and pid)]\n"
-    "                   [--max-outstanding=O (10000, open loop)] [--json]\n";
+    "                   [--max-outstanding=O (10000, open loop)] [--floor] [--json]\n";
 
 absl::Status ParseInt(std::string_view value, std::string_view flag, int64_t min, int64_t max,
                       int64_t& out) {
@@ -128,6 +133,10 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--json") {
       options.json = true;
+      continue;
+    }
+    if (arg == "--floor") {
+      options.floor = true;
       continue;
     }
     const std::string_view::size_type equals = arg.find('=');
@@ -435,7 +444,7 @@ class LoadRunner {
     request.set_program(options_.program);
     request.set_member(member);
     request.set_request_id(absl::StrCat(options_.run_id, "-r", i));
-    request.set_order_id(absl::StrCat(options_.run_id, "-o", i));
+    if (!options_.floor) request.set_order_id(absl::StrCat(options_.run_id, "-o", i));
     request.set_currency_code(currency_);
     request.set_total_minor(options_.total_minor);
     auto& stub = *stubs_[static_cast<size_t>(i) % stubs_.size()];
@@ -456,7 +465,15 @@ class LoadRunner {
     if (when < warm_end_) {
       ++result_.warmup_calls;
     } else if (when < end_) {
-      result_.tally.Add(call->status, now - call->due);
+      // In --floor mode the refusal is the expected answer, and anything else a failure.
+      const bool refused = call->status.error_code() == grpc::INVALID_ARGUMENT;
+      const grpc::Status status =
+          !options_.floor ? call->status
+          : refused       ? grpc::Status::OK
+                    : grpc::Status(grpc::UNKNOWN, absl::StrCat("expected INVALID_ARGUMENT, got ",
+                                                               call->status.error_code(), ": ",
+                                                               call->status.error_message()));
+      result_.tally.Add(status, now - call->due);
       if (now >= end_) ++result_.late_calls;
     } else {
       ++result_.late_calls;
@@ -511,7 +528,8 @@ void Report(const Options& options, RunResult& result) {
   const std::string mode = open_loop
                                ? absl::StrCat("open loop at ", options.rate, " req/s")
                                : absl::StrCat("closed loop, ", options.concurrency, " outstanding");
-  std::printf("points-load: RecordPurchase, %s, %" PRId64 " channel(s), %" PRId64 " members\n",
+  std::printf("points-load: RecordPurchase%s, %s, %" PRId64 " channel(s), %" PRId64 " members\n",
+              options.floor ? " without an order id (--floor: refused calls count as ok)" : "",
               mode.c_str(), options.channels, options.members_count);
   std::printf("  window       %.1f s after %" PRId64 " s warm-up (%" PRId64 " warm-up calls)\n",
               result.window_s, options.warmup_s, result.warmup_calls);
@@ -546,15 +564,16 @@ void Report(const Options& options, RunResult& result) {
                     "\":", tally.by_code[code]);
   }
   std::printf(
-      "{\"tool\":\"points-load\",\"method\":\"RecordPurchase\",\"mode\":\"%s\","
+      "{\"tool\":\"points-load\",\"method\":\"RecordPurchase\",\"floor\":%s,\"mode\":\"%s\","
       "\"concurrency\":%" PRId64 ",\"rate\":%.1f,\"channels\":%" PRId64 ",\"members\":%" PRId64
       ",\"warmup_s\":%" PRId64 ",\"window_s\":%.3f,\"requests\":%" PRId64 ",\"ok\":%" PRId64
       ",\"errors\":{%s},\"throughput_rps\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
       "\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},\"client_cpu_cores\":%.3f,"
       "\"max_send_lag_ms\":%.3f}\n",
-      open_loop ? "rate" : "concurrency", options.concurrency, options.rate, options.channels,
-      options.members_count, options.warmup_s, result.window_s, total, ok, errors.c_str(),
-      throughput, p50, p90, p99, p999, max, cpu_cores, result.max_send_lag_ms);
+      options.floor ? "true" : "false", open_loop ? "rate" : "concurrency", options.concurrency,
+      options.rate, options.channels, options.members_count, options.warmup_s, result.window_s,
+      total, ok, errors.c_str(), throughput, p50, p90, p99, p999, max, cpu_cores,
+      result.max_send_lag_ms);
 }
 
 }  // namespace
