@@ -7,7 +7,10 @@
 --   purchase  POST /v1/programs/{program}/members/{member}/purchases: RecordPurchase with an
 --             order id and an Idempotency-Key of its own per request, so that no request is a
 --             replay (a replay would be answered from the idempotency record, not measured);
---   balance   GET /v1/programs/{program}/members/{member}/balance: GetBalance.
+--   balance   GET /v1/programs/{program}/members/{member}/balance: GetBalance;
+--   refused   the purchase POST without an order id, which points-svc refuses in its validation
+--             before any database work: every answer should be 400, and those count as ok (the
+--             floor of the purchase route: HTTP, auth, transcoding and the gRPC hop alone).
 -- MEMBERS_FILE holds one member id a line; requests go round the members, each wrk thread
 -- starting at its own offset, so that calls in flight at the same time touch different members.
 -- RUN_ID prefixes order ids and keys: orders are unique per program for good, so every run needs
@@ -17,7 +20,7 @@
 -- counts each non-2xx status itself and done() prints one line for scripts:
 --   gateway-load: requests=N ok=N non2xx=N socket_errors=N seconds=S ok_rps=R p50_ms=.. p90_ms=..
 --   p99_ms=.. p999_ms=.. max_ms=.. statuses=503:12,429:3
--- ok_rps counts 2xx answers only. Latencies are wrk's (all answers, 2xx or not, from the request
+-- ok_rps counts 2xx answers only (400 answers only, in refused mode). Latencies are wrk's (all answers, 2xx or not, from the request
 -- written to the answer read; closed loop).
 
 local threads = {}
@@ -38,8 +41,8 @@ statuses = {}
 function init(args)
   mode, program, run_id = args[1], args[2], args[4]
   local members_file = args[3]
-  if mode ~= "purchase" and mode ~= "balance" then
-    error("MODE must be purchase or balance, not " .. tostring(mode))
+  if mode ~= "purchase" and mode ~= "balance" and mode ~= "refused" then
+    error("MODE must be purchase, balance or refused, not " .. tostring(mode))
   end
   if not program or not members_file or not run_id then
     error("usage: -- MODE PROGRAM MEMBERS_FILE RUN_ID")
@@ -67,15 +70,17 @@ function request()
   end
   sent = sent + 1
   local id = run_id .. "-t" .. thread_index .. "-" .. sent
+  local order = mode == "refused" and "" or '"orderId":"' .. id .. '",'
   return wrk.format("POST", member_path(member, "/purchases"), {
     ["x-api-key"] = api_key,
     ["Content-Type"] = "application/json",
     ["Idempotency-Key"] = id,
-  }, '{"orderId":"' .. id .. '","currencyCode":"EUR","totalMinor":"4999"}')
+  }, '{' .. order .. '"currencyCode":"EUR","totalMinor":"4999"}')
 end
 
 function response(status, headers, body)
-  if status < 200 or status > 299 then
+  local expected = (mode == "refused") and (status == 400) or (status >= 200 and status <= 299)
+  if not expected then
     non2xx = non2xx + 1
     statuses[status] = (statuses[status] or 0) + 1
   end
