@@ -7,6 +7,9 @@ PG_BIN="/usr/lib/postgresql/15/bin"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# us_per_call CORES RATE: microseconds of CPU per call for a process that used CORES cores at
+# RATE calls a second (0 when no call was made); the benchmarks' per-call CPU figures.
+us_per_call() { awk -v c="$1" -v r="$2" 'BEGIN {printf "%.0f", (r > 0 ? c * 1e6 / r : 0)}'; }
 
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the Debian 'postgres'
 # system user (created by the postgresql-15 package); otherwise it is the caller's own.

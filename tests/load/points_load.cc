@@ -344,6 +344,15 @@ struct Tally {
   }
 };
 
+// --floor: the refusal (INVALID_ARGUMENT) is the expected answer, counted as OK; anything else
+// is a failure.
+grpc::Status FloorOutcome(const grpc::Status& status) {
+  if (status.error_code() == grpc::INVALID_ARGUMENT) return grpc::Status::OK;
+  return grpc::Status(grpc::UNKNOWN,
+                      absl::StrCat("expected INVALID_ARGUMENT, got ", status.error_code(), ": ",
+                                   status.error_message()));
+}
+
 struct PurchaseCall {
   Clock::time_point due;  // when it was meant to go out; latency counts from here
   grpc::ClientContext context;
@@ -465,15 +474,8 @@ class LoadRunner {
     if (when < warm_end_) {
       ++result_.warmup_calls;
     } else if (when < end_) {
-      // In --floor mode the refusal is the expected answer, and anything else a failure.
-      const bool refused = call->status.error_code() == grpc::INVALID_ARGUMENT;
-      const grpc::Status status =
-          !options_.floor ? call->status
-          : refused       ? grpc::Status::OK
-                    : grpc::Status(grpc::UNKNOWN, absl::StrCat("expected INVALID_ARGUMENT, got ",
-                                                               call->status.error_code(), ": ",
-                                                               call->status.error_message()));
-      result_.tally.Add(status, now - call->due);
+      result_.tally.Add(options_.floor ? FloorOutcome(call->status) : call->status,
+                        now - call->due);
       if (now >= end_) ++result_.late_calls;
     } else {
       ++result_.late_calls;
